@@ -1,0 +1,24 @@
+"""Errors of the consent domain. They know nothing of HTTP."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RefusalRule(StrEnum):
+    """The rule that stopped a referral; shown to the caseworker and logged."""
+
+    LAW_ENFORCEMENT = "never_to_law_enforcement"
+    SUSPENDED_COUNTRY = "country_suspended"
+    NO_POLICY = "no_sharing_rule_for_role_and_purpose"
+    NO_CONSENT = "no_valid_consent_for_purpose_and_recipient"
+    NOTHING_LEFT = "nothing_left_after_policy_and_consent"
+
+
+class SharingRefused(Exception):
+    """The sharing decision says no. ``rule`` names why; ``detail`` explains it to a caseworker."""
+
+    def __init__(self, rule: RefusalRule, detail: str) -> None:
+        super().__init__(detail)
+        self.rule = rule
+        self.detail = detail

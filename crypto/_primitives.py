@@ -1,0 +1,94 @@
+"""The only module that calls cryptographic primitives. Handle with care.
+
+Everything here is a thin, typed wrapper over pyca/cryptography:
+- Ed25519 (RFC 8032) for signatures;
+- HPKE (RFC 9180) base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305 for
+  encryption to one recipient; the caller's ``info`` is bound into the key schedule, so a ciphertext
+  opens only with the exact same ``info`` bytes;
+- SHA-256 and HMAC-SHA256.
+
+Callers outside ``crypto/`` use the recipes in ``crypto.envelope`` and ``crypto.signed`` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
+
+#: HPKE adds the 32-byte encapsulated key and a 16-byte tag to every plaintext.
+HPKE_OVERHEAD = 32 + 16
+RAW_KEY_BYTES = 32
+
+
+class PrimitiveFailure(Exception):
+    """A signature did not verify or a ciphertext did not open. Carries no detail on purpose."""
+
+
+def new_signing_seed() -> bytes:
+    return ed25519.Ed25519PrivateKey.generate().private_bytes_raw()
+
+
+def new_encryption_seed() -> bytes:
+    return x25519.X25519PrivateKey.generate().private_bytes_raw()
+
+
+def signing_public(seed: bytes) -> bytes:
+    return ed25519.Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
+def encryption_public(seed: bytes) -> bytes:
+    return x25519.X25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
+def ed25519_sign(seed: bytes, message: bytes) -> bytes:
+    return ed25519.Ed25519PrivateKey.from_private_bytes(seed).sign(message)
+
+
+def ed25519_verify(public: bytes, signature: bytes, message: bytes) -> None:
+    try:
+        ed25519.Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except (_CryptoInvalidSignature, ValueError) as exc:
+        raise PrimitiveFailure from exc
+
+
+def hpke_seal(recipient_public: bytes, plaintext: bytes, info: bytes) -> bytes:
+    """``enc || ciphertext || tag`` for one recipient, bound to ``info``."""
+    public = x25519.X25519PublicKey.from_public_bytes(recipient_public)
+    return _SUITE.encrypt(plaintext, public, info=info)
+
+
+def hpke_open(recipient_seed: bytes, sealed: bytes, info: bytes) -> bytes:
+    private = x25519.X25519PrivateKey.from_private_bytes(recipient_seed)
+    try:
+        return _SUITE.decrypt(sealed, private, info=info)
+    except (InvalidTag, ValueError) as exc:
+        raise PrimitiveFailure from exc
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def hmac_sha256(key: bytes, message: bytes) -> bytes:
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def ed25519_public_key_object(public: bytes) -> ed25519.Ed25519PublicKey:
+    """For libraries (JOSE) that want a key object rather than bytes."""
+    return ed25519.Ed25519PublicKey.from_public_bytes(public)
+
+
+def ed25519_private_key_object(seed: bytes) -> ed25519.Ed25519PrivateKey:
+    return ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def raw_public(key: ed25519.Ed25519PublicKey) -> bytes:
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)

@@ -1,0 +1,78 @@
+"""Writing the access log. Every call appends one entry in the caller's transaction.
+
+Entries say who (user id, organisation, role), what (action, subject reference, packet,
+section names), why (purpose), when, and the outcome. They never hold a name or any content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from gateway.accesslog.models import AccessEventRow
+
+KEEP_ON_ROLLBACK = "avrr_access_entries_kept_on_rollback"
+
+
+class Action(StrEnum):
+    CASE_CREATED = "case_created"
+    CASE_VIEWED = "case_viewed"
+    CONSENT_RECORDED = "consent_recorded"
+    REFERRAL_SEALED = "referral_sealed"
+    REFERRAL_REFUSED = "referral_refused"
+    DELIVERED = "delivered"
+    DEAD_LETTERED = "dead_lettered"
+    RECEIVED = "received"
+    OPENED = "opened"
+    ACCESS_DENIED = "access_denied"
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: str
+    org: str
+    role: str
+
+
+def record(
+    session: Session,
+    *,
+    at: datetime,
+    actor: Actor,
+    action: Action,
+    subject: str | None,
+    outcome: str = "ok",
+    packet_id: str | None = None,
+    sections: Iterable[str] = (),
+    purpose: str | None = None,
+    keep: bool = False,
+) -> None:
+    """Append an entry. ``keep=True`` keeps it even if the request then fails and rolls back:
+    that is how refusals and denied accesses stay on the record."""
+    entry = dict(
+        at=at,
+        actor=actor.user,
+        actor_org=actor.org,
+        actor_role=actor.role,
+        action=action.value,
+        subject=subject,
+        packet_id=packet_id,
+        sections=sorted(sections),
+        purpose=purpose,
+        outcome=outcome,
+    )
+    session.add(AccessEventRow(**entry))
+    if keep:
+        session.info.setdefault(KEEP_ON_ROLLBACK, []).append(entry)
+
+
+def restore_kept(session: Session) -> bool:
+    """After a rollback, re-add the entries marked ``keep``; True if there were any."""
+    kept = session.info.pop(KEEP_ON_ROLLBACK, [])
+    for entry in kept:
+        session.add(AccessEventRow(**entry))
+    return bool(kept)

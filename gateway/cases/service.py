@@ -1,0 +1,137 @@
+"""Recording cases and consents. Services add to the session; the request's unit of work commits.
+
+A caseworker only ever reaches cases of their own office: a case of another office is reported
+as not found, exactly like one that does not exist, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from consent.records import ConsentGrant
+from gateway.accesslog.service import Action, Actor, record
+from gateway.auth import Principal
+from gateway.cases import repository
+from gateway.cases.models import CaseRow, ConsentRow
+from gateway.errors import NotFound
+from schemas.api import CaseCreate, CaseRead, ConsentCreate, ConsentRead
+from schemas.common import Purpose, SectionName, StaffRole
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(user=principal.user, org=principal.office, role=principal.role.value)
+
+
+def case_read(row: CaseRow) -> CaseRead:
+    return CaseRead(
+        id=row.id,
+        office=row.office,
+        created_at=row.created_at,
+        given_name=row.given_name,
+        family_name=row.family_name,
+        date_of_birth=row.date_of_birth,
+        age_uncertain=row.age_uncertain,
+        nationality=row.nationality,
+        preferred_language=row.preferred_language,
+        vulnerability_flags=row.vulnerability_flags,
+    )
+
+
+def consent_read(row: ConsentRow) -> ConsentRead:
+    return ConsentRead(
+        id=row.id,
+        case_id=row.case_id,
+        purpose=row.purpose,
+        recipient=row.recipient,
+        sections=row.sections,
+        given_by=row.given_by,
+        given_at=row.given_at,
+        valid_until=row.valid_until,
+        withdrawn_at=row.withdrawn_at,
+    )
+
+
+def grant_of(row: ConsentRow) -> ConsentGrant:
+    return ConsentGrant(
+        ref=row.id,
+        purpose=Purpose(row.purpose),
+        recipient=row.recipient,
+        sections=frozenset(SectionName(s) for s in row.sections),
+        valid_from=row.given_at,
+        valid_until=row.valid_until,
+        withdrawn_at=row.withdrawn_at,
+    )
+
+
+def create_case(session: Session, principal: Principal, body: CaseCreate, now: datetime) -> CaseRead:
+    principal.require(StaffRole.CASEWORKER)
+    row = CaseRow(
+        id=secrets.token_hex(16),
+        office=principal.office,
+        created_by=principal.user,
+        created_at=now,
+        given_name=body.given_name,
+        family_name=body.family_name,
+        date_of_birth=body.date_of_birth,
+        age_uncertain=body.age_uncertain,
+        nationality=body.nationality,
+        preferred_language=body.preferred_language,
+        vulnerability_flags=sorted(f.value for f in body.vulnerability_flags),
+    )
+    session.add(row)
+    record(session, at=now, actor=actor_of(principal), action=Action.CASE_CREATED, subject=row.id)
+    return case_read(row)
+
+
+def own_case(session: Session, principal: Principal, case_id: str, now: datetime) -> CaseRow:
+    """The case if it belongs to the caller's office; otherwise NotFound (and a denied entry)."""
+    principal.require(StaffRole.CASEWORKER)
+    row = repository.case_in_office(session, case_id, principal.office)
+    if row is None:
+        record(
+            session, at=now, actor=actor_of(principal), action=Action.ACCESS_DENIED,
+            subject=None, outcome="case_not_in_office", keep=True,
+        )
+        raise NotFound("case")
+    return row
+
+
+def read_case(session: Session, principal: Principal, case_id: str, now: datetime) -> CaseRead:
+    row = own_case(session, principal, case_id, now)
+    record(session, at=now, actor=actor_of(principal), action=Action.CASE_VIEWED, subject=row.id)
+    return case_read(row)
+
+
+def record_consent(
+    session: Session, principal: Principal, case_id: str, body: ConsentCreate, now: datetime
+) -> ConsentRead:
+    case = own_case(session, principal, case_id, now)
+    row = ConsentRow(
+        id=secrets.token_hex(16),
+        case_id=case.id,
+        purpose=body.purpose.value,
+        recipient=body.recipient,
+        sections=sorted({s.value for s in body.sections}),
+        given_by=body.given_by.value,
+        given_at=now,
+        valid_until=body.valid_until,
+        withdrawn_at=None,
+        recorded_by=principal.user,
+        extra={},
+    )
+    session.add(row)
+    record(
+        session, at=now, actor=actor_of(principal), action=Action.CONSENT_RECORDED,
+        subject=case.id, sections=row.sections, purpose=row.purpose,
+    )
+    return consent_read(row)
+
+
+def list_consents(
+    session: Session, principal: Principal, case_id: str, now: datetime
+) -> list[ConsentRead]:
+    case = own_case(session, principal, case_id, now)
+    return [consent_read(row) for row in repository.consents_of(session, case.id)]

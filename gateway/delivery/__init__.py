@@ -1,0 +1,1 @@
+"""The delivery worker: takes due rows from the outbox and posts them to their recipients."""

@@ -1,0 +1,219 @@
+"""Delivering the outbox: claim, post, verify the receipt, record; retry with backoff; dead-letter.
+
+Invariants:
+- a row is only posted while it is claimed by this worker (a lease in the row), so workers on one
+  PostgreSQL never post the same row at once; a worker that dies leaves a lease that expires, and
+  the next run picks the row up again;
+- a packet is never posted at or after its ``deliver_by`` (the earlier of its delete-by date and
+  the recipients' acceptance window); it is dead-lettered instead and the caseworker sees so;
+- every attempt is recorded, with a short outcome word and never content;
+- a post that reached the recipient but whose answer was lost is simply posted again: the inbox
+  is idempotent on the packet id and answers with the same receipt.
+
+Example::
+
+    >>> worker = DeliveryWorker(node=node, sessions=sessions, client=NodeClient(http=http))  # doctest: +SKIP
+    >>> worker.run_once().delivered                                                         # doctest: +SKIP
+    1
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.accesslog.service import Action, Actor, record
+from gateway.errors import ServiceUnavailable
+from gateway.node import Node
+from gateway.referrals import repository
+from gateway.referrals.models import DeliveryAttemptRow, OutboxRow, ReceiptRow, ReferralRow
+from partners.client import INBOX_PATH, NodeClient
+from partners.errors import DeliveryFailed, DirectoryError
+from partners.receipts import verify_receipt
+from partners.tokens import issue_node_token
+
+log = logging.getLogger("avrr.delivery")
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"delivered {self.delivered}, to retry {self.retried}, "
+            f"dead-lettered {self.dead_lettered}"
+        )
+
+
+def backoff(attempts: int, *, base: timedelta, cap: timedelta, rng: random.Random) -> timedelta:
+    """Capped exponential backoff with equal jitter: half fixed, half random, never above ``cap``."""
+    ceiling = min(cap.total_seconds(), base.total_seconds() * 2 ** min(attempts, 30))
+    return timedelta(seconds=ceiling / 2 + rng.uniform(0, ceiling / 2))
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        node: Node,
+        sessions: sessionmaker[Session],
+        client: NodeClient,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._node = node
+        self._sessions = sessions
+        self._client = client
+        self._rng = rng or random.SystemRandom()
+
+    def run_once(self, limit: int = 50) -> DeliveryReport:
+        report = DeliveryReport()
+        for outbox_id, token in self._claim(limit):
+            self._deliver(outbox_id, token, report)
+        return report
+
+    def run_forever(self, *, interval: float, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                report = self.run_once()
+            except (OperationalError, ServiceUnavailable) as exc:
+                log.warning("delivery run failed: %s; retrying", type(exc).__name__)
+                report = DeliveryReport()
+            if report.delivered or report.retried or report.dead_lettered:
+                log.info("delivery run: %s", report)
+            stop.wait(interval)
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def _claim(self, limit: int) -> list[tuple[int, str]]:
+        now = self._node.clock.now()
+        until = now + self._node.settings.claim_lease
+        claimed = []
+        with self._sessions.begin() as session:
+            for outbox_id in repository.due_outbox_ids(session, now, limit):
+                token = secrets.token_hex(16)
+                if repository.claim(session, outbox_id, token=token, now=now, until=until):
+                    claimed.append((outbox_id, token))
+        return claimed
+
+    def _deliver(self, outbox_id: int, token: str, report: DeliveryReport) -> None:
+        now = self._node.clock.now()
+        with self._sessions() as session:
+            row = session.get(OutboxRow, outbox_id)
+            if row is None or row.claim_token != token:
+                return
+            envelope, recipient = row.envelope.encode("ascii"), row.recipient
+            packet_id, digest, deliver_by = row.packet_id, row.envelope_sha256, row.deliver_by
+        if now >= deliver_by:
+            self._finish_failed(outbox_id, token, "past_deadline", now, report, dead=True)
+            return
+        try:
+            view = self._node.directory()
+            target = view.node(recipient)
+            signing_key = self._node.keyring().signing_key_at(now)
+            bearer = issue_node_token(
+                key=signing_key,
+                issuer=self._node.node_id,
+                audience=recipient,
+                body=envelope,
+                now=now,
+                token_id=secrets.token_hex(16),
+            )
+            inbox = str(target.inbox_url).rstrip("/") + INBOX_PATH
+            document = self._client.deliver(inbox, envelope, bearer)
+            receipt = verify_receipt(
+                document, view=view, packet_id=packet_id, sender=self._node.node_id,
+                recipient=recipient, envelope_sha256=digest,
+            )
+        except DeliveryFailed as failure:
+            self._retry_or_dead(outbox_id, token, failure.outcome, report)
+            return
+        except (DirectoryError, ServiceUnavailable):
+            self._retry_or_dead(outbox_id, token, "no_directory_entry", report)
+            return
+        done = self._node.clock.now()
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, outbox_id)
+            if row is None or row.status != repository.PENDING:
+                return
+            row.status, row.finished_at, row.claimed_until = repository.DELIVERED, done, None
+            row.attempts += 1
+            session.add(DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome="delivered"))
+            if session.get(ReceiptRow, packet_id) is None:
+                session.add(
+                    ReceiptRow(
+                        packet_id=packet_id,
+                        outbox_id=outbox_id,
+                        received_at=receipt.received_at,
+                        verified_at=done,
+                        envelope_sha256=receipt.envelope_sha256,
+                        document=document.model_dump(mode="json"),
+                    )
+                )
+            self._mark_referral(session, row, repository.DELIVERED, Action.DELIVERED, done)
+        report.delivered += 1
+
+    def _retry_or_dead(
+        self, outbox_id: int, token: str, outcome: str, report: DeliveryReport
+    ) -> None:
+        self._finish_failed(outbox_id, token, outcome, self._node.clock.now(), report, dead=False)
+
+    def _finish_failed(
+        self,
+        outbox_id: int,
+        token: str,
+        outcome: str,
+        now: datetime,
+        report: DeliveryReport,
+        *,
+        dead: bool,
+    ) -> None:
+        settings = self._node.settings
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, outbox_id)
+            if row is None or row.claim_token != token or row.status != repository.PENDING:
+                return
+            row.attempts += 1
+            session.add(DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome=outcome))
+            delay = backoff(row.attempts, base=settings.retry_base, cap=settings.retry_cap, rng=self._rng)
+            if dead or now + delay >= row.deliver_by:
+                row.status, row.finished_at, row.claimed_until = repository.DEAD, now, None
+                session.add(
+                    DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome="dead_lettered")
+                )
+                self._mark_referral(session, row, repository.DEAD, Action.DEAD_LETTERED, now)
+                report.dead_lettered += 1
+                log.warning("outbox row %s dead-lettered after %s attempts", outbox_id, row.attempts)
+            else:
+                row.next_attempt_at, row.claimed_until, row.claim_token = now + delay, None, None
+                report.retried += 1
+
+    def _mark_referral(
+        self, session: Session, row: OutboxRow, status: str, action: Action, now: datetime
+    ) -> None:
+        if row.referral_id is None:
+            return
+        referral = session.get(ReferralRow, row.referral_id)
+        if referral is None:
+            return
+        referral.status = status
+        record(
+            session,
+            at=now,
+            actor=Actor(user="delivery-worker", org=self._node.node_id, role="node"),
+            action=action,
+            subject=referral.case_id,
+            packet_id=row.packet_id,
+            sections=sorted(referral.sent_content),
+            purpose=referral.purpose,
+            outcome=status,
+        )

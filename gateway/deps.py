@@ -1,0 +1,53 @@
+"""Dependencies every route uses, as ``Annotated`` aliases: the node, a unit of work, the caller.
+
+One request is one unit of work: the session commits when the route returns and rolls back if it
+raises, keeping only access-log entries marked ``keep`` (refusals, denied accesses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from gateway.accesslog.service import restore_kept
+from gateway.auth import Principal
+from gateway.errors import Unauthorised
+from gateway.node import Node
+
+
+def get_node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+def unit_of_work(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        if restore_kept(session):
+            session.commit()
+        raise
+    finally:
+        session.close()
+
+
+def current_principal(
+    node: Annotated[Node, Depends(get_node)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorised()
+    return node.staff.verify(token.strip(), now=node.clock.now())
+
+
+NodeDep = Annotated[Node, Depends(get_node)]
+SessionDep = Annotated[Session, Depends(unit_of_work, scope="function")]
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]

@@ -1,0 +1,129 @@
+"""Errors the gateway raises, and the one place that turns any error into an HTTP answer.
+
+Every error body has one shape: ``{"error": <machine word>, "detail": <sentence for a person>}``.
+Domain errors from ``consent`` and ``partners`` are mapped here; they know nothing of HTTP.
+Unexpected errors become a 500 with no detail, and their log line carries the exception type and
+traceback frames but never the message, which could quote personal data from a SQL parameter.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from consent.errors import SharingRefused
+from consent.minimise import NothingToSend
+
+log = logging.getLogger("avrr.errors")
+
+
+class GatewayError(Exception):
+    status = 400
+    error = "bad_request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(GatewayError):
+    status = 404
+    error = "not_found"
+
+    def __init__(self, what: str = "resource") -> None:
+        super().__init__(f"no such {what}")
+
+
+class Gone(GatewayError):
+    status = 410
+    error = "gone"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    error = "forbidden"
+
+
+class Unauthorised(GatewayError):
+    status = 401
+    error = "unauthorised"
+
+    def __init__(self, detail: str = "a valid bearer token is required") -> None:
+        super().__init__(detail)
+
+
+class Unprocessable(GatewayError):
+    status = 422
+    error = "unprocessable"
+
+
+class Conflict(GatewayError):
+    status = 409
+    error = "conflict"
+
+
+class EnvelopeRejected(GatewayError):
+    """The one answer a sending node gets for any envelope that fails a check."""
+
+    status = 400
+    error = "envelope_rejected"
+
+    def __init__(self) -> None:
+        super().__init__("the envelope was not accepted")
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    error = "unavailable"
+
+
+def _body(error: str, detail: Any) -> dict[str, Any]:
+    return {"error": error, "detail": detail}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def _gateway(_: Request, exc: GatewayError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(_body(exc.error, exc.detail), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(SharingRefused)
+    async def _refused(_: Request, exc: SharingRefused) -> JSONResponse:
+        return JSONResponse(
+            {"error": "sharing_refused", "rule": exc.rule.value, "detail": exc.detail},
+            status_code=422,
+        )
+
+    @app.exception_handler(NothingToSend)
+    async def _empty(_: Request, exc: NothingToSend) -> JSONResponse:
+        return JSONResponse(_body("nothing_to_send", str(exc)), status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Location and message only: the offending input is not echoed back or logged.
+        problems = [
+            {"loc": [str(part) for part in err.get("loc", ())], "msg": err.get("msg", "")}
+            for err in exc.errors()
+        ]
+        return JSONResponse(_body("invalid_request", problems), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        words = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        error = words.get(exc.status_code, "http_error")
+        return JSONResponse(_body(error, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("unexpected %s on %s %s\n%s", type(exc).__name__, request.method,
+                  request.scope.get("route").path if request.scope.get("route") else "?", frames)
+        return JSONResponse(
+            _body("internal_error", "something went wrong; nothing was changed"), status_code=500
+        )

@@ -1,0 +1,185 @@
+"""A node's home folder: its configuration, private keys, pinned operator key and directory.
+
+Layout::
+
+    <home>/node.json                 settings (see gateway.config)
+    <home>/keys/signing-<id>.json    Ed25519 private keys, one file each, mode 0600
+    <home>/keys/encryption-<id>.json X25519 private keys, mode 0600
+    <home>/keys/staff-issuer.json    the built-in issuer's key for staff tokens, mode 0600
+    <home>/keys/pseudonym.key        secret for per-recipient subject pseudonyms, mode 0600
+    <home>/operator.json             the federation operator's public key, pinned at install
+    <home>/directory.json            the signed directory currently installed
+
+Private key files are written with mode 0600 in a 0700 folder and are never printed or logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from crypto.encoding import b64decode, b64encode
+from crypto.keys import EncryptionKey, KeyUse, PublicKey, SigningKey
+from crypto.pseudonym import PSEUDONYM_SECRET_BYTES
+from partners.directory import FederationView, key_record, signed_serial, verify_directory
+from partners.keyring import Keyring
+from schemas.directory import KeyRecord
+from schemas.envelope import SignedDocument
+
+KEY_LIFETIME = timedelta(days=365)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret file that only the node's user can read, atomically."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def write_public(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _key_file(key: SigningKey | EncryptionKey) -> bytes:
+    return json.dumps(
+        {
+            "seed": b64encode(key.seed),
+            "valid_from": key.valid_from.isoformat(),
+            "valid_until": key.valid_until.isoformat(),
+        }
+    ).encode()
+
+
+def _read_key_file(path: Path) -> tuple[bytes, datetime, datetime]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return (
+        b64decode(data["seed"]),
+        datetime.fromisoformat(data["valid_from"]),
+        datetime.fromisoformat(data["valid_until"]),
+    )
+
+
+def save_signing_key(path: Path, key: SigningKey) -> None:
+    write_private(path, _key_file(key))
+
+
+def load_signing_key(path: Path) -> SigningKey:
+    return SigningKey(*_read_key_file(path))
+
+
+def public_key_from_record(record: KeyRecord, use: KeyUse) -> PublicKey:
+    return PublicKey(use, b64decode(record.public_key), record.valid_from, record.valid_until)
+
+
+@dataclass(frozen=True)
+class NodeHome:
+    path: Path
+
+    @property
+    def keys(self) -> Path:
+        return self.path / "keys"
+
+    @property
+    def operator_file(self) -> Path:
+        return self.path / "operator.json"
+
+    @property
+    def directory_file(self) -> Path:
+        return self.path / "directory.json"
+
+    @property
+    def issuer_file(self) -> Path:
+        return self.keys / "staff-issuer.json"
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def create_keys(self, now: datetime, lifetime: timedelta = KEY_LIFETIME) -> None:
+        """Generate a fresh signing and encryption key pair valid from ``now``."""
+        start = now.replace(microsecond=0)
+        signing = SigningKey.generate(valid_from=start, valid_until=start + lifetime)
+        encryption = EncryptionKey.generate(valid_from=start, valid_until=start + lifetime)
+        write_private(self.keys / f"signing-{signing.key_id}.json", _key_file(signing))
+        write_private(self.keys / f"encryption-{encryption.key_id}.json", _key_file(encryption))
+
+    def rotate_keys(self, now: datetime, overlap: timedelta) -> None:
+        """Add new keys from ``now``; current keys end after ``overlap`` (old packets stay openable)."""
+        end = (now + overlap).replace(microsecond=0)
+        for path in [*self.keys.glob("signing-*.json"), *self.keys.glob("encryption-*.json")]:
+            seed, start, until = _read_key_file(path)
+            if until > end:
+                cls = SigningKey if path.name.startswith("signing-") else EncryptionKey
+                write_private(path, _key_file(cls(seed, start, end)))
+        self.create_keys(now)
+
+    def keyring(self) -> Keyring:
+        signing = [SigningKey(*_read_key_file(p)) for p in sorted(self.keys.glob("signing-*.json"))]
+        encryption = [
+            EncryptionKey(*_read_key_file(p)) for p in sorted(self.keys.glob("encryption-*.json"))
+        ]
+        return Keyring(signing=signing, encryption=encryption)
+
+    def public_keys(self) -> dict[str, list[dict[str, Any]]]:
+        ring = self.keyring()
+        return {
+            "signing_keys": [
+                key_record(k.public_key()).model_dump(mode="json") for k in ring.signing
+            ],
+            "encryption_keys": [
+                key_record(k.public_key()).model_dump(mode="json") for k in ring.encryption
+            ],
+        }
+
+    def create_staff_issuer(self, now: datetime) -> None:
+        start = now.replace(microsecond=0)
+        key = SigningKey.generate(valid_from=start, valid_until=start + timedelta(days=3650))
+        save_signing_key(self.issuer_file, key)
+
+    def staff_issuer(self) -> SigningKey:
+        return load_signing_key(self.issuer_file)
+
+    def create_pseudonym_secret(self) -> None:
+        write_private(self.keys / "pseudonym.key", secrets.token_bytes(PSEUDONYM_SECRET_BYTES))
+
+    def pseudonym_secret(self) -> bytes:
+        return (self.keys / "pseudonym.key").read_bytes()
+
+    # -- federation -----------------------------------------------------------------------------
+
+    def operator_key(self) -> PublicKey:
+        if not self.operator_file.exists():
+            raise FileNotFoundError("no operator key is pinned; run 'avrr node install-directory'")
+        record = KeyRecord.model_validate_json(self.operator_file.read_text(encoding="utf-8"))
+        return public_key_from_record(record, KeyUse.SIGNING)
+
+    def pin_operator(self, record: KeyRecord) -> None:
+        write_public(self.operator_file, record.model_dump_json(indent=2).encode())
+
+    def signed_directory(self) -> SignedDocument:
+        if not self.directory_file.exists():
+            raise FileNotFoundError("no directory installed; run 'avrr node install-directory'")
+        return SignedDocument.model_validate_json(self.directory_file.read_text(encoding="utf-8"))
+
+    def install_directory(self, doc: SignedDocument, now: datetime) -> FederationView:
+        """Verify ``doc`` against the pinned operator key and install it unless it is older.
+
+        The installed directory's serial counts even after it expired, so an old directory that
+        is still within its own validity can never be slipped back in.
+        """
+        current = 0
+        if self.directory_file.exists():
+            current = signed_serial(self.signed_directory(), self.operator_key())
+        view = verify_directory(doc, self.operator_key(), now=now, min_serial=current)
+        write_public(self.directory_file, doc.model_dump_json(indent=2).encode())
+        return view

@@ -1,0 +1,80 @@
+"""Idempotent create calls: a retried submit with the same ``Idempotency-Key`` never creates twice.
+
+The first call's response is stored with a hash of its request; a repeat with the same key and the
+same request gets that response again; the same key with another request is refused (422), since
+the client is confused about what it sent. Keys are scoped to the user and the route.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import JSON, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from crypto.encoding import canonical_json
+from crypto import _primitives
+from gateway.auth import Principal
+from gateway.db import Base, UTCDateTime
+from gateway.errors import Unprocessable
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+class IdempotencyRow(Base):
+    __tablename__ = "idempotency_keys"
+
+    user: Mapped[str] = mapped_column(String(128), primary_key=True)
+    route: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def once(
+    session: Session,
+    *,
+    principal: Principal,
+    route: str,
+    key: str | None,
+    request: BaseModel,
+    now: datetime,
+    create: Callable[[], BaseModel],
+    status_code: int = 201,
+) -> tuple[int, dict[str, Any]]:
+    """Run ``create`` unless this key already ran it; return (status, body) either way."""
+    if key is None:
+        return status_code, create().model_dump(mode="json")
+    if not _KEY.match(key):
+        raise Unprocessable("Idempotency-Key must be 1 to 128 visible ASCII characters")
+    digest = _primitives.sha256(canonical_json(request.model_dump(mode="json"))).hex()
+    previous = session.scalar(
+        select(IdempotencyRow).where(
+            IdempotencyRow.user == principal.user,
+            IdempotencyRow.route == route,
+            IdempotencyRow.key == key,
+        )
+    )
+    if previous is not None:
+        if previous.request_sha256 != digest:
+            raise Unprocessable("this Idempotency-Key was already used for a different request")
+        return previous.status_code, previous.response
+    body = create().model_dump(mode="json")
+    session.add(
+        IdempotencyRow(
+            user=principal.user,
+            route=route,
+            key=key,
+            request_sha256=digest,
+            status_code=status_code,
+            response=body,
+            created_at=now,
+        )
+    )
+    return status_code, body

@@ -1,0 +1,1 @@
+"""Incoming packets: the federation inbox, and what partner officers list and open."""

@@ -1,0 +1,46 @@
+"""Routes of the federation inbox (node to node) and of received referrals (partner officers)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from gateway.cases.endpoints import ERRORS
+from gateway.deps import CurrentUser, NodeDep, SessionDep
+from gateway.inbox import service
+from schemas.api import ReceivedReferralRead, ReceivedReferralSummary
+from schemas.envelope import SignedDocument
+
+federation = APIRouter(prefix="/federation/v1", tags=["federation"])
+received = APIRouter(prefix="/api/v1/received", tags=["received referrals"])
+
+
+@federation.post("/inbox", responses={400: ERRORS[422], 401: ERRORS[401]})
+async def inbox(
+    request: Request,
+    session: SessionDep,
+    node: NodeDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> SignedDocument:
+    """Accept one envelope from another node; answer with a signed receipt."""
+    body = await request.body()
+    return await run_in_threadpool(
+        service.receive, session, node, authorization=authorization, body=body
+    )
+
+
+@received.get("", responses=ERRORS)
+def list_received(session: SessionDep, node: NodeDep, user: CurrentUser) -> list[ReceivedReferralSummary]:
+    return service.list_received(session, node, user)
+
+
+@received.get("/{packet_id}", responses={**ERRORS, 410: ERRORS[404]})
+def open_received(
+    packet_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    session: SessionDep,
+    node: NodeDep,
+    user: CurrentUser,
+) -> ReceivedReferralRead:
+    return service.open_received(session, node, user, packet_id, node.clock.now())

@@ -1,0 +1,39 @@
+"""Tables of received packets and of node tokens already seen (one-time use)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base, UTCDateTime
+
+
+class ReceivedPacketRow(Base):
+    """A verified packet, stored as received: still encrypted to this node's key."""
+
+    __tablename__ = "received_packets"
+
+    packet_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    sender: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    sections: Mapped[list[str]] = mapped_column(JSON())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delete_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    envelope: Mapped[str] = mapped_column(Text())
+    envelope_sha256: Mapped[str] = mapped_column(String(64))
+    #: The signed receipt we returned; a repeated delivery gets exactly this again.
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON())
+
+
+class SeenNodeTokenRow(Base):
+    __tablename__ = "seen_node_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -1,0 +1,220 @@
+"""Initial schema: cases, consents, referrals, outbox, receipts, inbox, access log, idempotency.
+
+Revision ID: 0001
+Revises:
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from gateway.db import UTCDateTime
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "access_events",
+        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("actor", sa.String(length=128), nullable=False),
+        sa.Column("actor_org", sa.String(length=64), nullable=False),
+        sa.Column("actor_role", sa.String(length=40), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=True),
+        sa.Column("packet_id", sa.String(length=32), nullable=True),
+        sa.Column("sections", sa.JSON(), nullable=False),
+        sa.Column("purpose", sa.String(length=40), nullable=True),
+        sa.Column("outcome", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+    )
+    op.create_index(op.f("ix_access_events_subject"), "access_events", ["subject"], unique=False)
+    op.create_table(
+        "cases",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("office", sa.String(length=64), nullable=False),
+        sa.Column("created_by", sa.String(length=128), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("given_name", sa.String(length=200), nullable=False),
+        sa.Column("family_name", sa.String(length=200), nullable=False),
+        sa.Column("date_of_birth", sa.Date(), nullable=True),
+        sa.Column("age_uncertain", sa.Boolean(), nullable=False),
+        sa.Column("nationality", sa.String(length=2), nullable=False),
+        sa.Column("preferred_language", sa.String(length=2), nullable=False),
+        sa.Column("vulnerability_flags", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_cases_office"), "cases", ["office"], unique=False)
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("user", sa.String(length=128), nullable=False),
+        sa.Column("route", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=128), nullable=False),
+        sa.Column("request_sha256", sa.String(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("user", "route", "key"),
+    )
+    op.create_table(
+        "received_packets",
+        sa.Column("packet_id", sa.String(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("sender", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("sections", sa.JSON(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("delete_by", UTCDateTime(), nullable=False),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.Column("envelope", sa.Text(), nullable=False),
+        sa.Column("envelope_sha256", sa.String(length=64), nullable=False),
+        sa.Column("receipt", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("packet_id"),
+    )
+    op.create_index(
+        op.f("ix_received_packets_received_at"), "received_packets", ["received_at"], unique=False
+    )
+    op.create_index(
+        op.f("ix_received_packets_sender"), "received_packets", ["sender"], unique=False
+    )
+    op.create_index(
+        op.f("ix_received_packets_subject"), "received_packets", ["subject"], unique=False
+    )
+    op.create_table(
+        "seen_node_tokens",
+        sa.Column("token_id", sa.String(length=64), nullable=False),
+        sa.Column("issuer", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("token_id"),
+    )
+    op.create_index(
+        op.f("ix_seen_node_tokens_expires_at"), "seen_node_tokens", ["expires_at"], unique=False
+    )
+    op.create_table(
+        "consents",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("purpose", sa.String(length=40), nullable=False),
+        sa.Column("recipient", sa.String(length=64), nullable=False),
+        sa.Column("sections", sa.JSON(), nullable=False),
+        sa.Column("given_by", sa.String(length=40), nullable=False),
+        sa.Column("given_at", UTCDateTime(), nullable=False),
+        sa.Column("valid_until", UTCDateTime(), nullable=True),
+        sa.Column("withdrawn_at", UTCDateTime(), nullable=True),
+        sa.Column("recorded_by", sa.String(length=128), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_consents_case_purpose", "consents", ["case_id", "purpose"], unique=False)
+    op.create_table(
+        "referrals",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("office", sa.String(length=64), nullable=False),
+        sa.Column("created_by", sa.String(length=128), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("recipient", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=40), nullable=False),
+        sa.Column("consent_id", sa.String(length=32), nullable=False),
+        sa.Column("packet_id", sa.String(length=32), nullable=False),
+        sa.Column("sent_content", sa.JSON(), nullable=False),
+        sa.Column("withheld", sa.JSON(), nullable=False),
+        sa.Column("delete_by", UTCDateTime(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("packet_id"),
+    )
+    op.create_index(op.f("ix_referrals_case_id"), "referrals", ["case_id"], unique=False)
+    op.create_index(op.f("ix_referrals_office"), "referrals", ["office"], unique=False)
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("packet_id", sa.String(length=32), nullable=False),
+        sa.Column("referral_id", sa.String(length=32), nullable=True),
+        sa.Column("recipient", sa.String(length=64), nullable=False),
+        sa.Column("envelope", sa.Text(), nullable=False),
+        sa.Column("envelope_sha256", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+        sa.Column("deliver_by", UTCDateTime(), nullable=False),
+        sa.Column("claimed_until", UTCDateTime(), nullable=True),
+        sa.Column("claim_token", sa.String(length=32), nullable=True),
+        sa.Column("finished_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["referral_id"],
+            ["referrals.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("packet_id"),
+    )
+    op.create_index("ix_outbox_due", "outbox", ["status", "next_attempt_at"], unique=False)
+    op.create_table(
+        "delivery_attempts",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("outbox_id", sa.Integer(), nullable=False),
+        sa.Column("attempted_at", UTCDateTime(), nullable=False),
+        sa.Column("outcome", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["outbox_id"],
+            ["outbox.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        op.f("ix_delivery_attempts_outbox_id"), "delivery_attempts", ["outbox_id"], unique=False
+    )
+    op.create_table(
+        "receipts",
+        sa.Column("packet_id", sa.String(length=32), nullable=False),
+        sa.Column("outbox_id", sa.Integer(), nullable=False),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.Column("verified_at", UTCDateTime(), nullable=False),
+        sa.Column("envelope_sha256", sa.String(length=64), nullable=False),
+        sa.Column("document", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["outbox_id"],
+            ["outbox.id"],
+        ),
+        sa.PrimaryKeyConstraint("packet_id"),
+        sa.UniqueConstraint("outbox_id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("receipts")
+    op.drop_index(op.f("ix_delivery_attempts_outbox_id"), table_name="delivery_attempts")
+    op.drop_table("delivery_attempts")
+    op.drop_index("ix_outbox_due", table_name="outbox")
+    op.drop_table("outbox")
+    op.drop_index(op.f("ix_referrals_office"), table_name="referrals")
+    op.drop_index(op.f("ix_referrals_case_id"), table_name="referrals")
+    op.drop_table("referrals")
+    op.drop_index("ix_consents_case_purpose", table_name="consents")
+    op.drop_table("consents")
+    op.drop_index(op.f("ix_seen_node_tokens_expires_at"), table_name="seen_node_tokens")
+    op.drop_table("seen_node_tokens")
+    op.drop_index(op.f("ix_received_packets_subject"), table_name="received_packets")
+    op.drop_index(op.f("ix_received_packets_sender"), table_name="received_packets")
+    op.drop_index(op.f("ix_received_packets_received_at"), table_name="received_packets")
+    op.drop_table("received_packets")
+    op.drop_table("idempotency_keys")
+    op.drop_index(op.f("ix_cases_office"), table_name="cases")
+    op.drop_table("cases")
+    op.drop_index(op.f("ix_access_events_subject"), table_name="access_events")
+    op.drop_table("access_events")

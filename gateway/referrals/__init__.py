@@ -1,0 +1,1 @@
+"""Outgoing referrals: the sharing decision, sealing, the transactional outbox, and receipts."""

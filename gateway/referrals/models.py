@@ -1,0 +1,78 @@
+"""Tables of outgoing referrals, the outbox, delivery attempts and receipts.
+
+The outbox row and the referral are written in one transaction with the sealed envelope, so a
+crash after commit loses nothing: the next worker run finds the row and delivers it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.cases import models as _cases  # noqa: F401  (the referrals -> cases foreign key)
+from gateway.db import Base, UTCDateTime
+
+
+class ReferralRow(Base):
+    __tablename__ = "referrals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    office: Mapped[str] = mapped_column(String(64), index=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recipient: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(40))
+    consent_id: Mapped[str] = mapped_column(String(32))
+    packet_id: Mapped[str] = mapped_column(String(32), unique=True)
+    #: What was sent, after minimisation: the sender's own record of the packet's content.
+    sent_content: Mapped[dict[str, Any]] = mapped_column(JSON())
+    #: Names of sections and fields the caseworker entered that were not sent (never values).
+    withheld: Mapped[dict[str, Any]] = mapped_column(JSON())
+    delete_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20))
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    packet_id: Mapped[str] = mapped_column(String(32), unique=True)
+    referral_id: Mapped[str | None] = mapped_column(ForeignKey("referrals.id"), nullable=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    envelope: Mapped[str] = mapped_column(Text())
+    envelope_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deliver_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DeliveryAttemptRow(Base):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: A short word: delivered, timeout, unreachable, http_500, bad_receipt, dead_lettered...
+    outcome: Mapped[str] = mapped_column(String(40))
+
+
+class ReceiptRow(Base):
+    __tablename__ = "receipts"
+
+    packet_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    envelope_sha256: Mapped[str] = mapped_column(String(64))
+    #: The recipient's signed receipt exactly as it came, so anyone can re-verify it later.
+    document: Mapped[dict[str, Any]] = mapped_column(JSON())

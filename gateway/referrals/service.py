@@ -1,0 +1,210 @@
+"""Creating a referral: decide, minimise, seal, sign, and queue, all in one transaction.
+
+Invariants:
+- nothing is sealed unless ``consent.policy.decide`` allows it; what it does not allow is absent
+  from the plaintext (``consent.minimise``);
+- the envelope, the referral and its outbox row are written together: after commit the packet is
+  delivered exactly once, whatever crashes in between (see ``gateway.delivery``);
+- a refusal is answered with the rule that refused it and kept in the access log.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from consent.errors import SharingRefused
+from consent.minimise import minimise
+from consent.policy import Recipient, decide
+from crypto.encoding import canonical_json
+from crypto.envelope import seal
+from crypto.pseudonym import subject_pseudonym
+from gateway.accesslog.service import Action, record
+from gateway.auth import Principal
+from gateway.cases import repository as cases
+from gateway.cases.service import actor_of, grant_of, own_case
+from gateway.errors import NotFound, Unprocessable
+from gateway.node import Node
+from gateway.referrals import repository
+from gateway.referrals.models import OutboxRow, ReferralRow
+from partners.errors import NoUsableKey, UnknownNode
+from schemas.api import DeliveryAttemptRead, ReceiptRead, ReferralCreate, ReferralRead
+from schemas.common import Purpose, StaffRole
+from schemas.envelope import EnvelopeHeader, MessageKind
+from schemas.sections import ReferralContent
+
+QUEUED = "queued"
+
+#: Until the federation policy carries retention rules, a packet's delete-by date per purpose.
+RETENTION: dict[Purpose, timedelta] = {
+    Purpose.TRAVEL_ASSISTANCE: timedelta(days=90),
+    Purpose.MEDICAL_ESCORT: timedelta(days=90),
+    Purpose.ARRIVAL_RECEPTION: timedelta(days=120),
+    Purpose.CHILD_HANDOVER: timedelta(days=120),
+    Purpose.REINTEGRATION_ASSISTANCE: timedelta(days=760),
+    Purpose.REINTEGRATION_MONITORING: timedelta(days=760),
+}
+
+
+def _withheld(entered: ReferralContent, sent: ReferralContent) -> dict[str, Any]:
+    """Names (never values) of what the caseworker entered that did not go."""
+    sent_wire = sent.to_wire()
+    withheld: dict[str, Any] = {}
+    for section, fields in entered.to_wire().items():
+        if section not in sent_wire:
+            withheld[section] = "whole section"
+            continue
+        missing = sorted(set(fields) - set(sent_wire[section]))
+        if missing:
+            withheld[section] = missing
+    return withheld
+
+
+def create_referral(
+    session: Session, node: Node, principal: Principal, body: ReferralCreate, now: datetime
+) -> ReferralRead:
+    case = own_case(session, principal, body.case_id, now)
+    view = node.directory()
+    try:
+        target = view.node(body.recipient)
+    except UnknownNode as exc:
+        raise Unprocessable("the federation directory lists no such recipient") from exc
+    recipient = Recipient(
+        node_id=target.node_id, roles=frozenset(target.roles), country=target.country
+    )
+    grants = [grant_of(row) for row in cases.consents_of(session, case.id)]
+    actor = actor_of(principal)
+    try:
+        allowance = decide(
+            rule_for=view.rule,
+            consents=grants,
+            recipient=recipient,
+            purpose=body.purpose,
+            suspended_countries=view.suspended_countries,
+            now=now,
+        )
+        content = minimise(body.content, allowance)
+    except SharingRefused as refusal:
+        record(
+            session, at=now, actor=actor, action=Action.REFERRAL_REFUSED, subject=case.id,
+            purpose=body.purpose.value, outcome=refusal.rule.value, keep=True,
+        )
+        raise
+
+    created = now.replace(microsecond=0)
+    delete_by = created + RETENTION[body.purpose]
+    try:
+        signing_key = node.keyring().signing_key_at(now)
+        recipient_key = view.current_encryption_key(target.node_id, now)
+    except NoUsableKey as exc:
+        raise Unprocessable("no valid key to seal or sign with; the operator must rotate keys") from exc
+    header = EnvelopeHeader(
+        kind=MessageKind.REFERRAL,
+        packet_id=secrets.token_hex(16),
+        sender=node.node_id,
+        recipient=target.node_id,
+        purpose=body.purpose,
+        subject=subject_pseudonym(
+            node.pseudonym_secret, subject_id=case.id, recipient=target.node_id
+        ),
+        consent_ref=allowance.consent_refs[0],
+        sections=sorted(content.section_names()),
+        created_at=created,
+        delete_by=delete_by,
+        sender_key_id=signing_key.key_id,
+        recipient_key_id=recipient_key.key_id,
+    )
+    sealed = seal(
+        header,
+        canonical_json(content.to_wire()),
+        signing_key=signing_key,
+        recipient_key=recipient_key,
+    )
+    referral = ReferralRow(
+        id=secrets.token_hex(16),
+        case_id=case.id,
+        office=principal.office,
+        created_by=principal.user,
+        created_at=now,
+        recipient=target.node_id,
+        purpose=body.purpose.value,
+        consent_id=header.consent_ref,
+        packet_id=header.packet_id,
+        sent_content=content.to_wire(),
+        withheld=_withheld(body.content, content),
+        delete_by=delete_by,
+        status=QUEUED,
+    )
+    session.add(referral)
+    session.flush()
+    session.add(
+        OutboxRow(
+            packet_id=header.packet_id,
+            referral_id=referral.id,
+            recipient=target.node_id,
+            envelope=canonical_json(sealed.wire().model_dump()).decode("ascii"),
+            envelope_sha256=sealed.digest(),
+            status=repository.PENDING,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+            deliver_by=min(delete_by, created + node.settings.acceptance_window),
+        )
+    )
+    record(
+        session, at=now, actor=actor, action=Action.REFERRAL_SEALED, subject=case.id,
+        packet_id=header.packet_id, sections=header.sections, purpose=body.purpose.value,
+    )
+    return _read(session, referral)
+
+
+def _read(session: Session, row: ReferralRow) -> ReferralRead:
+    outbox = repository.outbox_of(session, row.id)
+    attempts = repository.attempts_of(session, outbox.id) if outbox else []
+    receipt = repository.receipt_of(session, row.packet_id)
+    return ReferralRead(
+        id=row.id,
+        case_id=row.case_id,
+        recipient=row.recipient,
+        purpose=row.purpose,
+        packet_id=row.packet_id,
+        created_at=row.created_at,
+        delete_by=row.delete_by,
+        status=row.status,
+        sections_sent=sorted(row.sent_content),
+        withheld=row.withheld,
+        attempts=[DeliveryAttemptRead(attempted_at=a.attempted_at, outcome=a.outcome) for a in attempts],
+        receipt=ReceiptRead(
+            received_at=receipt.received_at,
+            verified_at=receipt.verified_at,
+            envelope_sha256=receipt.envelope_sha256,
+        )
+        if receipt
+        else None,
+    )
+
+
+def read_referral(
+    session: Session, principal: Principal, referral_id: str, now: datetime
+) -> ReferralRead:
+    principal.require(StaffRole.CASEWORKER)
+    row = repository.referral_in_office(session, referral_id, principal.office)
+    if row is None:
+        record(
+            session, at=now, actor=actor_of(principal), action=Action.ACCESS_DENIED,
+            subject=None, outcome="referral_not_in_office", keep=True,
+        )
+        raise NotFound("referral")
+    return _read(session, row)
+
+
+def list_referrals(
+    session: Session, principal: Principal, case_id: str, now: datetime
+) -> list[ReferralRead]:
+    case = own_case(session, principal, case_id, now)
+    return [_read(session, row) for row in repository.referrals_of_case(session, case.id)]
+
+

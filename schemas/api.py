@@ -1,0 +1,132 @@
+"""Shapes of the HTTP API: ``XCreate`` for what a client sends, ``XRead`` for what it gets back.
+
+Create models are inbound (unknown fields refused, frozen). Read models never carry more than the
+caller's role may see: a partner officer's ``ReceivedReferralRead`` holds only the sections that
+were sent to that partner, and no model carries a vulnerability flag to a partner.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
+
+from schemas.common import (
+    AwareDatetime,
+    ConsentGiver,
+    CountryCode,
+    Inbound,
+    LanguageCode,
+    NodeId,
+    Outbound,
+    Purpose,
+    RandomId,
+    SectionName,
+    ShortText,
+    VulnerabilityFlag,
+)
+from schemas.sections import ReferralContent
+
+
+class CaseCreate(Inbound):
+    given_name: ShortText
+    family_name: ShortText
+    date_of_birth: date | None = None
+    age_uncertain: bool = False
+    nationality: CountryCode
+    preferred_language: LanguageCode
+    vulnerability_flags: Annotated[list[VulnerabilityFlag], Field(max_length=7)] = []
+
+    @model_validator(mode="after")
+    def _age_known_or_uncertain(self) -> CaseCreate:
+        if self.date_of_birth is None and not self.age_uncertain:
+            raise ValueError("give a date of birth, or mark the age as uncertain")
+        return self
+
+
+class CaseRead(Outbound):
+    id: str
+    office: str
+    created_at: datetime
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    age_uncertain: bool
+    nationality: str
+    preferred_language: str
+    vulnerability_flags: list[str]
+
+
+class ConsentCreate(Inbound):
+    purpose: Purpose
+    recipient: NodeId
+    sections: Annotated[list[SectionName], Field(min_length=1, max_length=4)]
+    given_by: ConsentGiver = ConsentGiver.DATA_SUBJECT
+    valid_until: AwareDatetime | None = None
+
+
+class ConsentRead(Outbound):
+    id: str
+    case_id: str
+    purpose: str
+    recipient: str
+    sections: list[str]
+    given_by: str
+    given_at: datetime
+    valid_until: datetime | None
+    withdrawn_at: datetime | None
+
+
+class ReferralCreate(Inbound):
+    case_id: RandomId
+    recipient: NodeId
+    purpose: Purpose
+    content: ReferralContent
+
+
+class DeliveryAttemptRead(Outbound):
+    attempted_at: datetime
+    outcome: str
+
+
+class ReceiptRead(Outbound):
+    received_at: datetime
+    verified_at: datetime
+    envelope_sha256: str
+
+
+class ReferralRead(Outbound):
+    id: str
+    case_id: str
+    recipient: str
+    purpose: str
+    packet_id: str
+    created_at: datetime
+    delete_by: datetime
+    status: str
+    sections_sent: list[str]
+    #: Section -> field names that were entered but not sent (policy or consent); never values.
+    withheld: dict[str, Any]
+    attempts: list[DeliveryAttemptRead] = []
+    receipt: ReceiptRead | None = None
+
+
+class ReceivedReferralSummary(Outbound):
+    packet_id: str
+    sender: str
+    sender_organisation: str
+    purpose: str
+    subject: str
+    sections: list[str]
+    received_at: datetime
+    delete_by: datetime
+
+
+class ReceivedReferralRead(ReceivedReferralSummary):
+    content: dict[str, Any]
+
+
+class ErrorRead(Outbound):
+    error: str
+    detail: Any

@@ -1,0 +1,161 @@
+"""Vocabulary shared by every other model: purposes, roles, flags, and constrained scalar types.
+
+Invariants: every enum value is a stable wire string (renaming one is a protocol change); country
+codes are ISO 3166-1 alpha-2 and language codes ISO 639-1, both checked against the full lists.
+
+Example::
+
+    >>> Purpose("arrival_reception") is Purpose.ARRIVAL_RECEPTION
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from schemas.iso import COUNTRY_CODES, LANGUAGE_CODES
+
+
+class Purpose(StrEnum):
+    """Why data is shared. Every consent and every packet names exactly one."""
+
+    TRAVEL_ASSISTANCE = "travel_assistance"
+    MEDICAL_ESCORT = "medical_escort"
+    ARRIVAL_RECEPTION = "arrival_reception"
+    REINTEGRATION_ASSISTANCE = "reintegration_assistance"
+    REINTEGRATION_MONITORING = "reintegration_monitoring"
+    CHILD_HANDOVER = "child_handover"
+
+
+class PartnerRole(StrEnum):
+    """What an organisation in the federation does; the sharing policy is keyed on it."""
+
+    HOST_MISSION = "host_mission"
+    TRANSIT_OFFICE = "transit_office"
+    RECEPTION_PARTNER = "reception_partner"
+    MEDICAL_ESCORT_PROVIDER = "medical_escort_provider"
+    REINTEGRATION_PARTNER = "reintegration_partner"
+    CHILD_PROTECTION_AGENCY = "child_protection_agency"
+    GOVERNMENT_AUTHORITY = "government_authority"
+    LAW_ENFORCEMENT = "law_enforcement"
+
+
+class StaffRole(StrEnum):
+    """What a person signed in to a node may do there."""
+
+    CASEWORKER = "caseworker"
+    PARTNER_OFFICER = "partner_officer"
+    DPO = "dpo"
+    ADMIN = "admin"
+
+
+class VulnerabilityFlag(StrEnum):
+    """Protection-relevant facts about a person. Never sent as free text."""
+
+    UNACCOMPANIED_OR_SEPARATED_CHILD = "unaccompanied_or_separated_child"
+    VICTIM_OF_TRAFFICKING = "victim_of_trafficking"
+    HEALTH_NEEDS = "health_needs"
+    ELDERLY = "elderly"
+    SINGLE_PARENT = "single_parent"
+    VICTIM_OF_VIOLENCE_OR_EXPLOITATION = "victim_of_violence_or_exploitation"
+    ASYLUM_HISTORY = "asylum_history"
+
+
+class SectionName(StrEnum):
+    """The optional parts of a referral packet; each has its own fields and retention."""
+
+    TRAVEL = "travel"
+    MEDICAL = "medical"
+    ARRIVAL = "arrival"
+    REINTEGRATION = "reintegration"
+
+
+class ConsentGiver(StrEnum):
+    """Who gave a consent on the person's behalf, or the person themselves."""
+
+    DATA_SUBJECT = "data_subject"
+    PARENT = "parent"
+    GUARDIAN = "guardian"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+
+
+def _country(value: str) -> str:
+    if value not in COUNTRY_CODES:
+        raise ValueError("not an ISO 3166-1 alpha-2 country code")
+    return value
+
+
+def _language(value: str) -> str:
+    if value not in LANGUAGE_CODES:
+        raise ValueError("not an ISO 639-1 language code")
+    return value
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("a time must carry its UTC offset")
+    return value.astimezone(UTC)
+
+
+CountryCode = Annotated[
+    str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)
+]
+LanguageCode = Annotated[
+    str, StringConstraints(min_length=2, max_length=2), AfterValidator(_language)
+]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+#: A random 128-bit identifier as 32 lowercase hex digits (packets, cases, referrals).
+RandomId = Annotated[str, StringConstraints(pattern=_ID.pattern)]
+#: A node's name in the federation: lowercase letters, digits, dots and dashes.
+NodeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")]
+#: A key id: the first 16 bytes of SHA-256 of the raw public key, hex.
+KeyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+#: Short free text typed by staff (a place name, an airport, a facility): bounded, single line.
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True, pattern=r"^[^\n\r\t]*$")
+]
+#: Longer free text (a plan, a note): bounded.
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]
+#: An IATA airport code.
+AirportCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class Inbound(BaseModel):
+    """Base of every model read from outside: unknown fields are refused, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Outbound(BaseModel):
+    """Base of models the service writes; strict about unknown fields so tests catch drift."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+__all__ = [
+    "AirportCode",
+    "AwareDatetime",
+    "ConsentGiver",
+    "CountryCode",
+    "Field",
+    "Inbound",
+    "KeyId",
+    "LanguageCode",
+    "LongText",
+    "NodeId",
+    "Outbound",
+    "PartnerRole",
+    "Purpose",
+    "RandomId",
+    "SectionName",
+    "ShortText",
+    "StaffRole",
+    "VulnerabilityFlag",
+]

@@ -1,0 +1,111 @@
+"""The federation directory: who is in the federation, their keys, and what each role may receive.
+
+The operator signs it; every node pins the operator's public key and refuses an unsigned, stale or
+rolled-back directory (see ``partners.directory``). The sharing policy maps (role, purpose) to the
+sections and fields a recipient in that role may receive; consent narrows it, never widens it.
+
+Example::
+
+    >>> rule = SharingRule(role="reception_partner", purpose="arrival_reception",
+    ...                    sections={"arrival": ["reception_requested"]})
+    >>> rule.sections["arrival"]
+    ['reception_requested']
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, Field, StringConstraints, model_validator
+
+from schemas.common import (
+    AwareDatetime,
+    CountryCode,
+    Inbound,
+    KeyId,
+    NodeId,
+    PartnerRole,
+    Purpose,
+    SectionName,
+    ShortText,
+)
+from schemas.envelope import Base64Url
+from schemas.sections import section_fields
+
+DIRECTORY_FORMAT = "avrr-directory/1"
+
+FederationId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")]
+
+
+class KeyRecord(Inbound):
+    """One public key and the period in which it may be used."""
+
+    key_id: KeyId
+    public_key: Base64Url
+    valid_from: AwareDatetime
+    valid_until: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> KeyRecord:
+        if self.valid_until <= self.valid_from:
+            raise ValueError("a key's validity must end after it starts")
+        return self
+
+
+class NodeRecord(Inbound):
+    """A member of the federation as the directory lists it."""
+
+    node_id: NodeId
+    organisation: ShortText
+    country: CountryCode
+    roles: Annotated[list[PartnerRole], Field(min_length=1, max_length=8)]
+    inbox_url: AnyHttpUrl
+    signing_keys: Annotated[list[KeyRecord], Field(min_length=1, max_length=16)]
+    encryption_keys: Annotated[list[KeyRecord], Field(min_length=1, max_length=16)]
+
+
+class SharingRule(Inbound):
+    """What a recipient in ``role`` may receive for ``purpose``: sections, and fields within them."""
+
+    role: PartnerRole
+    purpose: Purpose
+    sections: dict[SectionName, Annotated[list[str], Field(max_length=64)]]
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> SharingRule:
+        for section, fields in self.sections.items():
+            unknown = set(fields) - section_fields(section)
+            if unknown:
+                raise ValueError(f"unknown fields for section {section.value}: {sorted(unknown)}")
+        return self
+
+
+class Directory(Inbound):
+    """The signed list of members and the data-sharing policy."""
+
+    format: Literal["avrr-directory/1"] = DIRECTORY_FORMAT
+    federation_id: FederationId
+    serial: Annotated[int, Field(ge=1)]
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    nodes: Annotated[list[NodeRecord], Field(max_length=1000)]
+    sharing_policy: Annotated[list[SharingRule], Field(max_length=1000)]
+    suspended_countries: Annotated[list[CountryCode], Field(max_length=300)] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> Directory:
+        ids = [node.node_id for node in self.nodes]
+        if len(ids) != len(set(ids)):
+            raise ValueError("node ids must be unique")
+        keys = [k.key_id for n in self.nodes for k in (*n.signing_keys, *n.encryption_keys)]
+        if len(keys) != len(set(keys)):
+            raise ValueError("key ids must be unique across the directory")
+        pairs = [(rule.role, rule.purpose) for rule in self.sharing_policy]
+        if len(pairs) != len(set(pairs)):
+            raise ValueError("one sharing rule per role and purpose")
+        if self.expires_at <= self.issued_at:
+            raise ValueError("a directory must expire after it is issued")
+        return self
+
+    def node(self, node_id: str) -> NodeRecord | None:
+        return next((n for n in self.nodes if n.node_id == node_id), None)

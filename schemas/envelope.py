@@ -1,0 +1,107 @@
+"""Wire formats between nodes: the envelope, signed documents, and receipts.
+
+An envelope carries one packet to one recipient. Its header is canonical JSON (RFC 8785) sent as
+the exact bytes that were signed and bound into the encryption, so a receiver verifies bytes and
+only then parses them. ``docs/protocol.md`` describes every byte.
+
+Example::
+
+    >>> WireEnvelope(header="e30", ciphertext="AA", signature="AA").header
+    'e30'
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from schemas.common import (
+    AwareDatetime,
+    Inbound,
+    KeyId,
+    NodeId,
+    Purpose,
+    RandomId,
+    SectionName,
+)
+
+ENVELOPE_FORMAT = "avrr-envelope/1"
+RECEIPT_FORMAT = "avrr-receipt/1"
+SUITE = "HPKE-base-X25519-HKDFSHA256-CHACHA20POLY1305/Ed25519"
+
+#: The largest envelope a node accepts, in bytes of its JSON body.
+MAX_ENVELOPE_BYTES = 1_048_576
+
+Base64Url = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]*$", max_length=1_400_000)]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+#: A per-recipient subject pseudonym: HMAC-SHA256 output, hex.
+Pseudonym = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class MessageKind(StrEnum):
+    """What an envelope carries. All kinds share the one envelope format."""
+
+    REFERRAL = "referral"
+    REVOCATION = "revocation"
+    DELETION_RECEIPT = "deletion_receipt"
+    CORRECTION = "correction"
+    STATUS_UPDATE = "status_update"
+    ACCESS_NOTICE = "access_notice"
+
+
+class EnvelopeHeader(Inbound):
+    """What is known about a packet without opening it; signed and bound into the encryption."""
+
+    format: Literal["avrr-envelope/1"] = ENVELOPE_FORMAT
+    suite: Literal["HPKE-base-X25519-HKDFSHA256-CHACHA20POLY1305/Ed25519"] = SUITE
+    kind: MessageKind
+    packet_id: RandomId
+    sender: NodeId
+    recipient: NodeId
+    purpose: Purpose
+    subject: Pseudonym
+    consent_ref: RandomId
+    sections: Annotated[list[SectionName], Field(max_length=4)]
+    created_at: AwareDatetime
+    delete_by: AwareDatetime
+    sender_key_id: KeyId
+    recipient_key_id: KeyId
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EnvelopeHeader:
+        if self.sections != sorted(set(self.sections)):
+            raise ValueError("sections must be sorted and unique")
+        if self.delete_by <= self.created_at:
+            raise ValueError("delete_by must come after created_at")
+        if self.created_at.microsecond or self.delete_by.microsecond:
+            raise ValueError("times are whole seconds")
+        return self
+
+
+class WireEnvelope(Inbound):
+    """The JSON body posted to a node's inbox."""
+
+    header: Base64Url
+    ciphertext: Base64Url
+    signature: Base64Url
+
+
+class SignedDocument(Inbound):
+    """A canonical-JSON payload with an Ed25519 signature: receipts and directories travel so."""
+
+    payload: Base64Url
+    key_id: KeyId
+    signature: Base64Url
+
+
+class Receipt(Inbound):
+    """The recipient's signed statement that it verified and stored a packet."""
+
+    format: Literal["avrr-receipt/1"] = RECEIPT_FORMAT
+    packet_id: RandomId
+    sender: NodeId
+    recipient: NodeId
+    envelope_sha256: Sha256Hex
+    received_at: AwareDatetime

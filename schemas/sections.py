@@ -1,0 +1,203 @@
+"""The referral packet: four optional sections, each with its own fields.
+
+Every field is optional so that minimisation can *remove* what a recipient may not see: a packet
+serialised with ``exclude_none`` carries only the fields that survived the sharing decision. Free
+text is bounded; lists are bounded; nothing here is a vulnerability flag in words.
+
+Example::
+
+    >>> ReferralContent(arrival=ArrivalSection(reception_requested=True)).section_names()
+    ['arrival']
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
+
+from schemas.common import (
+    AirportCode,
+    AwareDatetime,
+    CountryCode,
+    Inbound,
+    LanguageCode,
+    LongText,
+    SectionName,
+    ShortText,
+)
+
+ShortList = Annotated[list[ShortText], Field(max_length=20)]
+
+
+class TravelDocumentStatus(StrEnum):
+    VALID_PASSPORT = "valid_passport"
+    PASSPORT_TO_BE_ISSUED = "passport_to_be_issued"
+    EMERGENCY_TRAVEL_DOCUMENT = "emergency_travel_document"
+    LAISSEZ_PASSER = "laissez_passer"
+
+
+class EscortType(StrEnum):
+    NONE = "none"
+    OPERATIONAL = "operational"
+    MEDICAL = "medical"
+
+
+class Equipment(StrEnum):
+    WHEELCHAIR = "wheelchair"
+    STRETCHER = "stretcher"
+    OXYGEN = "oxygen"
+    OTHER = "other"
+
+
+class MedicalEscortKind(StrEnum):
+    DOCTOR = "doctor"
+    NURSE = "nurse"
+    PARAMEDIC = "paramedic"
+
+
+class CustodianKind(StrEnum):
+    PARENT = "parent"
+    RELATIVE = "relative"
+    LEGAL_GUARDIAN = "legal_guardian"
+    CHILD_PROTECTION_AGENCY = "child_protection_agency"
+
+
+class ReintegrationDimension(StrEnum):
+    ECONOMIC = "economic"
+    SOCIAL = "social"
+    PSYCHOSOCIAL = "psychosocial"
+
+
+class AssistanceLevel(StrEnum):
+    INDIVIDUAL = "individual"
+    COMMUNITY = "community"
+
+
+class GrantType(StrEnum):
+    CASH = "cash"
+    IN_KIND = "in_kind"
+    BOTH = "both"
+    NONE = "none"
+
+
+class Stop(Inbound):
+    """One airport on the itinerary, with the local times the traveller is there."""
+
+    airport: AirportCode
+    arrives_at: AwareDatetime | None = None
+    departs_at: AwareDatetime | None = None
+
+
+class TravelSection(Inbound):
+    """How the person travels: documents, itinerary, escort, and help along the way."""
+
+    traveller_name: ShortText | None = None
+    traveller_date_of_birth: date | None = None
+    travel_document_status: TravelDocumentStatus | None = None
+    departure: Stop | None = None
+    transit_points: Annotated[list[Stop], Field(max_length=5)] | None = None
+    arrival: Stop | None = None
+    escort: EscortType | None = None
+    assistance_at_departure: bool | None = None
+    assistance_in_transit: bool | None = None
+    assistance_at_arrival: bool | None = None
+
+
+class MedicalEscort(Inbound):
+    kind: MedicalEscortKind
+    organisation: ShortText | None = None
+
+
+class MedicalSection(Inbound):
+    """Health needs for the journey and after it.
+
+    ``conditions`` and ``medication`` are clinical; ``mobility_needs_on_arrival`` is the practical
+    statement ("needs a wheelchair at the gate") that a reception partner may receive instead.
+    """
+
+    fit_to_travel: bool | None = None
+    conditions: ShortList | None = None
+    medication: ShortList | None = None
+    equipment: Annotated[list[Equipment], Field(max_length=4)] | None = None
+    mobility_needs_on_arrival: ShortText | None = None
+    medical_escort: MedicalEscort | None = None
+    receiving_health_facility: ShortText | None = None
+
+
+class Destination(Inbound):
+    country: CountryCode
+    locality: ShortText | None = None
+
+
+class ChildCustodian(Inbound):
+    """Who takes custody of a child on arrival, and how care passes to them."""
+
+    kind: CustodianKind
+    name: ShortText
+    handover_arrangement: LongText | None = None
+
+
+class ArrivalSection(Inbound):
+    """What the person needs on the day they arrive."""
+
+    reception_requested: bool | None = None
+    contact_language: LanguageCode | None = None
+    onward_transport: bool | None = None
+    temporary_accommodation_nights: Annotated[int, Field(ge=0, le=30)] | None = None
+    final_destination: Destination | None = None
+    child_custodian: ChildCustodian | None = None
+
+
+class ReintegrationNeed(Inbound):
+    dimension: ReintegrationDimension
+    level: AssistanceLevel
+
+
+class ReintegrationSection(Inbound):
+    """Needs and plan for the months after return."""
+
+    needs: Annotated[list[ReintegrationNeed], Field(max_length=6)] | None = None
+    plan: LongText | None = None
+    skills: ShortList | None = None
+    education: ShortText | None = None
+    housing_support: bool | None = None
+    health_referral: bool | None = None
+    grant_type: GrantType | None = None
+
+
+SECTION_MODELS: dict[SectionName, type[Inbound]] = {
+    SectionName.TRAVEL: TravelSection,
+    SectionName.MEDICAL: MedicalSection,
+    SectionName.ARRIVAL: ArrivalSection,
+    SectionName.REINTEGRATION: ReintegrationSection,
+}
+
+
+def section_fields(section: SectionName) -> frozenset[str]:
+    """The top-level field names a section may carry: the unit of field-level minimisation."""
+    return frozenset(SECTION_MODELS[section].model_fields)
+
+
+class ReferralContent(Inbound):
+    """The plaintext of a referral packet: whichever sections are present."""
+
+    travel: TravelSection | None = None
+    medical: MedicalSection | None = None
+    arrival: ArrivalSection | None = None
+    reintegration: ReintegrationSection | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ReferralContent:
+        if not self.section_names():
+            raise ValueError("a referral needs at least one section")
+        return self
+
+    def section_names(self) -> list[str]:
+        return [name.value for name in SectionName if getattr(self, name.value) is not None]
+
+    def to_wire(self) -> dict[str, Any]:
+        """The packet's JSON form: absent fields are absent, never null."""
+        return self.model_dump(mode="json", exclude_none=True)
