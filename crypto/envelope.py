@@ -30,7 +30,13 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from crypto import _primitives
-from crypto.encoding import EncodingError, b64decode, b64encode, canonical_json, parse_canonical_json
+from crypto.encoding import (
+    EncodingError,
+    b64decode,
+    b64encode,
+    canonical_json,
+    parse_canonical_json,
+)
 from crypto.errors import InvalidEnvelope, RejectReason
 from crypto.keys import EncryptionKey, KeyUse, PublicKey, SigningKey
 from schemas.envelope import EnvelopeHeader, WireEnvelope
@@ -80,7 +86,10 @@ def seal(
     recipient_key: PublicKey,
 ) -> SealedEnvelope:
     """Encrypt ``plaintext`` for the recipient and sign the result as the sender."""
-    if recipient_key.use is not KeyUse.ENCRYPTION or header.recipient_key_id != recipient_key.key_id:
+    if (
+        recipient_key.use is not KeyUse.ENCRYPTION
+        or header.recipient_key_id != recipient_key.key_id
+    ):
         raise ValueError("the header must name the recipient key used")
     if header.sender_key_id != signing_key.key_id:
         raise ValueError("the header must name the signing key used")
@@ -145,6 +154,8 @@ def open_sealed(sealed: SealedEnvelope, key: EncryptionKey) -> bytes:
     if key.key_id != sealed.header.recipient_key_id:
         raise InvalidEnvelope(RejectReason.UNKNOWN_RECIPIENT_KEY)
     try:
-        return _primitives.hpke_open(key.seed, sealed.ciphertext, HPKE_INFO_CONTEXT + sealed.header_bytes)
+        return _primitives.hpke_open(
+            key.seed, sealed.ciphertext, HPKE_INFO_CONTEXT + sealed.header_bytes
+        )
     except _primitives.PrimitiveFailure as exc:
         raise InvalidEnvelope(RejectReason.DECRYPTION_FAILED) from exc

@@ -29,7 +29,9 @@ class KeyUse(StrEnum):
 
 
 def key_id_for(use: KeyUse, public: bytes) -> str:
-    return _primitives.sha256(b"avrr-key-id/1\x00" + use.value.encode() + b"\x00" + public)[:16].hex()
+    return _primitives.sha256(b"avrr-key-id/1\x00" + use.value.encode() + b"\x00" + public)[
+        :16
+    ].hex()
 
 
 @dataclass(frozen=True)

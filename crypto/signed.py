@@ -16,7 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 from crypto import _primitives
-from crypto.encoding import EncodingError, b64decode, b64encode, canonical_json, parse_canonical_json
+from crypto.encoding import (
+    EncodingError,
+    b64decode,
+    b64encode,
+    canonical_json,
+    parse_canonical_json,
+)
 from crypto.errors import InvalidSignature
 from crypto.keys import KeyUse, PublicKey, SigningKey
 from schemas.envelope import SignedDocument

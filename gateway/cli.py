@@ -111,7 +111,9 @@ def federation_init(folder: Path, federation_id: str, validity_days: int) -> Non
     now = _now().replace(microsecond=0)
     key = SigningKey.generate(valid_from=now, valid_until=now + timedelta(days=3650))
     save_signing_key(fed.key_file, key)
-    fed.public_file.write_text(key_record(key.public_key()).model_dump_json(indent=2), encoding="utf-8")
+    fed.public_file.write_text(
+        key_record(key.public_key()).model_dump_json(indent=2), encoding="utf-8"
+    )
     draft = Directory(
         federation_id=federation_id,
         serial=1,
@@ -129,8 +131,12 @@ def federation_init(folder: Path, federation_id: str, validity_days: int) -> Non
 
 @federation.command("add-node")
 @click.argument("folder", type=click.Path(exists=True, path_type=Path))
-@click.option("--node-file", type=click.Path(exists=True, path_type=Path), required=True,
-              help="The file 'avrr node export' wrote.")
+@click.option(
+    "--node-file",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="The file 'avrr node export' wrote.",
+)
 @click.option("--roles", required=True, help="Comma-separated partner roles.")
 @click.option("--inbox-url", required=True, help="Base URL other nodes post to.")
 def federation_add_node(folder: Path, node_file: Path, roles: str, inbox_url: str) -> None:
@@ -165,7 +171,9 @@ def federation_set_policy(folder: Path, policy_file: Path) -> None:
         directory = fed.publish(Directory.model_validate(directory.model_dump()))
     except (ValidationError, ValueError) as exc:
         raise click.ClickException(f"the policy is not valid: {exc}") from exc
-    click.echo(f"sharing policy set ({len(rules)} rules); directory serial {directory.serial} signed")
+    click.echo(
+        f"sharing policy set ({len(rules)} rules); directory serial {directory.serial} signed"
+    )
 
 
 def _set_suspension(folder: Path, country: str, suspend: bool) -> None:
@@ -181,7 +189,9 @@ def _set_suspension(folder: Path, country: str, suspend: bool) -> None:
         raise click.ClickException(f"not a country code: {country}") from exc
     directory = fed.publish(updated)
     state = "suspended" if suspend else "resumed"
-    click.echo(f"referrals to {country.upper()} {state}; directory serial {directory.serial} signed")
+    click.echo(
+        f"referrals to {country.upper()} {state}; directory serial {directory.serial} signed"
+    )
 
 
 @federation.command("suspend")
@@ -283,8 +293,11 @@ def node_export(home: Path, out: Path | None) -> None:
 @node.command("install-directory")
 @click.argument("home", type=click.Path(exists=True, path_type=Path))
 @click.argument("directory_file", type=click.Path(exists=True, path_type=Path))
-@click.option("--operator-key", type=click.Path(exists=True, path_type=Path),
-              help="The operator's public key file, pinned the first time.")
+@click.option(
+    "--operator-key",
+    type=click.Path(exists=True, path_type=Path),
+    help="The operator's public key file, pinned the first time.",
+)
 def node_install_directory(home: Path, directory_file: Path, operator_key: Path | None) -> None:
     """Verify a signed directory against the pinned operator key and install it."""
     settings = _settings(home)
@@ -305,8 +318,12 @@ def node_install_directory(home: Path, directory_file: Path, operator_key: Path 
 
 @node.command("rotate-keys")
 @click.argument("home", type=click.Path(exists=True, path_type=Path))
-@click.option("--overlap-days", default=30, show_default=True,
-              help="How long the old keys stay usable for packets already sealed to them.")
+@click.option(
+    "--overlap-days",
+    default=30,
+    show_default=True,
+    help="How long the old keys stay usable for packets already sealed to them.",
+)
 def node_rotate_keys(home: Path, overlap_days: int) -> None:
     """Create new keys; old ones end after the overlap. Then export and have the operator re-add."""
     _settings(home)
@@ -336,7 +353,10 @@ def node_token(home: Path, user: str, role: str, office: str, hours: int) -> Non
     issuer = StaffTokenIssuer(key=NodeHome(home).staff_issuer(), node_id=settings.node_id)
     try:
         token = issuer.issue(
-            user=user, role=StaffRole(role), office=office, now=_now(),
+            user=user,
+            role=StaffRole(role),
+            office=office,
+            now=_now(),
             lifetime=timedelta(hours=hours),
         )
     except ValueError as exc:
@@ -391,4 +411,3 @@ def demo() -> None:
     from gateway.demo import run
 
     raise SystemExit(run())
-

@@ -34,11 +34,16 @@ class DemoFailed(Exception):
 def _avrr(*args: str | Path) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "gateway", *map(str, args)],
-        capture_output=True, text=True, check=False, timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     if result.returncode != 0:
-        raise DemoFailed(f"'avrr {args[0]} {args[1] if len(args) > 1 else ''}' failed: "
-                         f"{result.stderr.strip().splitlines()[-1:]}")
+        raise DemoFailed(
+            f"'avrr {args[0]} {args[1] if len(args) > 1 else ''}' failed: "
+            f"{result.stderr.strip().splitlines()[-1:]}"
+        )
     return result.stdout.strip()
 
 
@@ -65,7 +70,8 @@ def _serving(home: Path, port: int, log: Path) -> Iterator[str]:
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "gateway", "serve", str(home), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 30
@@ -91,7 +97,9 @@ def _serving(home: Path, port: int, log: Path) -> Iterator[str]:
 
 def _json(response: httpx.Response, status: int, what: str) -> Any:
     if response.status_code != status:
-        raise DemoFailed(f"{what}: expected HTTP {status}, got {response.status_code}: {response.text[:300]}")
+        raise DemoFailed(
+            f"{what}: expected HTTP {status}, got {response.status_code}: {response.text[:300]}"
+        )
     return response.json()
 
 
@@ -133,91 +141,210 @@ def _walk(work: Path) -> None:
 
     _step("1. The operator creates a federation; two organisations create their nodes")
     _avrr("federation", "init", fed, "--id", "avrr-demo")
-    _avrr("node", "init", host_home, "--node-id", "host-mission", "--organisation",
-          "Host-country mission (demo)", "--country", "DE")
-    _avrr("node", "init", partner_home, "--node-id", "origin-reception", "--organisation",
-          "Origin-country reception partner (demo)", "--country", "SN")
-    for home, roles, port in ((host_home, "host_mission", host_port),
-                              (partner_home, "reception_partner", partner_port)):
+    _avrr(
+        "node",
+        "init",
+        host_home,
+        "--node-id",
+        "host-mission",
+        "--organisation",
+        "Host-country mission (demo)",
+        "--country",
+        "DE",
+    )
+    _avrr(
+        "node",
+        "init",
+        partner_home,
+        "--node-id",
+        "origin-reception",
+        "--organisation",
+        "Origin-country reception partner (demo)",
+        "--country",
+        "SN",
+    )
+    for home, roles, port in (
+        (host_home, "host_mission", host_port),
+        (partner_home, "reception_partner", partner_port),
+    ):
         _avrr("node", "export", home, "--out", home / "public.json")
-        _avrr("federation", "add-node", fed, "--node-file", home / "public.json",
-              "--roles", roles, "--inbox-url", f"http://127.0.0.1:{port}")
+        _avrr(
+            "federation",
+            "add-node",
+            fed,
+            "--node-file",
+            home / "public.json",
+            "--roles",
+            roles,
+            "--inbox-url",
+            f"http://127.0.0.1:{port}",
+        )
     for home in (host_home, partner_home):
-        _avrr("node", "install-directory", home, fed / "directory.json",
-              "--operator-key", fed / "operator.json")
+        _avrr(
+            "node",
+            "install-directory",
+            home,
+            fed / "directory.json",
+            "--operator-key",
+            fed / "operator.json",
+        )
     _check(True, "operator key created, two nodes listed in a signed directory, pinned by both")
 
-    caseworker = _avrr("node", "token", host_home, "--user", "cw-0001", "--role", "caseworker",
-                       "--office", "demo-office")
-    officer = _avrr("node", "token", partner_home, "--user", "po-0001", "--role",
-                    "partner_officer", "--office", "reception")
+    caseworker = _avrr(
+        "node",
+        "token",
+        host_home,
+        "--user",
+        "cw-0001",
+        "--role",
+        "caseworker",
+        "--office",
+        "demo-office",
+    )
+    officer = _avrr(
+        "node",
+        "token",
+        partner_home,
+        "--user",
+        "po-0001",
+        "--role",
+        "partner_officer",
+        "--office",
+        "reception",
+    )
 
-    with _serving(host_home, host_port, work / "host.log") as host, \
-            _serving(partner_home, partner_port, work / "partner.log") as partner:
+    with (
+        _serving(host_home, host_port, work / "host.log") as host,
+        _serving(partner_home, partner_port, work / "partner.log") as partner,
+    ):
         _check(True, f"host mission node serving on {host}, reception partner node on {partner}")
         as_caseworker = {"Authorization": f"Bearer {caseworker}"}
         as_officer = {"Authorization": f"Bearer {officer}"}
 
         _step("2. A caseworker records a case, the person's consent, and a referral")
-        case = _json(httpx.post(f"{host}/api/v1/cases", headers=as_caseworker, json={
-            "given_name": "Synthetic", "family_name": "Person", "date_of_birth": "1990-01-01",
-            "nationality": "SN", "preferred_language": "fr",
-            "vulnerability_flags": ["health_needs"],
-        }), 201, "record the case")
+        case = _json(
+            httpx.post(
+                f"{host}/api/v1/cases",
+                headers=as_caseworker,
+                json={
+                    "given_name": "Synthetic",
+                    "family_name": "Person",
+                    "date_of_birth": "1990-01-01",
+                    "nationality": "SN",
+                    "preferred_language": "fr",
+                    "vulnerability_flags": ["health_needs"],
+                },
+            ),
+            201,
+            "record the case",
+        )
         _check(len(case["id"]) == 32, "case recorded with a random 128-bit id")
-        consent = _json(httpx.post(f"{host}/api/v1/cases/{case['id']}/consents",
-                                   headers=as_caseworker, json={
-            "purpose": "arrival_reception", "recipient": "origin-reception",
-            "sections": ["travel", "medical", "arrival", "reintegration"],
-        }), 201, "record consent")
-        _check(consent["purpose"] == "arrival_reception",
-               "consent recorded: arrival_reception, to origin-reception, four sections")
-        referral_body = {"case_id": case["id"], "recipient": "origin-reception",
-                         "purpose": "arrival_reception", "content": REFERRAL_CONTENT}
+        consent = _json(
+            httpx.post(
+                f"{host}/api/v1/cases/{case['id']}/consents",
+                headers=as_caseworker,
+                json={
+                    "purpose": "arrival_reception",
+                    "recipient": "origin-reception",
+                    "sections": ["travel", "medical", "arrival", "reintegration"],
+                },
+            ),
+            201,
+            "record consent",
+        )
+        _check(
+            consent["purpose"] == "arrival_reception",
+            "consent recorded: arrival_reception, to origin-reception, four sections",
+        )
+        referral_body = {
+            "case_id": case["id"],
+            "recipient": "origin-reception",
+            "purpose": "arrival_reception",
+            "content": REFERRAL_CONTENT,
+        }
         headers = {**as_caseworker, "Idempotency-Key": "demo-referral-1"}
-        referral = _json(httpx.post(f"{host}/api/v1/referrals", headers=headers,
-                                    json=referral_body), 201, "create the referral")
-        again = _json(httpx.post(f"{host}/api/v1/referrals", headers=headers,
-                                 json=referral_body), 201, "retry the referral")
-        _check(again["id"] == referral["id"], "a retried submit (same Idempotency-Key) made no second referral")
+        referral = _json(
+            httpx.post(f"{host}/api/v1/referrals", headers=headers, json=referral_body),
+            201,
+            "create the referral",
+        )
+        again = _json(
+            httpx.post(f"{host}/api/v1/referrals", headers=headers, json=referral_body),
+            201,
+            "retry the referral",
+        )
+        _check(
+            again["id"] == referral["id"],
+            "a retried submit (same Idempotency-Key) made no second referral",
+        )
 
         _step("3. The host keeps only what the policy and consent allow, seals, signs, queues")
-        _check(referral["sections_sent"] == ["arrival", "medical", "travel"],
-               f"sections sealed for the reception partner: {referral['sections_sent']}")
-        _check(referral["withheld"].get("reintegration") == "whole section",
-               "reintegration withheld: the policy gives reception partners none of it")
-        _check({"conditions", "medication"} <= set(referral["withheld"].get("medical", [])),
-               f"medical fields withheld: {referral['withheld'].get('medical')}")
+        _check(
+            referral["sections_sent"] == ["arrival", "medical", "travel"],
+            f"sections sealed for the reception partner: {referral['sections_sent']}",
+        )
+        _check(
+            referral["withheld"].get("reintegration") == "whole section",
+            "reintegration withheld: the policy gives reception partners none of it",
+        )
+        _check(
+            {"conditions", "medication"} <= set(referral["withheld"].get("medical", [])),
+            f"medical fields withheld: {referral['withheld'].get('medical')}",
+        )
         _check(referral["status"] == "queued", "the envelope waits in the outbox")
 
         _step("4. The delivery worker delivers; the partner verifies, stores and signs a receipt")
         print("    " + _avrr("worker", host_home, "--once"))
-        delivered = _json(httpx.get(f"{host}/api/v1/referrals/{referral['id']}",
-                                    headers=as_caseworker), 200, "read the referral")
+        delivered = _json(
+            httpx.get(f"{host}/api/v1/referrals/{referral['id']}", headers=as_caseworker),
+            200,
+            "read the referral",
+        )
         _check(delivered["status"] == "delivered", "the referral is delivered")
-        _check(delivered["receipt"] is not None,
-               "the partner's signed receipt was verified and stored by the host")
-        _check([a["outcome"] for a in delivered["attempts"]] == ["delivered"],
-               "one delivery attempt, recorded")
+        _check(
+            delivered["receipt"] is not None,
+            "the partner's signed receipt was verified and stored by the host",
+        )
+        _check(
+            [a["outcome"] for a in delivered["attempts"]] == ["delivered"],
+            "one delivery attempt, recorded",
+        )
 
         _step("5. A partner officer lists the referrals received and opens this one")
-        listed = _json(httpx.get(f"{partner}/api/v1/received", headers=as_officer), 200,
-                       "list received referrals")
-        _check([r["packet_id"] for r in listed] == [referral["packet_id"]],
-               "exactly one referral received, with the sent packet id")
-        _check(listed[0]["subject"] != case["id"],
-               "the partner knows the person only by its own pseudonym")
-        opened = _json(httpx.get(f"{partner}/api/v1/received/{referral['packet_id']}",
-                                 headers=as_officer), 200, "open the referral")
+        listed = _json(
+            httpx.get(f"{partner}/api/v1/received", headers=as_officer),
+            200,
+            "list received referrals",
+        )
+        _check(
+            [r["packet_id"] for r in listed] == [referral["packet_id"]],
+            "exactly one referral received, with the sent packet id",
+        )
+        _check(
+            listed[0]["subject"] != case["id"],
+            "the partner knows the person only by its own pseudonym",
+        )
+        opened = _json(
+            httpx.get(f"{partner}/api/v1/received/{referral['packet_id']}", headers=as_officer),
+            200,
+            "open the referral",
+        )
         content = opened["content"]
-        _check(sorted(content) == ["arrival", "medical", "travel"],
-               f"sections visible to the partner: {sorted(content)}")
-        _check(sorted(content["medical"]) == ["equipment", "mobility_needs_on_arrival"],
-               f"medical fields visible: {sorted(content['medical'])} (no diagnosis, no medication)")
-        _check("traveller_date_of_birth" not in content["travel"],
-               f"travel fields visible: {sorted(content['travel'])}")
-        denied = httpx.get(f"{partner}/api/v1/received/{referral['packet_id']}",
-                           headers=as_caseworker)
+        _check(
+            sorted(content) == ["arrival", "medical", "travel"],
+            f"sections visible to the partner: {sorted(content)}",
+        )
+        _check(
+            sorted(content["medical"]) == ["equipment", "mobility_needs_on_arrival"],
+            f"medical fields visible: {sorted(content['medical'])} (no diagnosis, no medication)",
+        )
+        _check(
+            "traveller_date_of_birth" not in content["travel"],
+            f"travel fields visible: {sorted(content['travel'])}",
+        )
+        denied = httpx.get(
+            f"{partner}/api/v1/received/{referral['packet_id']}", headers=as_caseworker
+        )
         _check(denied.status_code == 401, "a token from another node is refused by the partner")
 
     _step("6. Both nodes stopped")

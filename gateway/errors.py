@@ -122,8 +122,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         frames = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("unexpected %s on %s %s\n%s", type(exc).__name__, request.method,
-                  request.scope.get("route").path if request.scope.get("route") else "?", frames)
+        route = request.scope.get("route")
+        where = getattr(route, "path", "?")
+        log.error("unexpected %s on %s %s\n%s", type(exc).__name__, request.method, where, frames)
         return JSONResponse(
             _body("internal_error", "something went wrong; nothing was changed"), status_code=500
         )

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from crypto.encoding import canonical_json
 from crypto import _primitives
+from crypto.encoding import canonical_json
 from gateway.auth import Principal
 from gateway.db import Base, UTCDateTime
 from gateway.errors import Unprocessable

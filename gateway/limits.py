@@ -60,7 +60,10 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
-            {"error": "too_large", "detail": f"request bodies are limited to {self.max_bytes} bytes"}
+            {
+                "error": "too_large",
+                "detail": f"request bodies are limited to {self.max_bytes} bytes",
+            }
         ).encode()
         await send(
             {

@@ -22,39 +22,81 @@ def _all(section: SectionName) -> list[str]:
 
 def default_policy() -> list[SharingRule]:
     rules = [
-        (PartnerRole.RECEPTION_PARTNER, Purpose.ARRIVAL_RECEPTION, {
-            TRAVEL: ["traveller_name", "arrival", "escort", "assistance_at_arrival"],
-            MEDICAL: ["equipment", "mobility_needs_on_arrival"],
-            ARRIVAL: _all(ARRIVAL),
-        }),
-        (PartnerRole.MEDICAL_ESCORT_PROVIDER, Purpose.MEDICAL_ESCORT, {
-            TRAVEL: ["traveller_name", "traveller_date_of_birth", "departure", "transit_points",
-                     "arrival", "escort"],
-            MEDICAL: _all(MEDICAL),
-        }),
-        (PartnerRole.TRANSIT_OFFICE, Purpose.TRAVEL_ASSISTANCE, {
-            TRAVEL: ["traveller_name", "departure", "transit_points", "arrival", "escort",
-                     "assistance_in_transit"],
-            MEDICAL: ["equipment", "mobility_needs_on_arrival"],
-        }),
-        (PartnerRole.REINTEGRATION_PARTNER, Purpose.REINTEGRATION_ASSISTANCE, {
-            ARRIVAL: ["contact_language", "final_destination"],
-            REINTEGRATION: _all(REINTEGRATION),
-        }),
-        (PartnerRole.REINTEGRATION_PARTNER, Purpose.REINTEGRATION_MONITORING, {
-            ARRIVAL: ["contact_language", "final_destination"],
-            REINTEGRATION: ["needs", "plan", "grant_type"],
-        }),
-        (PartnerRole.CHILD_PROTECTION_AGENCY, Purpose.CHILD_HANDOVER, {
-            TRAVEL: ["traveller_name", "traveller_date_of_birth", "arrival", "escort"],
-            MEDICAL: ["equipment", "mobility_needs_on_arrival", "medication"],
-            ARRIVAL: _all(ARRIVAL),
-        }),
-        (PartnerRole.GOVERNMENT_AUTHORITY, Purpose.TRAVEL_ASSISTANCE, {
-            TRAVEL: ["traveller_name", "traveller_date_of_birth", "travel_document_status"],
-        }),
+        (
+            PartnerRole.RECEPTION_PARTNER,
+            Purpose.ARRIVAL_RECEPTION,
+            {
+                TRAVEL: ["traveller_name", "arrival", "escort", "assistance_at_arrival"],
+                MEDICAL: ["equipment", "mobility_needs_on_arrival"],
+                ARRIVAL: _all(ARRIVAL),
+            },
+        ),
+        (
+            PartnerRole.MEDICAL_ESCORT_PROVIDER,
+            Purpose.MEDICAL_ESCORT,
+            {
+                TRAVEL: [
+                    "traveller_name",
+                    "traveller_date_of_birth",
+                    "departure",
+                    "transit_points",
+                    "arrival",
+                    "escort",
+                ],
+                MEDICAL: _all(MEDICAL),
+            },
+        ),
+        (
+            PartnerRole.TRANSIT_OFFICE,
+            Purpose.TRAVEL_ASSISTANCE,
+            {
+                TRAVEL: [
+                    "traveller_name",
+                    "departure",
+                    "transit_points",
+                    "arrival",
+                    "escort",
+                    "assistance_in_transit",
+                ],
+                MEDICAL: ["equipment", "mobility_needs_on_arrival"],
+            },
+        ),
+        (
+            PartnerRole.REINTEGRATION_PARTNER,
+            Purpose.REINTEGRATION_ASSISTANCE,
+            {
+                ARRIVAL: ["contact_language", "final_destination"],
+                REINTEGRATION: _all(REINTEGRATION),
+            },
+        ),
+        (
+            PartnerRole.REINTEGRATION_PARTNER,
+            Purpose.REINTEGRATION_MONITORING,
+            {
+                ARRIVAL: ["contact_language", "final_destination"],
+                REINTEGRATION: ["needs", "plan", "grant_type"],
+            },
+        ),
+        (
+            PartnerRole.CHILD_PROTECTION_AGENCY,
+            Purpose.CHILD_HANDOVER,
+            {
+                TRAVEL: ["traveller_name", "traveller_date_of_birth", "arrival", "escort"],
+                MEDICAL: ["equipment", "mobility_needs_on_arrival", "medication"],
+                ARRIVAL: _all(ARRIVAL),
+            },
+        ),
+        (
+            PartnerRole.GOVERNMENT_AUTHORITY,
+            Purpose.TRAVEL_ASSISTANCE,
+            {
+                TRAVEL: ["traveller_name", "traveller_date_of_birth", "travel_document_status"],
+            },
+        ),
     ]
     return [
-        SharingRule(role=role, purpose=purpose, sections={s: sorted(f) for s, f in sections.items()})
+        SharingRule(
+            role=role, purpose=purpose, sections={s: sorted(f) for s, f in sections.items()}
+        )
         for role, purpose, sections in rules
     ]

@@ -25,7 +25,9 @@ from partners.errors import DeliveryFailed, DirectoryError
 from schemas.envelope import RECEIPT_FORMAT, Receipt, SignedDocument
 
 
-def issue_receipt(sealed: SealedEnvelope, *, received_at: datetime, key: SigningKey) -> SignedDocument:
+def issue_receipt(
+    sealed: SealedEnvelope, *, received_at: datetime, key: SigningKey
+) -> SignedDocument:
     receipt = Receipt(
         packet_id=sealed.header.packet_id,
         sender=sealed.header.sender,
@@ -37,7 +39,12 @@ def issue_receipt(sealed: SealedEnvelope, *, received_at: datetime, key: Signing
 
 
 def verify_receipt(
-    doc: SignedDocument, *, view: FederationView, packet_id: str, sender: str, recipient: str,
+    doc: SignedDocument,
+    *,
+    view: FederationView,
+    packet_id: str,
+    sender: str,
+    recipient: str,
     envelope_sha256: str,
 ) -> Receipt:
     """The receipt, if the recipient signed it for exactly this envelope; else ``DeliveryFailed``."""

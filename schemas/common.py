@@ -119,7 +119,8 @@ NodeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")
 KeyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 #: Short free text typed by staff (a place name, an airport, a facility): bounded, single line.
 ShortText = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True, pattern=r"^[^\n\r\t]*$")
+    str,
+    StringConstraints(min_length=1, max_length=200, strip_whitespace=True, pattern=r"^[^\n\r\t]*$"),
 ]
 #: Longer free text (a plan, a note): bounded.
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]

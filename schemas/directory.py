@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AnyHttpUrl, Field, StringConstraints, model_validator
 
@@ -32,7 +32,7 @@ from schemas.common import (
 from schemas.envelope import Base64Url
 from schemas.sections import section_fields
 
-DIRECTORY_FORMAT = "avrr-directory/1"
+DIRECTORY_FORMAT: Final = "avrr-directory/1"
 
 FederationId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")]
 

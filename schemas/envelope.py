@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -27,9 +27,9 @@ from schemas.common import (
     SectionName,
 )
 
-ENVELOPE_FORMAT = "avrr-envelope/1"
-RECEIPT_FORMAT = "avrr-receipt/1"
-SUITE = "HPKE-base-X25519-HKDFSHA256-CHACHA20POLY1305/Ed25519"
+ENVELOPE_FORMAT: Final = "avrr-envelope/1"
+RECEIPT_FORMAT: Final = "avrr-receipt/1"
+SUITE: Final = "HPKE-base-X25519-HKDFSHA256-CHACHA20POLY1305/Ed25519"
 
 #: The largest envelope a node accepts, in bytes of its JSON body.
 MAX_ENVELOPE_BYTES = 1_048_576

@@ -53,18 +53,18 @@ def record(
 ) -> None:
     """Append an entry. ``keep=True`` keeps it even if the request then fails and rolls back:
     that is how refusals and denied accesses stay on the record."""
-    entry = dict(
-        at=at,
-        actor=actor.user,
-        actor_org=actor.org,
-        actor_role=actor.role,
-        action=action.value,
-        subject=subject,
-        packet_id=packet_id,
-        sections=sorted(sections),
-        purpose=purpose,
-        outcome=outcome,
-    )
+    entry = {
+        "at": at,
+        "actor": actor.user,
+        "actor_org": actor.org,
+        "actor_role": actor.role,
+        "action": action.value,
+        "subject": subject,
+        "packet_id": packet_id,
+        "sections": sorted(sections),
+        "purpose": purpose,
+        "outcome": outcome,
+    }
     session.add(AccessEventRow(**entry))
     if keep:
         session.info.setdefault(KEEP_ON_ROLLBACK, []).append(entry)

@@ -21,11 +21,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("", status_code=201, response_model=CaseRead, responses=ERRORS)
 def create_case(
-    body: CaseCreate, session: SessionDep, node: NodeDep, user: CurrentUser, key: IdempotencyKey = None
+    body: CaseCreate,
+    session: SessionDep,
+    node: NodeDep,
+    user: CurrentUser,
+    key: IdempotencyKey = None,
 ) -> JSONResponse:
     now = node.clock.now()
     status, payload = idempotency.once(
-        session, principal=user, route="create_case", key=key, request=body, now=now,
+        session,
+        principal=user,
+        route="create_case",
+        key=key,
+        request=body,
+        now=now,
         create=lambda: service.create_case(session, user, body, now),
     )
     return JSONResponse(payload, status_code=status)
@@ -47,7 +56,12 @@ def record_consent(
 ) -> JSONResponse:
     now = node.clock.now()
     status, payload = idempotency.once(
-        session, principal=user, route=f"record_consent:{case_id}", key=key, request=body, now=now,
+        session,
+        principal=user,
+        route=f"record_consent:{case_id}",
+        key=key,
+        request=body,
+        now=now,
         create=lambda: service.record_consent(session, user, case_id, body, now),
     )
     return JSONResponse(payload, status_code=status)

@@ -66,7 +66,9 @@ def grant_of(row: ConsentRow) -> ConsentGrant:
     )
 
 
-def create_case(session: Session, principal: Principal, body: CaseCreate, now: datetime) -> CaseRead:
+def create_case(
+    session: Session, principal: Principal, body: CaseCreate, now: datetime
+) -> CaseRead:
     principal.require(StaffRole.CASEWORKER)
     row = CaseRow(
         id=secrets.token_hex(16),
@@ -92,8 +94,13 @@ def own_case(session: Session, principal: Principal, case_id: str, now: datetime
     row = repository.case_in_office(session, case_id, principal.office)
     if row is None:
         record(
-            session, at=now, actor=actor_of(principal), action=Action.ACCESS_DENIED,
-            subject=None, outcome="case_not_in_office", keep=True,
+            session,
+            at=now,
+            actor=actor_of(principal),
+            action=Action.ACCESS_DENIED,
+            subject=None,
+            outcome="case_not_in_office",
+            keep=True,
         )
         raise NotFound("case")
     return row
@@ -124,8 +131,13 @@ def record_consent(
     )
     session.add(row)
     record(
-        session, at=now, actor=actor_of(principal), action=Action.CONSENT_RECORDED,
-        subject=case.id, sections=row.sections, purpose=row.purpose,
+        session,
+        at=now,
+        actor=actor_of(principal),
+        action=Action.CONSENT_RECORDED,
+        subject=case.id,
+        sections=row.sections,
+        purpose=row.purpose,
     )
     return consent_read(row)
 

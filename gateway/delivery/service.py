@@ -131,8 +131,12 @@ class DeliveryWorker:
             inbox = str(target.inbox_url).rstrip("/") + INBOX_PATH
             document = self._client.deliver(inbox, envelope, bearer)
             receipt = verify_receipt(
-                document, view=view, packet_id=packet_id, sender=self._node.node_id,
-                recipient=recipient, envelope_sha256=digest,
+                document,
+                view=view,
+                packet_id=packet_id,
+                sender=self._node.node_id,
+                recipient=recipient,
+                envelope_sha256=digest,
             )
         except DeliveryFailed as failure:
             self._retry_or_dead(outbox_id, token, failure.outcome, report)
@@ -147,7 +151,9 @@ class DeliveryWorker:
                 return
             row.status, row.finished_at, row.claimed_until = repository.DELIVERED, done, None
             row.attempts += 1
-            session.add(DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome="delivered"))
+            session.add(
+                DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome="delivered")
+            )
             if session.get(ReceiptRow, packet_id) is None:
                 session.add(
                     ReceiptRow(
@@ -184,15 +190,21 @@ class DeliveryWorker:
                 return
             row.attempts += 1
             session.add(DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome=outcome))
-            delay = backoff(row.attempts, base=settings.retry_base, cap=settings.retry_cap, rng=self._rng)
+            delay = backoff(
+                row.attempts, base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
+            )
             if dead or now + delay >= row.deliver_by:
                 row.status, row.finished_at, row.claimed_until = repository.DEAD, now, None
                 session.add(
-                    DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome="dead_lettered")
+                    DeliveryAttemptRow(
+                        outbox_id=outbox_id, attempted_at=now, outcome="dead_lettered"
+                    )
                 )
                 self._mark_referral(session, row, repository.DEAD, Action.DEAD_LETTERED, now)
                 report.dead_lettered += 1
-                log.warning("outbox row %s dead-lettered after %s attempts", outbox_id, row.attempts)
+                log.warning(
+                    "outbox row %s dead-lettered after %s attempts", outbox_id, row.attempts
+                )
             else:
                 row.next_attempt_at, row.claimed_until, row.claim_token = now + delay, None, None
                 report.retried += 1

@@ -32,7 +32,9 @@ async def inbox(
 
 
 @received.get("", responses=ERRORS)
-def list_received(session: SessionDep, node: NodeDep, user: CurrentUser) -> list[ReceivedReferralSummary]:
+def list_received(
+    session: SessionDep, node: NodeDep, user: CurrentUser
+) -> list[ReceivedReferralSummary]:
     return service.list_received(session, node, user)
 
 

@@ -88,7 +88,9 @@ def receive(
         raise Unauthorised("the node token is not valid")
     session.execute(delete(SeenNodeTokenRow).where(SeenNodeTokenRow.expires_at < now))
     session.add(
-        SeenNodeTokenRow(token_id=claims.token_id, issuer=claims.issuer, expires_at=claims.expires_at)
+        SeenNodeTokenRow(
+            token_id=claims.token_id, issuer=claims.issuer, expires_at=claims.expires_at
+        )
     )
     try:
         wire = WireEnvelope.model_validate_json(body)
@@ -118,7 +120,9 @@ def receive(
         log.warning("envelope from %s rejected: %s", claims.issuer, exc.reason.value)
         raise EnvelopeRejected from exc
     header = accepted.sealed.header
-    receipt = issue_receipt(accepted.sealed, received_at=now, key=node.keyring().signing_key_at(now))
+    receipt = issue_receipt(
+        accepted.sealed, received_at=now, key=node.keyring().signing_key_at(now)
+    )
     session.add(
         ReceivedPacketRow(
             packet_id=header.packet_id,
@@ -194,25 +198,44 @@ def open_received(
     actor = _partner_actor(principal)
     if row is None or row.kind != MessageKind.REFERRAL.value:
         record(
-            session, at=now, actor=actor, action=Action.ACCESS_DENIED, subject=None,
-            outcome="no_such_packet", keep=True,
+            session,
+            at=now,
+            actor=actor,
+            action=Action.ACCESS_DENIED,
+            subject=None,
+            outcome="no_such_packet",
+            keep=True,
         )
         raise NotFound("referral")
     if row.delete_by <= now:
         record(
-            session, at=now, actor=actor, action=Action.ACCESS_DENIED, subject=row.subject,
-            packet_id=row.packet_id, outcome="past_delete_by", keep=True,
+            session,
+            at=now,
+            actor=actor,
+            action=Action.ACCESS_DENIED,
+            subject=row.subject,
+            packet_id=row.packet_id,
+            outcome="past_delete_by",
+            keep=True,
         )
         raise Gone("this referral has passed its deletion date and is no longer available")
     sealed = parse(WireEnvelope.model_validate_json(row.envelope))
     try:
         key = node.keyring().encryption_key(sealed.header.recipient_key_id, now)
     except NoUsableKey as exc:
-        raise Gone("the key this referral was sealed to has ended; it can no longer be opened") from exc
+        raise Gone(
+            "the key this referral was sealed to has ended; it can no longer be opened"
+        ) from exc
     content = json.loads(open_sealed(sealed, key))
     record(
-        session, at=now, actor=actor, action=Action.OPENED, subject=row.subject,
-        packet_id=row.packet_id, sections=row.sections, purpose=row.purpose,
+        session,
+        at=now,
+        actor=actor,
+        action=Action.OPENED,
+        subject=row.subject,
+        packet_id=row.packet_id,
+        sections=row.sections,
+        purpose=row.purpose,
     )
     summary = _summary(row, node.directory())
     return ReceivedReferralRead(**summary.model_dump(), content=content)

@@ -27,7 +27,12 @@ def create_referral(
 ) -> JSONResponse:
     now = node.clock.now()
     status, payload = idempotency.once(
-        session, principal=user, route="create_referral", key=key, request=body, now=now,
+        session,
+        principal=user,
+        route="create_referral",
+        key=key,
+        request=body,
+        now=now,
         create=lambda: service.create_referral(session, node, user, body, now),
     )
     return JSONResponse(payload, status_code=status)

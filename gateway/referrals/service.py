@@ -89,8 +89,14 @@ def create_referral(
         content = minimise(body.content, allowance)
     except SharingRefused as refusal:
         record(
-            session, at=now, actor=actor, action=Action.REFERRAL_REFUSED, subject=case.id,
-            purpose=body.purpose.value, outcome=refusal.rule.value, keep=True,
+            session,
+            at=now,
+            actor=actor,
+            action=Action.REFERRAL_REFUSED,
+            subject=case.id,
+            purpose=body.purpose.value,
+            outcome=refusal.rule.value,
+            keep=True,
         )
         raise
 
@@ -100,7 +106,9 @@ def create_referral(
         signing_key = node.keyring().signing_key_at(now)
         recipient_key = view.current_encryption_key(target.node_id, now)
     except NoUsableKey as exc:
-        raise Unprocessable("no valid key to seal or sign with; the operator must rotate keys") from exc
+        raise Unprocessable(
+            "no valid key to seal or sign with; the operator must rotate keys"
+        ) from exc
     header = EnvelopeHeader(
         kind=MessageKind.REFERRAL,
         packet_id=secrets.token_hex(16),
@@ -155,8 +163,14 @@ def create_referral(
         )
     )
     record(
-        session, at=now, actor=actor, action=Action.REFERRAL_SEALED, subject=case.id,
-        packet_id=header.packet_id, sections=header.sections, purpose=body.purpose.value,
+        session,
+        at=now,
+        actor=actor,
+        action=Action.REFERRAL_SEALED,
+        subject=case.id,
+        packet_id=header.packet_id,
+        sections=header.sections,
+        purpose=body.purpose.value,
     )
     return _read(session, referral)
 
@@ -176,7 +190,9 @@ def _read(session: Session, row: ReferralRow) -> ReferralRead:
         status=row.status,
         sections_sent=sorted(row.sent_content),
         withheld=row.withheld,
-        attempts=[DeliveryAttemptRead(attempted_at=a.attempted_at, outcome=a.outcome) for a in attempts],
+        attempts=[
+            DeliveryAttemptRead(attempted_at=a.attempted_at, outcome=a.outcome) for a in attempts
+        ],
         receipt=ReceiptRead(
             received_at=receipt.received_at,
             verified_at=receipt.verified_at,
@@ -194,8 +210,13 @@ def read_referral(
     row = repository.referral_in_office(session, referral_id, principal.office)
     if row is None:
         record(
-            session, at=now, actor=actor_of(principal), action=Action.ACCESS_DENIED,
-            subject=None, outcome="referral_not_in_office", keep=True,
+            session,
+            at=now,
+            actor=actor_of(principal),
+            action=Action.ACCESS_DENIED,
+            subject=None,
+            outcome="referral_not_in_office",
+            keep=True,
         )
         raise NotFound("referral")
     return _read(session, row)
@@ -206,5 +227,3 @@ def list_referrals(
 ) -> list[ReferralRead]:
     case = own_case(session, principal, case_id, now)
     return [_read(session, row) for row in repository.referrals_of_case(session, case.id)]
-
-
