@@ -1,0 +1,190 @@
+"""Envelope header, wire envelope, signed document and receipt models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.common import SectionName
+from schemas.envelope import (
+    ENVELOPE_FORMAT,
+    RECEIPT_FORMAT,
+    SUITE,
+    EnvelopeHeader,
+    Receipt,
+    SignedDocument,
+    WireEnvelope,
+)
+
+CREATED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def header_data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kind": "referral",
+        "packet_id": "0123456789abcdef0123456789abcdef",
+        "sender": "host-mission.example",
+        "recipient": "reception.example",
+        "purpose": "arrival_reception",
+        "subject": "ab" * 32,
+        "consent_ref": "fedcba9876543210fedcba9876543210",
+        "sections": ["arrival", "travel"],
+        "created_at": CREATED,
+        "delete_by": CREATED + timedelta(days=30),
+        "sender_key_id": "11" * 16,
+        "recipient_key_id": "22" * 16,
+    }
+    data.update(changes)
+    return data
+
+
+def refusal(data: dict[str, Any]) -> ValidationError:
+    with pytest.raises(ValidationError) as exc_info:
+        EnvelopeHeader.model_validate(data)
+    return exc_info.value
+
+
+class TestEnvelopeHeader:
+    def test_valid_header_gets_format_and_suite(self) -> None:
+        header = EnvelopeHeader.model_validate(header_data())
+
+        assert header.format == ENVELOPE_FORMAT
+        assert header.suite == SUITE
+        assert header.sections == [SectionName.ARRIVAL, SectionName.TRAVEL]
+
+    def test_unknown_field_is_refused(self) -> None:
+        error = refusal(header_data(note="synthetic"))
+
+        assert [e["type"] for e in error.errors()] == ["extra_forbidden"]
+
+    def test_header_is_frozen(self) -> None:
+        header = EnvelopeHeader.model_validate(header_data())
+
+        with pytest.raises(ValidationError, match="frozen"):
+            header.recipient = "transit.example"  # type: ignore[misc]
+
+    def test_other_format_version_is_refused(self) -> None:
+        error = refusal(header_data(format="avrr-envelope/2"))
+
+        assert [e["type"] for e in error.errors()] == ["literal_error"]
+
+    def test_unsorted_sections_are_refused(self) -> None:
+        with pytest.raises(ValidationError, match="sorted and unique"):
+            EnvelopeHeader.model_validate(header_data(sections=["travel", "arrival"]))
+
+    def test_duplicate_sections_are_refused(self) -> None:
+        with pytest.raises(ValidationError, match="sorted and unique"):
+            EnvelopeHeader.model_validate(header_data(sections=["arrival", "arrival"]))
+
+    def test_unknown_section_is_refused(self) -> None:
+        error = refusal(header_data(sections=["arrival", "diagnosis"]))
+
+        assert [e["type"] for e in error.errors()] == ["enum"]
+
+    def test_delete_by_before_created_at_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="delete_by must come after created_at"):
+            EnvelopeHeader.model_validate(header_data(delete_by=CREATED - timedelta(seconds=1)))
+
+    def test_delete_by_equal_to_created_at_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="delete_by must come after created_at"):
+            EnvelopeHeader.model_validate(header_data(delete_by=CREATED))
+
+    def test_sub_second_created_at_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="whole seconds"):
+            EnvelopeHeader.model_validate(
+                header_data(created_at=CREATED + timedelta(microseconds=1))
+            )
+
+    def test_sub_second_delete_by_is_refused(self) -> None:
+        late = CREATED + timedelta(days=30, microseconds=500_000)
+
+        with pytest.raises(ValidationError, match="whole seconds"):
+            EnvelopeHeader.model_validate(header_data(delete_by=late))
+
+    def test_naive_created_at_is_refused(self) -> None:
+        error = refusal(header_data(created_at=CREATED.replace(tzinfo=None)))
+
+        assert [e["loc"] for e in error.errors()] == [("created_at",)]
+
+    def test_times_are_normalised_to_utc(self) -> None:
+        local = CREATED.astimezone(timezone(timedelta(hours=-5)))
+
+        header = EnvelopeHeader.model_validate(header_data(created_at=local))
+
+        assert header.created_at == CREATED
+        assert header.created_at.utcoffset() == timedelta(0)
+
+    @pytest.mark.parametrize(
+        "packet_id",
+        ["0123456789ABCDEF0123456789ABCDEF", "0123456789abcdef", "0123456789abcdef" * 3],
+    )
+    def test_malformed_packet_id_is_refused(self, packet_id: str) -> None:
+        error = refusal(header_data(packet_id=packet_id))
+
+        assert [e["type"] for e in error.errors()] == ["string_pattern_mismatch"]
+
+    def test_malformed_node_id_is_refused(self) -> None:
+        error = refusal(header_data(recipient="Reception Partner"))
+
+        assert [e["loc"] for e in error.errors()] == [("recipient",)]
+
+
+class TestWireEnvelope:
+    def test_base64url_parts_are_accepted(self) -> None:
+        wire = WireEnvelope(header="e30", ciphertext="AA-_", signature="")
+
+        assert wire.ciphertext == "AA-_"
+
+    @pytest.mark.parametrize("text", ["AA==", "AA+/", "A A"])
+    def test_text_outside_unpadded_base64url_is_refused(self, text: str) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            WireEnvelope(header="e30", ciphertext=text, signature="AA")
+
+        assert [e["type"] for e in exc_info.value.errors()] == ["string_pattern_mismatch"]
+
+    def test_unknown_field_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            WireEnvelope.model_validate(
+                {"header": "e30", "ciphertext": "AA", "signature": "AA", "key": "AA"}
+            )
+
+        assert [e["type"] for e in exc_info.value.errors()] == ["extra_forbidden"]
+
+
+class TestSignedDocument:
+    def test_malformed_key_id_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            SignedDocument(payload="e30", key_id="not-a-key-id", signature="AA")
+
+        assert [e["loc"] for e in exc_info.value.errors()] == [("key_id",)]
+
+
+class TestReceipt:
+    def receipt_data(self, **changes: Any) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "packet_id": "0123456789abcdef0123456789abcdef",
+            "sender": "host-mission.example",
+            "recipient": "reception.example",
+            "envelope_sha256": "cd" * 32,
+            "received_at": CREATED,
+        }
+        data.update(changes)
+        return data
+
+    def test_receipt_gets_its_format(self) -> None:
+        assert Receipt.model_validate(self.receipt_data()).format == RECEIPT_FORMAT
+
+    def test_short_digest_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            Receipt.model_validate(self.receipt_data(envelope_sha256="cd" * 16))
+
+        assert [e["type"] for e in exc_info.value.errors()] == ["string_pattern_mismatch"]
+
+    def test_naive_received_at_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            Receipt.model_validate(self.receipt_data(received_at=CREATED.replace(tzinfo=None)))
+
+        assert [e["loc"] for e in exc_info.value.errors()] == [("received_at",)]

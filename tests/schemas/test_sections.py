@@ -1,0 +1,224 @@
+"""The referral packet models: closed, frozen, bounded, and strict about codes and times."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from schemas.common import SectionName
+from schemas.sections import (
+    SECTION_MODELS,
+    ArrivalSection,
+    ChildCustodian,
+    Destination,
+    MedicalSection,
+    ReferralContent,
+    ReintegrationSection,
+    Stop,
+    TravelSection,
+    section_fields,
+)
+
+ARRIVES = datetime(2026, 4, 1, 6, 30, tzinfo=UTC)
+
+
+def error_types(exc: ValidationError) -> set[str]:
+    return {str(error["type"]) for error in exc.errors()}
+
+
+def refused(model: type[BaseModel], data: dict[str, Any]) -> set[str]:
+    """Validate ``data`` expecting a refusal, and return the pydantic error types."""
+    with pytest.raises(ValidationError) as exc_info:
+        model.model_validate(data)
+    return error_types(exc_info.value)
+
+
+class TestInboundModels:
+    @pytest.mark.parametrize(
+        ("model", "valid"),
+        [
+            *((model, {}) for model in SECTION_MODELS.values()),
+            (ReferralContent, {"arrival": {"reception_requested": True}}),
+            (Stop, {"airport": "DSS"}),
+            (Destination, {"country": "SN"}),
+        ],
+    )
+    def test_unknown_field_is_refused(self, model: type[BaseModel], valid: dict[str, Any]) -> None:
+        model.model_validate(valid)
+
+        assert refused(model, {**valid, "diagnosis": "synthetic"}) == {"extra_forbidden"}
+
+    def test_section_is_frozen(self) -> None:
+        section = ArrivalSection(reception_requested=True)
+
+        with pytest.raises(ValidationError) as exc_info:
+            section.reception_requested = False  # type: ignore[misc]
+
+        assert error_types(exc_info.value) == {"frozen_instance"}
+        assert section.reception_requested is True
+
+    def test_referral_is_frozen(self) -> None:
+        content = ReferralContent(arrival=ArrivalSection(reception_requested=True))
+
+        with pytest.raises(ValidationError) as exc_info:
+            content.medical = MedicalSection(fit_to_travel=True)  # type: ignore[misc]
+
+        assert error_types(exc_info.value) == {"frozen_instance"}
+
+    def test_every_section_name_has_a_model(self) -> None:
+        assert set(SECTION_MODELS) == set(SectionName)
+        assert set(ReferralContent.model_fields) == {name.value for name in SectionName}
+
+
+class TestSectionFields:
+    def test_section_fields_are_the_top_level_field_names(self) -> None:
+        assert section_fields(SectionName.MEDICAL) == {
+            "fit_to_travel",
+            "conditions",
+            "medication",
+            "equipment",
+            "mobility_needs_on_arrival",
+            "medical_escort",
+            "receiving_health_facility",
+        }
+
+
+class TestCountryCode:
+    def test_known_country_code_is_accepted(self) -> None:
+        assert Destination(country="SN").country == "SN"
+
+    @pytest.mark.parametrize(
+        ("code", "error"),
+        [
+            ("XX", "value_error"),
+            ("sn", "value_error"),
+            ("SEN", "string_too_long"),
+            ("", "string_too_short"),
+        ],
+    )
+    def test_code_outside_iso_3166_alpha_2_is_refused(self, code: str, error: str) -> None:
+        assert refused(Destination, {"country": code}) == {error}
+
+
+class TestLanguageCode:
+    def test_known_language_code_is_accepted(self) -> None:
+        assert ArrivalSection(contact_language="wo").contact_language == "wo"
+
+    @pytest.mark.parametrize(
+        ("code", "error"),
+        [
+            ("xx", "value_error"),
+            ("EN", "value_error"),
+            ("eng", "string_too_long"),
+            ("e", "string_too_short"),
+        ],
+    )
+    def test_code_outside_iso_639_1_is_refused(self, code: str, error: str) -> None:
+        assert refused(ArrivalSection, {"contact_language": code}) == {error}
+
+
+class TestTimes:
+    def test_naive_datetime_is_refused(self) -> None:
+        types = refused(Stop, {"airport": "DSS", "arrives_at": datetime(2026, 4, 1, 6, 30)})  # noqa: DTZ001
+
+        assert types == {"value_error"}
+
+    def test_naive_datetime_text_is_refused(self) -> None:
+        assert refused(Stop, {"airport": "DSS", "arrives_at": "2026-04-01T06:30:00"}) == {
+            "value_error"
+        }
+
+    def test_aware_datetime_is_normalised_to_utc(self) -> None:
+        local = datetime(2026, 4, 1, 8, 30, tzinfo=timezone(timedelta(hours=2)))
+
+        stop = Stop(airport="DSS", arrives_at=local)
+
+        assert stop.arrives_at == ARRIVES
+        assert stop.arrives_at is not None
+        assert stop.arrives_at.utcoffset() == timedelta(0)
+
+
+class TestBounds:
+    def test_five_transit_points_are_accepted(self) -> None:
+        section = TravelSection(transit_points=[Stop(airport="CMN")] * 5)
+
+        assert section.transit_points is not None
+        assert len(section.transit_points) == 5
+
+    def test_too_many_transit_points_are_refused(self) -> None:
+        stops = [{"airport": "CMN"}] * 6
+
+        assert refused(TravelSection, {"transit_points": stops}) == {"too_long"}
+
+    def test_short_text_at_its_limit_is_accepted(self) -> None:
+        assert TravelSection(traveller_name="A" * 200).traveller_name == "A" * 200
+
+    def test_too_long_short_text_is_refused(self) -> None:
+        assert refused(TravelSection, {"traveller_name": "A" * 201}) == {"string_too_long"}
+
+    def test_short_text_with_a_line_break_is_refused(self) -> None:
+        assert refused(TravelSection, {"traveller_name": "Synthetic\nName"}) == {
+            "string_pattern_mismatch"
+        }
+
+    def test_blank_short_text_is_refused(self) -> None:
+        assert refused(TravelSection, {"traveller_name": "   "}) == {"string_too_short"}
+
+    def test_too_long_long_text_is_refused(self) -> None:
+        assert refused(ReintegrationSection, {"plan": "p" * 4001}) == {"string_too_long"}
+
+    def test_too_long_list_of_short_texts_is_refused(self) -> None:
+        assert refused(MedicalSection, {"medication": ["synthetic"] * 21}) == {"too_long"}
+
+    def test_too_many_accommodation_nights_are_refused(self) -> None:
+        assert refused(ArrivalSection, {"temporary_accommodation_nights": 31}) == {
+            "less_than_equal"
+        }
+
+    def test_lowercase_airport_code_is_refused(self) -> None:
+        assert refused(Stop, {"airport": "dss"}) == {"string_pattern_mismatch"}
+
+    def test_child_custodian_needs_a_name(self) -> None:
+        assert refused(ChildCustodian, {"kind": "relative"}) == {"missing"}
+
+
+class TestReferralContent:
+    def test_empty_referral_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="at least one section"):
+            ReferralContent()
+
+    def test_section_names_follow_section_order(self) -> None:
+        content = ReferralContent(
+            reintegration=ReintegrationSection(housing_support=True),
+            travel=TravelSection(escort="none"),
+        )
+
+        assert content.section_names() == ["travel", "reintegration"]
+
+    def test_to_wire_omits_none_fields(self) -> None:
+        content = ReferralContent(
+            travel=TravelSection(
+                traveller_date_of_birth=date(1990, 5, 17),
+                arrival=Stop(airport="DSS", arrives_at=ARRIVES),
+            ),
+            arrival=ArrivalSection(reception_requested=True),
+        )
+
+        assert content.to_wire() == {
+            "travel": {
+                "traveller_date_of_birth": "1990-05-17",
+                "arrival": {"airport": "DSS", "arrives_at": "2026-04-01T06:30:00Z"},
+            },
+            "arrival": {"reception_requested": True},
+        }
+
+    def test_to_wire_round_trips(self) -> None:
+        content = ReferralContent(
+            medical=MedicalSection(equipment=["wheelchair"], mobility_needs_on_arrival="Gate"),
+            arrival=ArrivalSection(final_destination=Destination(country="SN", locality="Thies")),
+        )
+
+        assert ReferralContent.model_validate(content.to_wire()) == content

@@ -1,0 +1,201 @@
+"""A federation of real gateway apps in one process, for tests of the HTTP surface.
+
+Each ``TestNode`` has its own home folder (real key files), its own database, and its own FastAPI
+app behind a ``TestClient``. Delivery between nodes goes through ``FederationTransport``, an httpx
+transport that hands each request to the app whose host name it addresses, so the outbound client,
+the node tokens, the inbox and the receipts are all the production code.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from crypto.keys import SigningKey
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.db import make_engine, make_sessionmaker
+from gateway.delivery.service import DeliveryReport, DeliveryWorker
+from gateway.home import NodeHome
+from partners.client import NodeClient
+from partners.default_policy import default_policy
+from partners.directory import key_record, sign_directory
+from schemas.common import PartnerRole, StaffRole
+from schemas.directory import Directory, KeyRecord, NodeRecord, SharingRule
+from tests.support.clock import FakeClock
+
+DatabaseUrl = Callable[[str], str]
+
+
+def inbox_url(node_id: str) -> str:
+    return f"http://{node_id}.test"
+
+
+@dataclass
+class TestNode:
+    __test__ = False  # not a pytest class
+
+    node_id: str
+    roles: list[PartnerRole]
+    country: str
+    home: NodeHome
+    settings: Settings
+    clock: FakeClock
+    engine: Engine
+    _client: TestClient | None = None
+
+    @property
+    def client(self) -> TestClient:
+        if self._client is None:
+            app = create_app(self.settings, clock=self.clock, engine=self.engine)
+            self._client = TestClient(app, base_url=inbox_url(self.node_id))
+        return self._client
+
+    @property
+    def sessions(self) -> Any:
+        return make_sessionmaker(self.engine)
+
+    def token(
+        self,
+        role: StaffRole = StaffRole.CASEWORKER,
+        *,
+        user: str = "user-1",
+        office: str = "office-a",
+    ) -> str:
+        node = self.client.app.state.node  # type: ignore[attr-defined]
+        return str(
+            node.staff.issue(
+                user=user,
+                role=role,
+                office=office,
+                now=self.clock.now(),
+                lifetime=timedelta(hours=8),
+            )
+        )
+
+    def auth(
+        self,
+        role: StaffRole = StaffRole.CASEWORKER,
+        *,
+        user: str = "user-1",
+        office: str = "office-a",
+    ) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, user=user, office=office)}"}
+
+    def record(self) -> NodeRecord:
+        keys = self.home.public_keys()
+        return NodeRecord(
+            node_id=self.node_id,
+            organisation=f"{self.node_id} (test)",
+            country=self.country,
+            roles=self.roles,
+            inbox_url=inbox_url(self.node_id),
+            signing_keys=[KeyRecord.model_validate(k) for k in keys["signing_keys"]],
+            encryption_keys=[KeyRecord.model_validate(k) for k in keys["encryption_keys"]],
+        )
+
+
+class FederationTransport(httpx.BaseTransport):
+    """Route each request to the app of the node it addresses; count what went where."""
+
+    def __init__(self, nodes: dict[str, TestNode]) -> None:
+        self._nodes = nodes
+        self.requests: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        node_id = request.url.host.removesuffix(".test")
+        self.requests.append(node_id)
+        node = self._nodes.get(node_id)
+        if node is None:
+            raise httpx.ConnectError("no such host", request=request)
+        response = node.client.request(
+            request.method, request.url.path, content=request.read(), headers=dict(request.headers)
+        )
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=response.content
+        )
+
+
+@dataclass
+class TestFederation:
+    __test__ = False
+
+    root: Path
+    clock: FakeClock
+    database_url: DatabaseUrl
+    nodes: dict[str, TestNode] = field(default_factory=dict)
+    policy: list[SharingRule] = field(default_factory=default_policy)
+    suspended: list[str] = field(default_factory=list)
+    serial: int = 0
+    engines: list[Engine] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        now = self.clock.now().replace(microsecond=0)
+        self.operator = SigningKey.generate(
+            valid_from=now - timedelta(days=1), valid_until=now + timedelta(days=3650)
+        )
+        self.transport = FederationTransport(self.nodes)
+
+    def add_node(self, node_id: str, roles: list[PartnerRole], country: str) -> TestNode:
+        home = NodeHome(self.root / node_id)
+        now = self.clock.now()
+        home.create_keys(now - timedelta(days=1))
+        home.create_staff_issuer(now - timedelta(days=1))
+        home.create_pseudonym_secret()
+        settings = Settings(
+            home=home.path, node_id=node_id, database_url=self.database_url(node_id)
+        )
+        engine = make_engine(settings.database_url)
+        self.engines.append(engine)
+        node = TestNode(node_id, roles, country, home, settings, self.clock, engine)
+        self.nodes[node_id] = node
+        return node
+
+    def directory(self, validity: timedelta = timedelta(days=30)) -> Directory:
+        now = self.clock.now().replace(microsecond=0)
+        self.serial += 1
+        return Directory(
+            federation_id="avrr-test",
+            serial=self.serial,
+            issued_at=now,
+            expires_at=now + validity,
+            nodes=[node.record() for node in self.nodes.values()],
+            sharing_policy=self.policy,
+            suspended_countries=self.suspended,
+        )
+
+    def publish(self, directory: Directory | None = None) -> Directory:
+        """Sign the directory and install it in every node, as the operator and node admins would."""
+        directory = directory or self.directory()
+        doc = sign_directory(directory, self.operator)
+        for node in self.nodes.values():
+            node.home.pin_operator(key_record(self.operator.public_key()))
+            node.home.install_directory(doc, self.clock.now())
+        return directory
+
+    def worker(self, sender: TestNode, http: httpx.Client | None = None) -> DeliveryWorker:
+        client = http or httpx.Client(transport=self.transport)
+        return DeliveryWorker(
+            node=sender.client.app.state.node,  # type: ignore[attr-defined]
+            sessions=sender.sessions,
+            client=NodeClient(http=client),
+            rng=random.Random(7),
+        )
+
+    def deliver(self, sender: TestNode) -> DeliveryReport:
+        return self.worker(sender).run_once()
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            if node._client is not None:
+                node._client.close()
+        for engine in self.engines:
+            engine.dispose()
