@@ -6,16 +6,20 @@ raises, keeping only access-log entries marked ``keep`` (refusals, denied access
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.accesslog.service import restore_kept
 from gateway.auth import Principal
 from gateway.errors import Unauthorised
 from gateway.node import Node
+
+log = logging.getLogger("avrr.requests")
 
 
 def get_node(request: Request) -> Node:
@@ -30,8 +34,15 @@ def unit_of_work(request: Request) -> Iterator[Session]:
         session.commit()
     except BaseException:
         session.rollback()
-        if restore_kept(session):
-            session.commit()
+        try:
+            if restore_kept(session):
+                session.commit()
+        except SQLAlchemyError as failure:
+            session.rollback()
+            log.error(
+                "access-log entries of a failed request could not be kept: %s",
+                type(failure).__name__,
+            )
         raise
     finally:
         session.close()

@@ -34,7 +34,7 @@ def database_provider(
 @pytest.fixture
 def database_url(
     database_provider: databases.SqliteProvider | databases.PostgresProvider, tmp_path: Path
-) -> Iterator[object]:
+) -> object:
     """A function from a node name to a fresh, migrated, empty database URL for this test."""
     used: list[str] = []
 
@@ -45,7 +45,7 @@ def database_url(
         used.append(name)
         return result
 
-    yield url
+    return url
 
 
 @pytest.fixture

@@ -24,4 +24,4 @@ class AccessEventRow(Base):
     packet_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     sections: Mapped[list[str]] = mapped_column(JSON())
     purpose: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    outcome: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(80))

@@ -63,7 +63,7 @@ class DeliveryAttemptRow(Base):
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: A short word: delivered, timeout, unreachable, http_500, bad_receipt, dead_lettered...
-    outcome: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(80))
 
 
 class ReceiptRow(Base):

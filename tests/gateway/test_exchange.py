@@ -56,7 +56,8 @@ class TestReferralExchange:
             receipt = session.get(ReceiptRow, sent["packet_id"])
         with partner.sessions() as session:
             stored = session.get(ReceivedPacketRow, sent["packet_id"])
-        assert receipt is not None and stored is not None
+        assert receipt is not None
+        assert stored is not None
         assert receipt.envelope_sha256 == stored.envelope_sha256
 
     def test_partner_stores_the_packet_encrypted_not_in_the_clear(

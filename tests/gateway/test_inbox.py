@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crypto.encoding import b64decode, b64encode, canonical_json
-from crypto.envelope import header_bytes, seal
+from crypto.envelope import seal
 from crypto.pseudonym import subject_pseudonym
 from gateway.inbox.models import ReceivedPacketRow
 from partners.directory import FederationView

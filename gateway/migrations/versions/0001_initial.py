@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("packet_id", sa.String(length=32), nullable=True),
         sa.Column("sections", sa.JSON(), nullable=False),
         sa.Column("purpose", sa.String(length=40), nullable=True),
-        sa.Column("outcome", sa.String(length=40), nullable=False),
+        sa.Column("outcome", sa.String(length=80), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
     )
     op.create_index(op.f("ix_access_events_subject"), "access_events", ["subject"], unique=False)
@@ -169,7 +169,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("outbox_id", sa.Integer(), nullable=False),
         sa.Column("attempted_at", UTCDateTime(), nullable=False),
-        sa.Column("outcome", sa.String(length=40), nullable=False),
+        sa.Column("outcome", sa.String(length=80), nullable=False),
         sa.ForeignKeyConstraint(
             ["outbox_id"],
             ["outbox.id"],

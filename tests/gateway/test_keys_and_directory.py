@@ -1,0 +1,120 @@
+"""Key rotation and the directory at run time: new packets use new keys, old ones stay openable
+until the old key's end; a node without a valid directory sends and accepts nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crypto.encoding import b64decode
+from gateway.inbox.models import ReceivedPacketRow
+from gateway.referrals.models import OutboxRow
+from schemas.common import StaffRole
+from schemas.envelope import EnvelopeHeader, WireEnvelope
+from tests.support import flows
+from tests.support.federation import TestFederation, TestNode
+
+
+def header_of(host: TestNode, packet_id: str) -> EnvelopeHeader:
+    from sqlalchemy import select
+
+    with host.sessions() as session:
+        envelope = session.scalars(
+            select(OutboxRow.envelope).where(OutboxRow.packet_id == packet_id)
+        ).one()
+    wire = WireEnvelope.model_validate_json(envelope)
+    return EnvelopeHeader.model_validate_json(b64decode(wire.header))
+
+
+def open_as_officer(partner: TestNode, packet_id: str) -> int:
+    response = partner.client.get(
+        f"/api/v1/received/{packet_id}", headers=partner.auth(StaffRole.PARTNER_OFFICER)
+    )
+    return int(response.status_code)
+
+
+class TestRotation:
+    def test_partner_rotation_new_packets_use_the_new_key_old_ones_still_open(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        before = flows.referral(host, partner.node_id)
+        pair.deliver(host)
+        old_key = header_of(host, before["packet_id"]).recipient_key_id
+
+        partner.clock.advance(minutes=1)
+        partner.home.rotate_keys(partner.clock.now(), overlap=timedelta(days=7))
+        pair.publish()
+
+        after = flows.referral(host, partner.node_id)
+        assert pair.deliver(host).delivered == 1
+        new_key = header_of(host, after["packet_id"]).recipient_key_id
+        assert new_key != old_key
+        assert open_as_officer(partner, before["packet_id"]) == 200
+        assert open_as_officer(partner, after["packet_id"]) == 200
+
+    def test_packet_sealed_to_a_key_past_its_end_can_no_longer_be_opened(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        before = flows.referral(host, partner.node_id)
+        pair.deliver(host)
+        partner.home.rotate_keys(partner.clock.now(), overlap=timedelta(days=1))
+        pair.publish()
+        partner.clock.advance(days=2)
+        assert open_as_officer(partner, before["packet_id"]) == 410
+
+    def test_host_rotation_new_signing_key_is_accepted_once_listed(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        host.clock.advance(minutes=1)
+        host.home.rotate_keys(host.clock.now(), overlap=timedelta(days=7))
+        pair.publish()
+        sent = flows.referral(host, partner.node_id)
+        assert pair.deliver(host).delivered == 1
+        signing_ids = {k.key_id for k in host.home.keyring().signing}
+        assert header_of(host, sent["packet_id"]).sender_key_id in signing_ids
+
+    def test_packet_signed_with_an_unlisted_new_key_is_not_accepted(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        host.clock.advance(minutes=1)
+        host.home.rotate_keys(host.clock.now(), overlap=timedelta(days=7))
+        # The operator has not yet listed the new key: the partner cannot trust it.
+        flows.referral(host, partner.node_id)
+        report = pair.deliver(host)
+        assert (report.delivered, report.retried) == (0, 1)
+        from sqlalchemy import func, select
+
+        with partner.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(ReceivedPacketRow)) == 0
+
+
+class TestDirectoryAtRunTime:
+    def test_node_without_a_directory_is_not_ready_and_refuses_referrals(
+        self, federation: TestFederation, host: TestNode
+    ) -> None:
+        assert host.client.get("/healthz").status_code == 503
+        case = flows.create_case(host)
+        response = flows.post_referral(host, case["id"], "origin-reception")
+        assert response.status_code == 503
+        assert response.json()["error"] == "unavailable"
+
+    def test_expired_directory_stops_sending_until_a_fresh_one_is_installed(
+        self, pair: TestFederation, host: TestNode
+    ) -> None:
+        case = flows.create_case(host)
+        flows.record_consent(host, case["id"], "origin-reception")
+        host.clock.advance(days=31)
+        assert host.client.get("/healthz").status_code == 503
+        assert flows.post_referral(host, case["id"], "origin-reception").status_code == 503
+        pair.publish()
+        assert host.client.get("/healthz").status_code == 200
+
+    def test_directory_change_is_picked_up_without_a_restart(
+        self, pair: TestFederation, host: TestNode
+    ) -> None:
+        case = flows.create_case(host)
+        flows.record_consent(host, case["id"], "origin-reception")
+        assert flows.post_referral(host, case["id"], "origin-reception").status_code == 201
+        pair.suspended = ["SN"]
+        pair.publish()
+        assert flows.post_referral(host, case["id"], "origin-reception").status_code == 422
