@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from crypto.errors import InvalidSignature
 from crypto.keys import SigningKey
 from crypto.signed import verify_document
+from gateway.auth import StaffTokenIssuer
 from gateway.clock import SystemClock
 from gateway.config import CONFIG_FILE, Settings
 from gateway.db import make_engine, make_sessionmaker, migrate
@@ -344,12 +345,10 @@ def node_migrate(home: Path) -> None:
 @click.option("--user", required=True, help="A user id (not a name).")
 @click.option("--role", type=click.Choice([r.value for r in StaffRole]), required=True)
 @click.option("--office", required=True)
-@click.option("--hours", default=8, show_default=True)
-def node_token(home: Path, user: str, role: str, office: str, hours: int) -> None:
+@click.option("--hours", type=int, help="Lifetime; default: the node's staff_token_lifetime.")
+def node_token(home: Path, user: str, role: str, office: str, hours: int | None) -> None:
     """Issue a staff bearer token from the node's built-in issuer (printed alone, for scripts)."""
     settings = _settings(home)
-    from gateway.auth import StaffTokenIssuer
-
     issuer = StaffTokenIssuer(key=NodeHome(home).staff_issuer(), node_id=settings.node_id)
     try:
         token = issuer.issue(
@@ -357,7 +356,7 @@ def node_token(home: Path, user: str, role: str, office: str, hours: int) -> Non
             role=StaffRole(role),
             office=office,
             now=_now(),
-            lifetime=timedelta(hours=hours),
+            lifetime=timedelta(hours=hours) if hours else settings.staff_token_lifetime,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
