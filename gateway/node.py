@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from crypto.keys import SigningKey
 from gateway.auth import StaffTokenIssuer
 from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import ServiceUnavailable
 from gateway.home import NodeHome
 from partners.directory import FederationView, verify_directory
-from partners.errors import DirectoryError
+from partners.errors import DirectoryError, NoUsableKey
 from partners.keyring import Keyring
 
 T = TypeVar("T")
@@ -83,6 +85,16 @@ class Node:
                 cache.stamp, cache.value = stamp, self.home.keyring()
             return cache.value
 
-    def record(self) -> None:
-        """Fail early if the directory does not list this node."""
-        self.directory().node(self.node_id)
+    def signing_key(self, now: datetime) -> SigningKey:
+        """The key to sign with: the newest one the directory lists for this node, valid now.
+
+        After ``avrr node rotate-keys`` the node keeps signing with its previous key until the
+        operator lists the new one, so no other node ever sees a signature it cannot check.
+        """
+        try:
+            listed = self.directory().current_signing_key(self.node_id, now)
+            return self.keyring().signing_key(listed.key_id, now)
+        except (DirectoryError, NoUsableKey) as exc:
+            raise ServiceUnavailable(
+                "the directory lists no valid signing key of this node that the node holds"
+            ) from exc

@@ -151,7 +151,9 @@ def _newest_valid(keys: Iterable[PublicKey], now: datetime, node_id: str) -> Pub
 def with_node(directory: Directory, node: NodeRecord) -> Directory:
     """The directory with ``node`` added, or replacing the entry of the same id."""
     others = [n for n in directory.nodes if n.node_id != node.node_id]
-    return directory.model_copy(update={"nodes": [*others, node]})
+    # Validate rather than model_copy(update=...), which skips validation: a node reusing a listed
+    # key id must be refused here, not produce a Directory that breaks its own invariants.
+    return Directory.model_validate({**directory.model_dump(), "nodes": [*others, node]})
 
 
 def reissued(directory: Directory, *, now: datetime, validity: timedelta) -> Directory:

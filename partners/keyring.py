@@ -31,6 +31,13 @@ class Keyring:
             raise NoUsableKey("this node has no signing key valid now; rotate keys")
         return max(valid, key=lambda k: k.valid_from)
 
+    def signing_key(self, key_id: str, now: datetime) -> SigningKey:
+        """The private signing key with ``key_id`` if it is valid now."""
+        for key in self.signing:
+            if key.key_id == key_id and key.valid_at(now):
+                return key
+        raise NoUsableKey("no valid private signing key with that id")
+
     def encryption_key(self, key_id: str, now: datetime) -> EncryptionKey:
         """The private key with ``key_id`` if it has not reached its end."""
         for key in self.encryption:

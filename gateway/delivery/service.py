@@ -119,7 +119,7 @@ class DeliveryWorker:
         try:
             view = self._node.directory()
             target = view.node(recipient)
-            signing_key = self._node.keyring().signing_key_at(now)
+            signing_key = self._node.signing_key(now)
             bearer = issue_node_token(
                 key=signing_key,
                 issuer=self._node.node_id,

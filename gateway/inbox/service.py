@@ -120,9 +120,7 @@ def receive(
         log.warning("envelope from %s rejected: %s", claims.issuer, exc.reason.value)
         raise EnvelopeRejected from exc
     header = accepted.sealed.header
-    receipt = issue_receipt(
-        accepted.sealed, received_at=now, key=node.keyring().signing_key_at(now)
-    )
+    receipt = issue_receipt(accepted.sealed, received_at=now, key=node.signing_key(now))
     session.add(
         ReceivedPacketRow(
             packet_id=header.packet_id,

@@ -102,13 +102,11 @@ def create_referral(
 
     created = now.replace(microsecond=0)
     delete_by = created + RETENTION[body.purpose]
+    signing_key = node.signing_key(now)
     try:
-        signing_key = node.keyring().signing_key_at(now)
         recipient_key = view.current_encryption_key(target.node_id, now)
     except NoUsableKey as exc:
-        raise Unprocessable(
-            "no valid key to seal or sign with; the operator must rotate keys"
-        ) from exc
+        raise Unprocessable("the recipient has no valid encryption key in the directory") from exc
     header = EnvelopeHeader(
         kind=MessageKind.REFERRAL,
         packet_id=secrets.token_hex(16),
