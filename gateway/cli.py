@@ -168,8 +168,8 @@ def federation_set_policy(folder: Path, policy_file: Path) -> None:
     fed = Federation(folder)
     try:
         rules = [SharingRule.model_validate(r) for r in json.loads(policy_file.read_text("utf-8"))]
-        directory = fed.current().model_copy(update={"sharing_policy": rules})
-        directory = fed.publish(Directory.model_validate(directory.model_dump()))
+        current = fed.current().model_dump()
+        directory = fed.publish(Directory.model_validate({**current, "sharing_policy": rules}))
     except (ValidationError, ValueError) as exc:
         raise click.ClickException(f"the policy is not valid: {exc}") from exc
     click.echo(

@@ -193,6 +193,9 @@ class ReferralContent(Inbound):
     def _not_empty(self) -> ReferralContent:
         if not self.section_names():
             raise ValueError("a referral needs at least one section")
+        for name in self.section_names():
+            if not getattr(self, name).model_dump(exclude_none=True):
+                raise ValueError(f"the {name} section has no field; leave it out instead")
         return self
 
     def section_names(self) -> list[str]:

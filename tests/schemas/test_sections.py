@@ -190,6 +190,12 @@ class TestReferralContent:
         with pytest.raises(ValidationError, match="at least one section"):
             ReferralContent()
 
+    def test_section_without_any_field_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="travel section has no field"):
+            ReferralContent(
+                travel=TravelSection(), arrival=ArrivalSection(reception_requested=True)
+            )
+
     def test_section_names_follow_section_order(self) -> None:
         content = ReferralContent(
             reintegration=ReintegrationSection(housing_support=True),
