@@ -29,6 +29,10 @@ class EncodingError(ValueError):
     """Bytes or text that are not in the one form the protocol allows."""
 
 
+class NotCanonical(EncodingError):
+    """Valid JSON or base64url, but not the one canonical form of its value."""
+
+
 def _refuse_floats(value: Any) -> None:
     if isinstance(value, float):
         raise EncodingError("floats are not allowed in canonical documents")
@@ -56,7 +60,7 @@ def parse_canonical_json(data: bytes) -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EncodingError("not JSON") from exc
     if canonical_json(value) != data:
-        raise EncodingError("JSON is not in canonical form")
+        raise NotCanonical("JSON is not in canonical form")
     return value
 
 
@@ -65,7 +69,7 @@ def b64encode(data: bytes) -> str:
 
 
 def b64decode(text: str) -> bytes:
-    if not _B64URL.match(text) or len(text) % 4 == 1:
+    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise EncodingError("not unpadded base64url")
     try:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -73,5 +77,5 @@ def b64decode(text: str) -> bytes:
         raise EncodingError("not unpadded base64url") from exc
     if b64encode(data) != text:
         # Non-zero trailing bits would give two texts for one byte string.
-        raise EncodingError("base64url is not in canonical form")
+        raise NotCanonical("base64url is not in canonical form")
     return data

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from crypto import _primitives
 from crypto.encoding import (
     EncodingError,
+    NotCanonical,
     b64decode,
     b64encode,
     canonical_json,
@@ -109,9 +110,10 @@ def parse(wire: WireEnvelope) -> SealedEnvelope:
         raise InvalidEnvelope(RejectReason.MALFORMED) from exc
     try:
         value = parse_canonical_json(encoded)
+    except NotCanonical as exc:
+        raise InvalidEnvelope(RejectReason.NOT_CANONICAL) from exc
     except EncodingError as exc:
-        reason = RejectReason.NOT_CANONICAL if "canonical" in str(exc) else RejectReason.MALFORMED
-        raise InvalidEnvelope(reason) from exc
+        raise InvalidEnvelope(RejectReason.MALFORMED) from exc
     try:
         header = EnvelopeHeader.model_validate(value)
     except ValidationError as exc:

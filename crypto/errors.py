@@ -27,7 +27,6 @@ class RejectReason(StrEnum):
     FROM_THE_FUTURE = "created_in_the_future"
     PAST_DELETE_BY = "past_delete_by"
     REPLAYED = "packet_id_reused_with_other_content"
-    OVERSIZED = "oversized"
     SENDER_MISMATCH = "token_issuer_is_not_the_sender"
     NOT_ALLOWED = "sender_or_purpose_not_allowed"
 

@@ -74,6 +74,9 @@ def verify_jwt(
     except (JoseError, ValueError) as exc:
         raise InvalidSignature("token does not verify") from exc
     claims = dict(decoded.claims)
+    if claims.get("aud") != audience:
+        # One token, one audience: a list naming several nodes would let it be presented to each.
+        raise InvalidSignature("token must name exactly this audience")
     issued, expires = claims["iat"], claims["exp"]
     if not isinstance(issued, int) or not isinstance(expires, int):
         raise InvalidSignature("token times are not integers")

@@ -115,7 +115,8 @@ _ID = re.compile(r"^[0-9a-f]{32}$")
 RandomId = Annotated[str, StringConstraints(pattern=_ID.pattern)]
 #: A node's name in the federation: lowercase letters, digits, dots and dashes.
 NodeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")]
-#: A key id: the first 16 bytes of SHA-256 of the raw public key, hex.
+#: A key id: the first 16 bytes, in hex, of SHA-256 over "avrr-key-id/1", the key's use and its
+#: raw public key (see ``crypto.keys.key_id_for``).
 KeyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 #: Short free text typed by staff (a place name, an airport, a facility): bounded, single line.
 ShortText = Annotated[

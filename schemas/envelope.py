@@ -31,9 +31,6 @@ ENVELOPE_FORMAT: Final = "avrr-envelope/1"
 RECEIPT_FORMAT: Final = "avrr-receipt/1"
 SUITE: Final = "HPKE-base-X25519-HKDFSHA256-CHACHA20POLY1305/Ed25519"
 
-#: The largest envelope a node accepts, in bytes of its JSON body.
-MAX_ENVELOPE_BYTES = 1_048_576
-
 Base64Url = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]*$", max_length=1_400_000)]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 #: A per-recipient subject pseudonym: HMAC-SHA256 output, hex.
