@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import JSON, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -47,10 +48,10 @@ def once(
     now: datetime,
     create: Callable[[], BaseModel],
     status_code: int = 201,
-) -> tuple[int, dict[str, Any]]:
-    """Run ``create`` unless this key already ran it; return (status, body) either way."""
+) -> JSONResponse:
+    """Run ``create`` unless this key already ran it; answer with its response either way."""
     if key is None:
-        return status_code, create().model_dump(mode="json")
+        return JSONResponse(create().model_dump(mode="json"), status_code=status_code)
     if not _KEY.match(key):
         raise Unprocessable("Idempotency-Key must be 1 to 128 visible ASCII characters")
     digest = _primitives.sha256(canonical_json(request.model_dump(mode="json"))).hex()
@@ -64,7 +65,7 @@ def once(
     if previous is not None:
         if previous.request_sha256 != digest:
             raise Unprocessable("this Idempotency-Key was already used for a different request")
-        return previous.status_code, previous.response
+        return JSONResponse(previous.response, status_code=previous.status_code)
     body = create().model_dump(mode="json")
     session.add(
         IdempotencyRow(
@@ -77,4 +78,4 @@ def once(
             created_at=now,
         )
     )
-    return status_code, body
+    return JSONResponse(body, status_code=status_code)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from gateway.accesslog.models import AccessEventRow
+from gateway.auth import Principal
 
 KEEP_ON_ROLLBACK = "avrr_access_entries_kept_on_rollback"
 
@@ -36,6 +37,10 @@ class Actor:
     user: str
     org: str
     role: str
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(user=principal.user, org=principal.office, role=principal.role.value)
 
 
 def record(
@@ -76,3 +81,25 @@ def restore_kept(session: Session) -> bool:
     for entry in kept:
         session.add(AccessEventRow(**entry))
     return bool(kept)
+
+
+def deny(
+    session: Session,
+    *,
+    at: datetime,
+    actor: Actor,
+    outcome: str,
+    subject: str | None = None,
+    packet_id: str | None = None,
+) -> None:
+    """Record a denied access. Kept even though the request then fails and rolls back."""
+    record(
+        session,
+        at=at,
+        actor=actor,
+        action=Action.ACCESS_DENIED,
+        subject=subject,
+        packet_id=packet_id,
+        outcome=outcome,
+        keep=True,
+    )

@@ -28,7 +28,7 @@ def create_case(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     now = node.clock.now()
-    status, payload = idempotency.once(
+    return idempotency.once(
         session,
         principal=user,
         route="create_case",
@@ -37,7 +37,6 @@ def create_case(
         now=now,
         create=lambda: service.create_case(session, user, body, now),
     )
-    return JSONResponse(payload, status_code=status)
 
 
 @router.get("/{case_id}", responses=ERRORS)
@@ -55,7 +54,7 @@ def record_consent(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     now = node.clock.now()
-    status, payload = idempotency.once(
+    return idempotency.once(
         session,
         principal=user,
         route=f"record_consent:{case_id}",
@@ -64,7 +63,6 @@ def record_consent(
         now=now,
         create=lambda: service.record_consent(session, user, case_id, body, now),
     )
-    return JSONResponse(payload, status_code=status)
 
 
 @router.get("/{case_id}/consents", responses=ERRORS)

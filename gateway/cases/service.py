@@ -12,17 +12,13 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from consent.records import ConsentGrant
-from gateway.accesslog.service import Action, Actor, record
+from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
 from gateway.cases import repository
 from gateway.cases.models import CaseRow, ConsentRow
 from gateway.errors import NotFound
 from schemas.api import CaseCreate, CaseRead, ConsentCreate, ConsentRead
 from schemas.common import Purpose, SectionName, StaffRole
-
-
-def actor_of(principal: Principal) -> Actor:
-    return Actor(user=principal.user, org=principal.office, role=principal.role.value)
 
 
 def case_read(row: CaseRow) -> CaseRead:
@@ -84,7 +80,7 @@ def create_case(
         vulnerability_flags=sorted(f.value for f in body.vulnerability_flags),
     )
     session.add(row)
-    record(session, at=now, actor=actor_of(principal), action=Action.CASE_CREATED, subject=row.id)
+    record(session, at=now, actor=Actor.of(principal), action=Action.CASE_CREATED, subject=row.id)
     return case_read(row)
 
 
@@ -93,22 +89,14 @@ def own_case(session: Session, principal: Principal, case_id: str, now: datetime
     principal.require(StaffRole.CASEWORKER)
     row = repository.case_in_office(session, case_id, principal.office)
     if row is None:
-        record(
-            session,
-            at=now,
-            actor=actor_of(principal),
-            action=Action.ACCESS_DENIED,
-            subject=None,
-            outcome="case_not_in_office",
-            keep=True,
-        )
+        deny(session, at=now, actor=Actor.of(principal), outcome="case_not_in_office")
         raise NotFound("case")
     return row
 
 
 def read_case(session: Session, principal: Principal, case_id: str, now: datetime) -> CaseRead:
     row = own_case(session, principal, case_id, now)
-    record(session, at=now, actor=actor_of(principal), action=Action.CASE_VIEWED, subject=row.id)
+    record(session, at=now, actor=Actor.of(principal), action=Action.CASE_VIEWED, subject=row.id)
     return case_read(row)
 
 
@@ -133,7 +121,7 @@ def record_consent(
     record(
         session,
         at=now,
-        actor=actor_of(principal),
+        actor=Actor.of(principal),
         action=Action.CONSENT_RECORDED,
         subject=case.id,
         sections=row.sections,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from consent.policy import policy_allowance
 from crypto.envelope import SealedEnvelope, envelope_digest, open_sealed, parse
 from crypto.errors import InvalidEnvelope, RejectReason
-from gateway.accesslog.service import Action, Actor, record
+from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
 from gateway.errors import EnvelopeRejected, Gone, NotFound, Unauthorised
 from gateway.inbox.models import ReceivedPacketRow, SeenNodeTokenRow
@@ -170,10 +170,6 @@ def _summary(row: ReceivedPacketRow, view: FederationView) -> ReceivedReferralSu
     )
 
 
-def _partner_actor(principal: Principal) -> Actor:
-    return Actor(user=principal.user, org=principal.office, role=principal.role.value)
-
-
 def list_received(
     session: Session, node: Node, principal: Principal, *, limit: int = 200
 ) -> list[ReceivedReferralSummary]:
@@ -193,28 +189,18 @@ def open_received(
 ) -> ReceivedReferralRead:
     principal.require(StaffRole.PARTNER_OFFICER)
     row = session.get(ReceivedPacketRow, packet_id)
-    actor = _partner_actor(principal)
+    actor = Actor.of(principal)
     if row is None or row.kind != MessageKind.REFERRAL.value:
-        record(
-            session,
-            at=now,
-            actor=actor,
-            action=Action.ACCESS_DENIED,
-            subject=None,
-            outcome="no_such_packet",
-            keep=True,
-        )
+        deny(session, at=now, actor=actor, outcome="no_such_packet")
         raise NotFound("referral")
     if row.delete_by <= now:
-        record(
+        deny(
             session,
             at=now,
             actor=actor,
-            action=Action.ACCESS_DENIED,
+            outcome="past_delete_by",
             subject=row.subject,
             packet_id=row.packet_id,
-            outcome="past_delete_by",
-            keep=True,
         )
         raise Gone("this referral has passed its deletion date and is no longer available")
     sealed = parse(WireEnvelope.model_validate_json(row.envelope))

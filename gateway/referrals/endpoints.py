@@ -26,7 +26,7 @@ def create_referral(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     now = node.clock.now()
-    status, payload = idempotency.once(
+    return idempotency.once(
         session,
         principal=user,
         route="create_referral",
@@ -35,7 +35,6 @@ def create_referral(
         now=now,
         create=lambda: service.create_referral(session, node, user, body, now),
     )
-    return JSONResponse(payload, status_code=status)
 
 
 @router.get("", responses=ERRORS)

@@ -22,10 +22,10 @@ from consent.policy import Recipient, decide
 from crypto.encoding import canonical_json
 from crypto.envelope import seal
 from crypto.pseudonym import subject_pseudonym
-from gateway.accesslog.service import Action, record
+from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
 from gateway.cases import repository as cases
-from gateway.cases.service import actor_of, grant_of, own_case
+from gateway.cases.service import grant_of, own_case
 from gateway.errors import NotFound, Unprocessable
 from gateway.node import Node
 from gateway.referrals import repository
@@ -76,7 +76,7 @@ def create_referral(
         node_id=target.node_id, roles=frozenset(target.roles), country=target.country
     )
     grants = [grant_of(row) for row in cases.consents_of(session, case.id)]
-    actor = actor_of(principal)
+    actor = Actor.of(principal)
     try:
         allowance = decide(
             rule_for=view.rule,
@@ -207,15 +207,7 @@ def read_referral(
     principal.require(StaffRole.CASEWORKER)
     row = repository.referral_in_office(session, referral_id, principal.office)
     if row is None:
-        record(
-            session,
-            at=now,
-            actor=actor_of(principal),
-            action=Action.ACCESS_DENIED,
-            subject=None,
-            outcome="referral_not_in_office",
-            keep=True,
-        )
+        deny(session, at=now, actor=Actor.of(principal), outcome="referral_not_in_office")
         raise NotFound("referral")
     return _read(session, row)
 

@@ -63,9 +63,10 @@ def sealed_body(
     return canonical_json(sealed.wire().model_dump())
 
 
-def post(sender: TestNode, recipient: TestNode, body: bytes, *, token: str | None = None) -> Any:
+def node_token(sender: TestNode, recipient: TestNode, body: bytes) -> str:
+    """A fresh one-time token from ``sender`` to ``recipient`` for exactly ``body``."""
     now = sender.clock.now()
-    token = token or issue_node_token(
+    return issue_node_token(
         key=sender.home.keyring().signing_key_at(now),
         issuer=sender.node_id,
         audience=recipient.node_id,
@@ -73,6 +74,10 @@ def post(sender: TestNode, recipient: TestNode, body: bytes, *, token: str | Non
         now=now,
         token_id=secrets.token_hex(16),
     )
+
+
+def post(sender: TestNode, recipient: TestNode, body: bytes, *, token: str | None = None) -> Any:
+    token = token or node_token(sender, recipient, body)
     return recipient.client.post(
         INBOX,
         content=body,
@@ -235,15 +240,7 @@ class TestNodeTokens:
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:
         body = sealed_body(host, partner)
-        now = host.clock.now()
-        token = issue_node_token(
-            key=host.home.keyring().signing_key_at(now),
-            issuer=host.node_id,
-            audience=partner.node_id,
-            body=body,
-            now=now,
-            token_id=secrets.token_hex(16),
-        )
+        token = node_token(host, partner, body)
         assert post(host, partner, body, token=token).status_code == 200
         assert post(host, partner, body, token=token).status_code == 401
 
@@ -251,15 +248,7 @@ class TestNodeTokens:
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:
         body = sealed_body(host, partner)
-        now = host.clock.now()
-        token = issue_node_token(
-            key=host.home.keyring().signing_key_at(now),
-            issuer=host.node_id,
-            audience=partner.node_id,
-            body=b"{}",
-            now=now,
-            token_id=secrets.token_hex(16),
-        )
+        token = node_token(host, partner, b"{}")
         assert post(host, partner, body, token=token).status_code == 401
         assert stored(partner) == 0
 
@@ -267,15 +256,7 @@ class TestNodeTokens:
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:
         body = sealed_body(host, partner)
-        now = host.clock.now()
-        token = issue_node_token(
-            key=host.home.keyring().signing_key_at(now),
-            issuer=host.node_id,
-            audience=partner.node_id,
-            body=body,
-            now=now,
-            token_id=secrets.token_hex(16),
-        )
+        token = node_token(host, partner, body)
         partner.clock.advance(minutes=5)
         assert post(host, partner, body, token=token).status_code == 401
 
