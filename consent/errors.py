@@ -6,12 +6,15 @@ from enum import StrEnum
 
 
 class RefusalRule(StrEnum):
-    """The rule that stopped a referral; shown to the caseworker and logged."""
+    """The rule that stopped a referral; shown to the caseworker and kept in the access log."""
 
     LAW_ENFORCEMENT = "never_to_law_enforcement"
     SUSPENDED_COUNTRY = "country_suspended"
     NO_POLICY = "no_sharing_rule_for_role_and_purpose"
     NO_CONSENT = "no_valid_consent_for_purpose_and_recipient"
+    CHILD_CONSENT_INCOMPLETE = "child_needs_guardian_consent_child_view_and_best_interests"
+    CUSTODIAN_REQUIRED = "child_handover_must_name_the_custodian"
+    TRANSFER_GROUND = "explicit_consent_ground_without_risk_information"
     NOTHING_LEFT = "nothing_left_after_policy_and_consent"
 
 

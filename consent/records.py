@@ -1,40 +1,91 @@
-"""What the sharing decision needs to know about a consent, as plain values.
+"""What the sharing decision needs to know about consents and about the person, as plain values.
 
-The gateway stores consents in its database and hands them to the policy as ``ConsentGrant``s.
+The gateway stores consents (with their full history) in its database and hands the *current*
+version of each to the policy as a ``ConsentGrant``.
 
 Example::
 
-    >>> ConsentGrant(ref="c1", purpose=Purpose.ARRIVAL_RECEPTION, recipient="origin-reception",
-    ...              sections=frozenset({SectionName.ARRIVAL}), valid_from=t0,
-    ...              valid_until=None).covers(Purpose.ARRIVAL_RECEPTION, "origin-reception", t0)  # doctest: +SKIP
+    >>> grant.covers(Purpose.ARRIVAL_RECEPTION, recipient, now)   # doctest: +SKIP
     True
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
-from schemas.common import Purpose, SectionName
+from schemas.common import ConsentGiver, PartnerRole, Purpose, SectionName, VulnerabilityFlag
+
+ADULT_AGE = 18
+
+
+@dataclass(frozen=True)
+class SubjectFacts:
+    """What the rules need to know about the person: whether a child, and protection flags."""
+
+    is_child: bool
+    flags: frozenset[VulnerabilityFlag] = frozenset()
+
+    @classmethod
+    def from_birth(
+        cls,
+        *,
+        date_of_birth: date | None,
+        age_uncertain: bool,
+        today: date,
+        flags: frozenset[VulnerabilityFlag] = frozenset(),
+    ) -> SubjectFacts:
+        """A child unless known to be 18 or over: an uncertain age gets the benefit of the doubt."""
+        if age_uncertain or date_of_birth is None:
+            return cls(is_child=True, flags=flags)
+        birthday_passed = (today.month, today.day) >= (date_of_birth.month, date_of_birth.day)
+        age = today.year - date_of_birth.year - (0 if birthday_passed else 1)
+        child = age < ADULT_AGE or VulnerabilityFlag.UNACCOMPANIED_OR_SEPARATED_CHILD in flags
+        return cls(is_child=child, flags=flags)
 
 
 @dataclass(frozen=True)
 class ConsentGrant:
-    """Consent to share ``sections`` for ``purpose`` with one named recipient node."""
+    """The current version of one consent: share ``sections`` for ``purpose`` with a recipient.
+
+    The recipient is a named node (``recipient``) or any node holding ``recipient_role``.
+    ``fields`` narrows sections to named fields; a section absent from it is consented whole.
+    """
 
     ref: str
     purpose: Purpose
-    recipient: str
     sections: frozenset[SectionName]
     valid_from: datetime
     valid_until: datetime | None
+    recipient: str | None = None
+    recipient_role: PartnerRole | None = None
+    fields: Mapping[SectionName, frozenset[str]] = field(default_factory=dict)
     withdrawn_at: datetime | None = None
+    given_by: ConsentGiver = ConsentGiver.DATA_SUBJECT
+    child_view_recorded: bool = False
+    best_interests_reference: bool = False
+    informed_of_risks: bool = False
 
-    def covers(self, purpose: Purpose, recipient: str, now: datetime) -> bool:
-        if self.purpose != purpose or self.recipient != recipient:
+    def covers(
+        self, purpose: Purpose, recipient: str, roles: frozenset[PartnerRole], now: datetime
+    ) -> bool:
+        if self.purpose != purpose:
+            return False
+        if self.recipient is not None and self.recipient != recipient:
+            return False
+        if self.recipient is None and self.recipient_role not in roles:
             return False
         if self.withdrawn_at is not None and self.withdrawn_at <= now:
             return False
         if now < self.valid_from:
             return False
         return self.valid_until is None or now < self.valid_until
+
+    def complete_for_a_child(self) -> bool:
+        """A guardian (not the child alone) consented, the child's view and a BID are recorded."""
+        return (
+            self.given_by is not ConsentGiver.DATA_SUBJECT
+            and self.child_view_recorded
+            and self.best_interests_reference
+        )

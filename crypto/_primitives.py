@@ -5,6 +5,8 @@ Everything here is a thin, typed wrapper over pyca/cryptography:
 - HPKE (RFC 9180) base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305 for
   encryption to one recipient; the caller's ``info`` is bound into the key schedule, so a ciphertext
   opens only with the exact same ``info`` bytes;
+- ChaCha20-Poly1305 (RFC 8439) with a random 96-bit nonce, for data at rest under keys that each
+  protect little data (one person's sections), far below the random-nonce limits;
 - SHA-256 and HMAC-SHA256.
 
 Callers outside ``crypto/`` use the recipes in ``crypto.envelope`` and ``crypto.signed`` instead.
@@ -14,11 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 _SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
@@ -69,6 +73,27 @@ def hpke_open(recipient_seed: bytes, sealed: bytes, info: bytes) -> bytes:
     private = x25519.X25519PrivateKey.from_private_bytes(recipient_seed)
     try:
         return _SUITE.decrypt(sealed, private, info=info)
+    except (InvalidTag, ValueError) as exc:
+        raise PrimitiveFailure from exc
+
+
+AEAD_NONCE_BYTES = 12
+
+
+def new_symmetric_key() -> bytes:
+    return ChaCha20Poly1305.generate_key()
+
+
+def aead_seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """``nonce || ciphertext || tag`` with a fresh random nonce."""
+    nonce = os.urandom(AEAD_NONCE_BYTES)
+    return nonce + ChaCha20Poly1305(key).encrypt(nonce, plaintext, aad)
+
+
+def aead_open(key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    nonce, body = sealed[:AEAD_NONCE_BYTES], sealed[AEAD_NONCE_BYTES:]
+    try:
+        return ChaCha20Poly1305(key).decrypt(nonce, body, aad)
     except (InvalidTag, ValueError) as exc:
         raise PrimitiveFailure from exc
 

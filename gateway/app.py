@@ -18,8 +18,10 @@ from sqlalchemy import Engine, text
 from gateway.cases.endpoints import router as cases_router
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
+from gateway.consents.endpoints import router as consents_router
 from gateway.db import make_engine, make_sessionmaker
 from gateway.deps import NodeDep, SessionDep
+from gateway.dpo.endpoints import router as dpo_router
 from gateway.errors import install_error_handlers
 from gateway.inbox.endpoints import federation, received
 from gateway.limits import BodySizeLimit
@@ -43,7 +45,8 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     install_error_handlers(app)
-    for router in (cases_router, referrals_router, federation, received):
+    routers = (cases_router, consents_router, referrals_router, federation, received, dpo_router)
+    for router in routers:
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"])

@@ -29,6 +29,7 @@ from crypto.signed import verify_document
 from gateway.auth import StaffTokenIssuer
 from gateway.clock import SystemClock
 from gateway.config import CONFIG_FILE, Settings
+from gateway.consent_cli import consent
 from gateway.db import make_engine, make_sessionmaker, migrate
 from gateway.home import NodeHome, load_signing_key, save_signing_key
 from partners.client import NodeClient
@@ -266,6 +267,7 @@ def node_init(home: Path, node_id: str, organisation: str, country: str, databas
     node_home.create_keys(now)
     node_home.create_staff_issuer(now)
     node_home.create_pseudonym_secret()
+    node_home.create_master_key()
     (home / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
     migrate(make_engine(settings.database_url))
     click.echo(f"node {node_id} created in {home}; next: 'avrr node export' for the operator")
@@ -410,3 +412,6 @@ def demo() -> None:
     from gateway.demo import run
 
     raise SystemExit(run())
+
+
+main.add_command(consent)

@@ -247,6 +247,9 @@ def _walk(work: Path) -> None:
                     "purpose": "arrival_reception",
                     "recipient": "origin-reception",
                     "sections": ["travel", "medical", "arrival", "reintegration"],
+                    "method": "signed_form",
+                    "language": "fr",
+                    "informed_of_risks": True,
                 },
             ),
             201,
@@ -256,10 +259,18 @@ def _walk(work: Path) -> None:
             consent["purpose"] == "arrival_reception",
             "consent recorded: arrival_reception, to origin-reception, four sections",
         )
+        receipt_url = f"{host}/api/v1/cases/{case['id']}/consents/{consent['id']}/receipt"
+        signed = _json(httpx.get(receipt_url, headers=as_caseworker), 200, "consent receipt")
+        printable = httpx.get(f"{receipt_url}?format=html", headers=as_caseworker)
+        _check(
+            bool(signed["signature"]) and "Reçu de consentement" in printable.text,
+            "the person's consent receipt is signed by the node, printable in French",
+        )
         referral_body = {
             "case_id": case["id"],
             "recipient": "origin-reception",
             "purpose": "arrival_reception",
+            "transfer_ground": "explicit_consent_informed_of_risks",
             "content": REFERRAL_CONTENT,
         }
         headers = {**as_caseworker, "Idempotency-Key": "demo-referral-1"}
@@ -347,7 +358,42 @@ def _walk(work: Path) -> None:
         )
         _check(denied.status_code == 401, "a token from another node is refused by the partner")
 
-    _step("6. Both nodes stopped")
+        _step("6. The person withdraws consent for the medical section only")
+        withdrawal = _json(
+            httpx.post(
+                f"{host}/api/v1/cases/{case['id']}/withdrawals",
+                headers=as_caseworker,
+                json={"sections": ["medical"]},
+            ),
+            201,
+            "withdraw the medical section",
+        )
+        _check(
+            [r["status"] for r in withdrawal["revocations"]] == ["pending"],
+            "a signed revocation to the partner is queued; the host shows it as pending",
+        )
+        print("    " + _avrr("worker", host_home, "--once"))
+        withdrawals = _json(
+            httpx.get(f"{host}/api/v1/cases/{case['id']}/withdrawals", headers=as_caseworker),
+            200,
+            "read the withdrawals",
+        )
+        _check(
+            [r["status"] for r in withdrawals[0]["revocations"]] == ["confirmed"],
+            "the partner deleted the section and its signed deletion receipt was verified",
+        )
+        reopened = _json(
+            httpx.get(f"{partner}/api/v1/received/{referral['packet_id']}", headers=as_officer),
+            200,
+            "open the referral again",
+        )
+        _check(
+            sorted(reopened["content"]) == ["arrival", "travel"]
+            and reopened["withdrawn_sections"] == ["medical"],
+            "the partner now holds travel and arrival only; medical is gone",
+        )
+
+    _step("7. Both nodes stopped")
 
 
 def run() -> int:

@@ -7,6 +7,7 @@ Layout::
     <home>/keys/encryption-<id>.json X25519 private keys, mode 0600
     <home>/keys/staff-issuer.json    the built-in issuer's key for staff tokens, mode 0600
     <home>/keys/pseudonym.key        secret for per-recipient subject pseudonyms, mode 0600
+    <home>/keys/master.key           wraps the per-subject data keys stored in the database, 0600
     <home>/operator.json             the federation operator's public key, pinned at install
     <home>/directory.json            the signed directory currently installed
 
@@ -26,6 +27,7 @@ from typing import Any
 from crypto.encoding import b64decode, b64encode
 from crypto.keys import EncryptionKey, KeyUse, PublicKey, SigningKey
 from crypto.pseudonym import PSEUDONYM_SECRET_BYTES
+from crypto.storage import new_key
 from partners.directory import FederationView, key_record, signed_serial, verify_directory
 from partners.keyring import Keyring
 from schemas.directory import KeyRecord
@@ -148,6 +150,13 @@ class NodeHome:
 
     def staff_issuer(self) -> SigningKey:
         return load_signing_key(self.issuer_file)
+
+    def create_master_key(self) -> None:
+        """The key that wraps every per-subject data key; kept out of the database."""
+        write_private(self.keys / "master.key", new_key())
+
+    def master_key(self) -> bytes:
+        return (self.keys / "master.key").read_bytes()
 
     def create_pseudonym_secret(self) -> None:
         write_private(self.keys / "pseudonym.key", secrets.token_bytes(PSEUDONYM_SECRET_BYTES))

@@ -1,4 +1,7 @@
-"""Receipts: the recipient's signed word that it verified and stored exactly this envelope.
+"""Receipts: the recipient's signed word that it stored (or, for a revocation, deleted) what it got.
+
+A deletion receipt answers a revocation: it names the revocation, the withdrawal it serves, and
+the packets and sections the recipient deleted.
 
 The sender verifies a receipt against the recipient's signing key in the directory and checks that
 it names the same packet, the same two nodes, and the SHA-256 of the very envelope it sent.
@@ -22,6 +25,7 @@ from crypto.keys import SigningKey
 from crypto.signed import sign_document, verify_document
 from partners.directory import FederationView
 from partners.errors import DeliveryFailed, DirectoryError
+from schemas.consent import DELETION_RECEIPT_FORMAT, DeletionReceipt, RevokedPacket
 from schemas.envelope import RECEIPT_FORMAT, Receipt, SignedDocument
 
 
@@ -59,3 +63,59 @@ def verify_receipt(
     if (receipt.packet_id, receipt.sender, receipt.recipient, receipt.envelope_sha256) != expected:
         raise DeliveryFailed("bad_receipt")
     return receipt
+
+
+def issue_deletion_receipt(
+    sealed: SealedEnvelope,
+    *,
+    withdrawal_id: str,
+    packets: list[RevokedPacket],
+    deleted_at: datetime,
+    key: SigningKey,
+) -> SignedDocument:
+    receipt = DeletionReceipt(
+        revocation_id=sealed.header.packet_id,
+        withdrawal_id=withdrawal_id,
+        sender=sealed.header.sender,
+        recipient=sealed.header.recipient,
+        packets=packets,
+        deleted_at=deleted_at.replace(microsecond=0),
+    )
+    return sign_document(receipt.model_dump(mode="json"), key, context=DELETION_RECEIPT_FORMAT)
+
+
+def verify_deletion_receipt(
+    doc: SignedDocument,
+    *,
+    view: FederationView,
+    revocation_id: str,
+    withdrawal_id: str,
+    sender: str,
+    recipient: str,
+    packets: list[RevokedPacket],
+) -> DeletionReceipt:
+    """The deletion receipt, if the recipient signed it for exactly what was revoked."""
+    try:
+        key = view.signing_key(recipient, doc.key_id)
+        receipt = DeletionReceipt.model_validate(
+            verify_document(doc, key, context=DELETION_RECEIPT_FORMAT)
+        )
+    except (DirectoryError, InvalidSignature, ValidationError) as exc:
+        raise DeliveryFailed("bad_deletion_receipt") from exc
+    if not key.valid_at(receipt.deleted_at):
+        raise DeliveryFailed("bad_deletion_receipt")
+    expected = (revocation_id, withdrawal_id, sender, recipient)
+    if (
+        receipt.revocation_id,
+        receipt.withdrawal_id,
+        receipt.sender,
+        receipt.recipient,
+    ) != expected:
+        raise DeliveryFailed("bad_deletion_receipt")
+    if sorted(receipt.packets, key=_packet_key) != sorted(packets, key=_packet_key):
+        raise DeliveryFailed("bad_deletion_receipt")
+    return receipt
+
+
+def _packet_key(packet: RevokedPacket) -> str:
+    return packet.packet_id

@@ -13,8 +13,6 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from schemas.common import (
-    AwareDatetime,
-    ConsentGiver,
     CountryCode,
     Inbound,
     LanguageCode,
@@ -22,8 +20,8 @@ from schemas.common import (
     Outbound,
     Purpose,
     RandomId,
-    SectionName,
     ShortText,
+    TransferGround,
     VulnerabilityFlag,
 )
 from schemas.sections import ReferralContent
@@ -58,30 +56,11 @@ class CaseRead(Outbound):
     vulnerability_flags: list[str]
 
 
-class ConsentCreate(Inbound):
-    purpose: Purpose
-    recipient: NodeId
-    sections: Annotated[list[SectionName], Field(min_length=1, max_length=4)]
-    given_by: ConsentGiver = ConsentGiver.DATA_SUBJECT
-    valid_until: AwareDatetime | None = None
-
-
-class ConsentRead(Outbound):
-    id: str
-    case_id: str
-    purpose: str
-    recipient: str
-    sections: list[str]
-    given_by: str
-    given_at: datetime
-    valid_until: datetime | None
-    withdrawn_at: datetime | None
-
-
 class ReferralCreate(Inbound):
     case_id: RandomId
     recipient: NodeId
     purpose: Purpose
+    transfer_ground: TransferGround
     content: ReferralContent
 
 
@@ -105,6 +84,7 @@ class ReferralRead(Outbound):
     created_at: datetime
     delete_by: datetime
     status: str
+    transfer_ground: str
     sections_sent: list[str]
     #: Section -> field names that were entered but not sent (policy or consent); never values.
     withheld: dict[str, Any]
@@ -118,7 +98,10 @@ class ReceivedReferralSummary(Outbound):
     sender_organisation: str
     purpose: str
     subject: str
+    #: Sections still held; withdrawn ones are listed apart and their content is gone.
     sections: list[str]
+    withdrawn_sections: list[str]
+    status: str
     received_at: datetime
     delete_by: datetime
 
@@ -130,3 +113,17 @@ class ReceivedReferralRead(ReceivedReferralSummary):
 class ErrorRead(Outbound):
     error: str
     detail: Any
+
+
+class TransferRecord(Outbound):
+    """One cross-border transfer, for the DPO's register: never content."""
+
+    packet_id: str
+    sent_at: datetime
+    recipient: str
+    recipient_organisation: str
+    destination_country: str
+    purpose: str
+    sections: list[str]
+    transfer_ground: str
+    status: str

@@ -75,6 +75,14 @@ class SectionName(StrEnum):
     REINTEGRATION = "reintegration"
 
 
+class TransferGround(StrEnum):
+    """The legal ground for sending personal data across a border, stated in every packet."""
+
+    EXPLICIT_CONSENT = "explicit_consent_informed_of_risks"
+    VITAL_INTERESTS = "vital_interests"
+    IMPORTANT_PUBLIC_INTEREST = "important_public_interest"
+
+
 class ConsentGiver(StrEnum):
     """Who gave a consent on the person's behalf, or the person themselves."""
 
@@ -159,5 +167,6 @@ __all__ = [
     "SectionName",
     "ShortText",
     "StaffRole",
+    "TransferGround",
     "VulnerabilityFlag",
 ]

@@ -25,6 +25,7 @@ from schemas.common import (
     Purpose,
     RandomId,
     SectionName,
+    TransferGround,
 )
 
 ENVELOPE_FORMAT: Final = "avrr-envelope/1"
@@ -60,6 +61,8 @@ class EnvelopeHeader(Inbound):
     purpose: Purpose
     subject: Pseudonym
     consent_ref: RandomId
+    #: The legal ground for this cross-border transfer; every referral must state one.
+    transfer_ground: TransferGround | None = None
     sections: Annotated[list[SectionName], Field(max_length=4)]
     created_at: AwareDatetime
     delete_by: AwareDatetime
@@ -74,6 +77,8 @@ class EnvelopeHeader(Inbound):
             raise ValueError("delete_by must come after created_at")
         if self.created_at.microsecond or self.delete_by.microsecond:
             raise ValueError("times are whole seconds")
+        if self.kind is MessageKind.REFERRAL and self.transfer_ground is None:
+            raise ValueError("a referral must state its transfer ground")
         return self
 
 

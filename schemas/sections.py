@@ -27,6 +27,7 @@ from schemas.common import (
     LongText,
     SectionName,
     ShortText,
+    VulnerabilityFlag,
 )
 
 ShortList = Annotated[list[ShortText], Field(max_length=20)]
@@ -149,6 +150,8 @@ class ArrivalSection(Inbound):
     temporary_accommodation_nights: Annotated[int, Field(ge=0, le=30)] | None = None
     final_destination: Destination | None = None
     child_custodian: ChildCustodian | None = None
+    #: Structured protection needs (never free text), for partners whose role needs them.
+    protection_needs: Annotated[list[VulnerabilityFlag], Field(max_length=7)] | None = None
 
 
 class ReintegrationNeed(Inbound):

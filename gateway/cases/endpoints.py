@@ -1,4 +1,4 @@
-"""Routes for cases and consents (caseworkers). Thin: parse, authorise, call one service, return."""
+"""Routes for cases (caseworkers). Thin: parse, authorise, call one service, return."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from gateway import idempotency
 from gateway.cases import service
 from gateway.deps import CurrentUser, IdempotencyKey, NodeDep, SessionDep
-from schemas.api import CaseCreate, CaseRead, ConsentCreate, ConsentRead, ErrorRead
+from schemas.api import CaseCreate, CaseRead, ErrorRead
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -42,31 +42,3 @@ def create_case(
 @router.get("/{case_id}", responses=ERRORS)
 def read_case(case_id: CaseId, session: SessionDep, node: NodeDep, user: CurrentUser) -> CaseRead:
     return service.read_case(session, user, case_id, node.clock.now())
-
-
-@router.post("/{case_id}/consents", status_code=201, response_model=ConsentRead, responses=ERRORS)
-def record_consent(
-    case_id: CaseId,
-    body: ConsentCreate,
-    session: SessionDep,
-    node: NodeDep,
-    user: CurrentUser,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    now = node.clock.now()
-    return idempotency.once(
-        session,
-        principal=user,
-        route=f"record_consent:{case_id}",
-        key=key,
-        request=body,
-        now=now,
-        create=lambda: service.record_consent(session, user, case_id, body, now),
-    )
-
-
-@router.get("/{case_id}/consents", responses=ERRORS)
-def list_consents(
-    case_id: CaseId, session: SessionDep, node: NodeDep, user: CurrentUser
-) -> list[ConsentRead]:
-    return service.list_consents(session, user, case_id, node.clock.now())

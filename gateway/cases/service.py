@@ -1,4 +1,4 @@
-"""Recording cases and consents. Services add to the session; the request's unit of work commits.
+"""Recording and reading cases. Services add to the session; the request's unit of work commits.
 
 A caseworker only ever reaches cases of their own office: a case of another office is reported
 as not found, exactly like one that does not exist, so ids cannot be probed.
@@ -11,14 +11,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from consent.records import ConsentGrant
 from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
 from gateway.cases import repository
-from gateway.cases.models import CaseRow, ConsentRow
+from gateway.cases.models import CaseRow
 from gateway.errors import NotFound
-from schemas.api import CaseCreate, CaseRead, ConsentCreate, ConsentRead
-from schemas.common import Purpose, SectionName, StaffRole
+from schemas.api import CaseCreate, CaseRead
+from schemas.common import StaffRole
 
 
 def case_read(row: CaseRow) -> CaseRead:
@@ -33,32 +32,6 @@ def case_read(row: CaseRow) -> CaseRead:
         nationality=row.nationality,
         preferred_language=row.preferred_language,
         vulnerability_flags=row.vulnerability_flags,
-    )
-
-
-def consent_read(row: ConsentRow) -> ConsentRead:
-    return ConsentRead(
-        id=row.id,
-        case_id=row.case_id,
-        purpose=row.purpose,
-        recipient=row.recipient,
-        sections=row.sections,
-        given_by=row.given_by,
-        given_at=row.given_at,
-        valid_until=row.valid_until,
-        withdrawn_at=row.withdrawn_at,
-    )
-
-
-def grant_of(row: ConsentRow) -> ConsentGrant:
-    return ConsentGrant(
-        ref=row.id,
-        purpose=Purpose(row.purpose),
-        recipient=row.recipient,
-        sections=frozenset(SectionName(s) for s in row.sections),
-        valid_from=row.given_at,
-        valid_until=row.valid_until,
-        withdrawn_at=row.withdrawn_at,
     )
 
 
@@ -98,40 +71,3 @@ def read_case(session: Session, principal: Principal, case_id: str, now: datetim
     row = own_case(session, principal, case_id, now)
     record(session, at=now, actor=Actor.of(principal), action=Action.CASE_VIEWED, subject=row.id)
     return case_read(row)
-
-
-def record_consent(
-    session: Session, principal: Principal, case_id: str, body: ConsentCreate, now: datetime
-) -> ConsentRead:
-    case = own_case(session, principal, case_id, now)
-    row = ConsentRow(
-        id=secrets.token_hex(16),
-        case_id=case.id,
-        purpose=body.purpose.value,
-        recipient=body.recipient,
-        sections=sorted({s.value for s in body.sections}),
-        given_by=body.given_by.value,
-        given_at=now,
-        valid_until=body.valid_until,
-        withdrawn_at=None,
-        recorded_by=principal.user,
-        extra={},
-    )
-    session.add(row)
-    record(
-        session,
-        at=now,
-        actor=Actor.of(principal),
-        action=Action.CONSENT_RECORDED,
-        subject=case.id,
-        sections=row.sections,
-        purpose=row.purpose,
-    )
-    return consent_read(row)
-
-
-def list_consents(
-    session: Session, principal: Principal, case_id: str, now: datetime
-) -> list[ConsentRead]:
-    case = own_case(session, principal, case_id, now)
-    return [consent_read(row) for row in repository.consents_of(session, case.id)]

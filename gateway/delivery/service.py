@@ -1,4 +1,7 @@
-"""Delivering the outbox: claim, post, verify the receipt, record; retry with backoff; dead-letter.
+"""Delivering the outbox: claim, post, verify the answer, record; retry with backoff; dead-letter.
+
+A referral is answered with a signed receipt (stored in ``receipts``); a revocation with a signed
+deletion receipt (stored on its ``revocations`` row, which then shows as confirmed).
 
 Invariants:
 - a row is only posted while it is claimed by this worker (a lease in the row), so workers on one
@@ -23,6 +26,7 @@ import logging
 import random
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,14 +34,18 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.accesslog.service import Action, Actor, record
+from gateway.consents.models import RevocationRow, WithdrawalRow
 from gateway.errors import ServiceUnavailable
 from gateway.node import Node
 from gateway.referrals import repository
 from gateway.referrals.models import DeliveryAttemptRow, OutboxRow, ReceiptRow, ReferralRow
 from partners.client import INBOX_PATH, NodeClient
+from partners.directory import FederationView
 from partners.errors import DeliveryFailed, DirectoryError
-from partners.receipts import verify_receipt
+from partners.receipts import verify_deletion_receipt, verify_receipt
 from partners.tokens import issue_node_token
+from schemas.consent import RevokedPacket
+from schemas.envelope import MessageKind, SignedDocument
 
 log = logging.getLogger("avrr.delivery")
 
@@ -53,6 +61,35 @@ class DeliveryReport:
             f"delivered {self.delivered}, to retry {self.retried}, "
             f"dead-lettered {self.dead_lettered}"
         )
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What the worker needs of an outbox row once its session is closed."""
+
+    kind: MessageKind
+    envelope: bytes
+    recipient: str
+    packet_id: str
+    digest: str
+    revoked: list[RevokedPacket]
+    withdrawal_id: str
+
+
+_Confirm = Callable[[Session, OutboxRow, SignedDocument, datetime], None]
+
+
+def _revoked_packets(session: Session, row: OutboxRow) -> list[RevokedPacket]:
+    if row.kind != MessageKind.REVOCATION.value:
+        return []
+    revocation = session.get(RevocationRow, row.packet_id)
+    packets = revocation.packets if revocation else []
+    return [RevokedPacket.model_validate(p) for p in packets]
+
+
+def _withdrawal_of(session: Session, row: OutboxRow) -> str:
+    revocation = session.get(RevocationRow, row.packet_id)
+    return revocation.withdrawal_id if revocation else ""
 
 
 def backoff(attempts: int, *, base: timedelta, cap: timedelta, rng: random.Random) -> timedelta:
@@ -74,6 +111,10 @@ class DeliveryWorker:
         self._sessions = sessions
         self._client = client
         self._rng = rng or random.SystemRandom()
+
+    @property
+    def _actor(self) -> Actor:
+        return Actor(user="delivery-worker", org=self._node.node_id, role="node")
 
     def run_once(self, limit: int = 50) -> DeliveryReport:
         report = DeliveryReport()
@@ -111,33 +152,33 @@ class DeliveryWorker:
             row = session.get(OutboxRow, outbox_id)
             if row is None or row.claim_token != token:
                 return
-            envelope, recipient = row.envelope.encode("ascii"), row.recipient
-            packet_id, digest, deliver_by = row.packet_id, row.envelope_sha256, row.deliver_by
+            sent = _Sent(
+                kind=MessageKind(row.kind),
+                envelope=row.envelope.encode("ascii"),
+                recipient=row.recipient,
+                packet_id=row.packet_id,
+                digest=row.envelope_sha256,
+                revoked=_revoked_packets(session, row),
+                withdrawal_id=_withdrawal_of(session, row),
+            )
+            deliver_by = row.deliver_by
         if now >= deliver_by:
             self._finish_failed(outbox_id, token, "past_deadline", now, report, dead=True)
             return
         try:
             view = self._node.directory()
-            target = view.node(recipient)
-            signing_key = self._node.signing_key(now)
+            target = view.node(sent.recipient)
             bearer = issue_node_token(
-                key=signing_key,
+                key=self._node.signing_key(now),
                 issuer=self._node.node_id,
-                audience=recipient,
-                body=envelope,
+                audience=sent.recipient,
+                body=sent.envelope,
                 now=now,
                 token_id=secrets.token_hex(16),
             )
             inbox = str(target.inbox_url).rstrip("/") + INBOX_PATH
-            document = self._client.deliver(inbox, envelope, bearer)
-            receipt = verify_receipt(
-                document,
-                view=view,
-                packet_id=packet_id,
-                sender=self._node.node_id,
-                recipient=recipient,
-                envelope_sha256=digest,
-            )
+            document = self._client.deliver(inbox, sent.envelope, bearer)
+            confirm = self._verify(sent, document, view)
         except DeliveryFailed as failure:
             self._retry_or_dead(outbox_id, token, failure.outcome, report)
             return
@@ -154,19 +195,68 @@ class DeliveryWorker:
             session.add(
                 DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome="delivered")
             )
-            if session.get(ReceiptRow, packet_id) is None:
+            confirm(session, row, document, done)
+        report.delivered += 1
+
+    def _verify(self, sent: _Sent, document: SignedDocument, view: FederationView) -> _Confirm:
+        """Check the recipient's signed answer; return what to record once it is accepted."""
+        if sent.kind is MessageKind.REVOCATION:
+            verify_deletion_receipt(
+                document,
+                view=view,
+                revocation_id=sent.packet_id,
+                withdrawal_id=sent.withdrawal_id,
+                sender=self._node.node_id,
+                recipient=sent.recipient,
+                packets=sent.revoked,
+            )
+            return self._confirm_deletion
+        receipt = verify_receipt(
+            document,
+            view=view,
+            packet_id=sent.packet_id,
+            sender=self._node.node_id,
+            recipient=sent.recipient,
+            envelope_sha256=sent.digest,
+        )
+
+        def confirm_receipt(
+            session: Session, row: OutboxRow, doc: SignedDocument, done: datetime
+        ) -> None:
+            if session.get(ReceiptRow, row.packet_id) is None:
                 session.add(
                     ReceiptRow(
-                        packet_id=packet_id,
-                        outbox_id=outbox_id,
+                        packet_id=row.packet_id,
+                        outbox_id=row.id,
                         received_at=receipt.received_at,
                         verified_at=done,
                         envelope_sha256=receipt.envelope_sha256,
-                        document=document.model_dump(mode="json"),
+                        document=doc.model_dump(mode="json"),
                     )
                 )
             self._mark_referral(session, row, repository.DELIVERED, Action.DELIVERED, done)
-        report.delivered += 1
+
+        return confirm_receipt
+
+    def _confirm_deletion(
+        self, session: Session, row: OutboxRow, doc: SignedDocument, done: datetime
+    ) -> None:
+        revocation = session.get(RevocationRow, row.packet_id)
+        if revocation is None:
+            return
+        revocation.status, revocation.confirmed_at = "confirmed", done
+        revocation.deletion_receipt = doc.model_dump(mode="json")
+        withdrawal = session.get(WithdrawalRow, revocation.withdrawal_id)
+        record(
+            session,
+            at=done,
+            actor=self._actor,
+            action=Action.DELETION_CONFIRMED,
+            subject=withdrawal.case_id if withdrawal else None,
+            packet_id=row.packet_id,
+            sections=sorted({s for p in revocation.packets for s in p["sections"]}),
+            outcome="confirmed",
+        )
 
     def _retry_or_dead(
         self, outbox_id: int, token: str, outcome: str, report: DeliveryReport
@@ -201,6 +291,9 @@ class DeliveryWorker:
                     )
                 )
                 self._mark_referral(session, row, repository.DEAD, Action.DEAD_LETTERED, now)
+                revocation = session.get(RevocationRow, row.packet_id)
+                if revocation is not None:
+                    revocation.status = "undeliverable"
                 report.dead_lettered += 1
                 log.warning(
                     "outbox row %s dead-lettered after %s attempts", outbox_id, row.attempts
@@ -221,7 +314,7 @@ class DeliveryWorker:
         record(
             session,
             at=now,
-            actor=Actor(user="delivery-worker", org=self._node.node_id, role="node"),
+            actor=self._actor,
             action=action,
             subject=referral.case_id,
             packet_id=row.packet_id,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, UTCDateTime
 
 
 class ReceivedPacketRow(Base):
-    """A verified packet, stored as received: still encrypted to this node's key."""
+    """A verified packet's header facts. Its sections are stored apart, encrypted at rest."""
 
     __tablename__ = "received_packets"
 
@@ -25,8 +25,10 @@ class ReceivedPacketRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delete_by: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    envelope: Mapped[str] = mapped_column(Text())
     envelope_sha256: Mapped[str] = mapped_column(String(64))
+    #: ``active``, ``partly_withdrawn`` or ``withdrawn`` (consent withdrawn for every section).
+    status: Mapped[str] = mapped_column(String(20))
+    withdrawn_sections: Mapped[list[str]] = mapped_column(JSON())
     #: The signed receipt we returned; a repeated delivery gets exactly this again.
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON())
 
@@ -37,3 +39,15 @@ class SeenNodeTokenRow(Base):
     token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     issuer: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ReceivedSectionRow(Base):
+    """One section of a received packet, sealed under the subject's data key (crypto.storage)."""
+
+    __tablename__ = "received_sections"
+
+    packet_id: Mapped[str] = mapped_column(
+        ForeignKey("received_packets.packet_id"), primary_key=True
+    )
+    section: Mapped[str] = mapped_column(String(20), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary())

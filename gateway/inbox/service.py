@@ -2,10 +2,16 @@
 
 Receiving (``receive``) runs every check before anything is stored, in this order: the calling
 node's one-time token; the envelope's form; a repeat of a packet already stored (same bytes: the
-same receipt again; other bytes: refused); then ``partners.inbound.accept_envelope``. Any failure
+same answer again; other bytes: refused); then ``partners.inbound.accept_envelope``. Any failure
 is answered with one generic error; the precise reason goes to this node's log, without content.
 
-Opening (``open_received``) decrypts with this node's key, only for a partner officer, and logs it.
+What is stored:
+- a **referral** is split into its sections, each sealed at rest under the subject's data key
+  (``gateway.keystore``); the envelope itself is not kept, so deleting a section deletes it;
+- a **revocation** deletes the named sections of the named packets at once and is answered with a
+  signed deletion receipt; a packet with no section left is marked withdrawn (opening it: 410).
+
+Opening (``open_received``) is for partner officers only, and every opening is logged.
 """
 
 from __future__ import annotations
@@ -19,24 +25,29 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from consent.policy import policy_allowance
-from crypto.envelope import SealedEnvelope, envelope_digest, open_sealed, parse
+from crypto.envelope import SealedEnvelope, envelope_digest, parse
 from crypto.errors import InvalidEnvelope, RejectReason
+from crypto.storage import StoredDataUnreadable, open_at_rest, seal_at_rest
 from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
 from gateway.errors import EnvelopeRejected, Gone, NotFound, Unauthorised
-from gateway.inbox.models import ReceivedPacketRow, SeenNodeTokenRow
+from gateway.inbox.models import ReceivedPacketRow, ReceivedSectionRow, SeenNodeTokenRow
 from gateway.node import Node
 from partners.directory import FederationView
-from partners.errors import InvalidNodeToken, NoUsableKey, UnknownNode
-from partners.inbound import AcceptancePolicy, ContentCheck, accept_envelope
-from partners.receipts import issue_receipt
+from partners.errors import InvalidNodeToken, UnknownNode
+from partners.inbound import AcceptancePolicy, AcceptedEnvelope, ContentCheck, accept_envelope
+from partners.receipts import issue_deletion_receipt, issue_receipt
 from partners.tokens import verify_node_token
 from schemas.api import ReceivedReferralRead, ReceivedReferralSummary
 from schemas.common import PartnerRole, StaffRole
+from schemas.consent import RevocationContent
 from schemas.envelope import MessageKind, SignedDocument, WireEnvelope
 from schemas.sections import ReferralContent
 
 log = logging.getLogger("avrr.inbox")
+
+ACTIVE, PARTLY_WITHDRAWN, WITHDRAWN = "active", "partly_withdrawn", "withdrawn"
+ACCEPTED_KINDS = (MessageKind.REFERRAL, MessageKind.REVOCATION)
 
 
 def _bearer(authorization: str | None) -> str:
@@ -51,21 +62,32 @@ def _content_check(view: FederationView, self_id: str) -> ContentCheck:
 
     def check(sealed: SealedEnvelope, plaintext: bytes) -> None:
         header = sealed.header
-        if header.kind is not MessageKind.REFERRAL:
+        if header.kind not in ACCEPTED_KINDS:
             raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
+        header_sections = {s.value for s in header.sections}
+        if header.kind is MessageKind.REVOCATION:
+            try:
+                revocation = RevocationContent.model_validate_json(plaintext)
+            except ValidationError as exc:
+                raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH) from exc
+            named = {s.value for p in revocation.packets for s in p.sections}
+            if named != header_sections:
+                raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
+            return
         try:
             content = ReferralContent.model_validate_json(plaintext)
         except ValidationError as exc:
             raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH) from exc
-        if sorted(content.section_names()) != [s.value for s in header.sections]:
+        if set(content.section_names()) != header_sections:
             raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
         if PartnerRole.LAW_ENFORCEMENT in roles:
             raise InvalidEnvelope(RejectReason.NOT_ALLOWED)
         # Defence in depth: even a faulty sender cannot make us hold more than our roles may.
-        allowed = policy_allowance(view.rule, roles, header.purpose)
+        allowed = {
+            s.value: f for s, f in policy_allowance(view.rule, roles, header.purpose).items()
+        }
         for section, values in content.to_wire().items():
-            permitted = next((f for s, f in allowed.items() if s.value == section), frozenset())
-            if not set(values) <= permitted:
+            if not set(values) <= allowed.get(section, frozenset()):
                 raise InvalidEnvelope(RejectReason.NOT_ALLOWED)
 
     return check
@@ -119,8 +141,11 @@ def receive(
     except InvalidEnvelope as exc:
         log.warning("envelope from %s rejected: %s", claims.issuer, exc.reason.value)
         raise EnvelopeRejected from exc
+    if accepted.sealed.header.kind is MessageKind.REVOCATION:
+        answer = _apply_revocation(session, node, accepted, now)
+    else:
+        answer = _store_referral(session, node, accepted, now)
     header = accepted.sealed.header
-    receipt = issue_receipt(accepted.sealed, received_at=now, key=node.signing_key(now))
     session.add(
         ReceivedPacketRow(
             packet_id=header.packet_id,
@@ -132,22 +157,105 @@ def receive(
             created_at=header.created_at,
             delete_by=header.delete_by,
             received_at=now,
-            envelope=body.decode("utf-8"),
             envelope_sha256=digest,
-            receipt=receipt.model_dump(mode="json"),
+            status=ACTIVE,
+            withdrawn_sections=[],
+            receipt=answer.model_dump(mode="json"),
         )
     )
+    session.flush()
+    if header.kind is MessageKind.REFERRAL:
+        _store_sections(session, node, accepted, now)
+    return answer
+
+
+def _node_actor(sender: str) -> Actor:
+    return Actor(user=f"node:{sender}", org=sender, role="node")
+
+
+def _store_referral(
+    session: Session, node: Node, accepted: AcceptedEnvelope, now: datetime
+) -> SignedDocument:
+    header = accepted.sealed.header
     record(
         session,
         at=now,
-        actor=Actor(user=f"node:{header.sender}", org=header.sender, role="node"),
+        actor=_node_actor(header.sender),
         action=Action.RECEIVED,
         subject=header.subject,
         packet_id=header.packet_id,
         sections=[s.value for s in header.sections],
         purpose=header.purpose.value,
     )
-    return receipt
+    return issue_receipt(accepted.sealed, received_at=now, key=node.signing_key(now))
+
+
+def _section_context(packet_id: str, section: str) -> bytes:
+    return f"received_sections/{packet_id}/{section}".encode()
+
+
+def _store_sections(
+    session: Session, node: Node, accepted: AcceptedEnvelope, now: datetime
+) -> None:
+    header = accepted.sealed.header
+    key = node.keys.data_key(session, header.subject, now=now)
+    for section, values in json.loads(accepted.plaintext).items():
+        session.add(
+            ReceivedSectionRow(
+                packet_id=header.packet_id,
+                section=section,
+                sealed=seal_at_rest(
+                    key,
+                    json.dumps(values, sort_keys=True).encode(),
+                    context=_section_context(header.packet_id, section),
+                ),
+            )
+        )
+
+
+def _apply_revocation(
+    session: Session, node: Node, accepted: AcceptedEnvelope, now: datetime
+) -> SignedDocument:
+    header = accepted.sealed.header
+    revocation = RevocationContent.model_validate_json(accepted.plaintext)
+    actor = _node_actor(header.sender)
+    for revoked in revocation.packets:
+        row = session.get(ReceivedPacketRow, revoked.packet_id)
+        sections = [s.value for s in revoked.sections]
+        if row is None or row.sender != header.sender or row.subject != header.subject:
+            # Nothing of this sender's is held under that id (never received, or already gone).
+            continue
+        session.execute(
+            delete(ReceivedSectionRow).where(
+                ReceivedSectionRow.packet_id == row.packet_id,
+                ReceivedSectionRow.section.in_(sections),
+            )
+        )
+        row.withdrawn_sections = sorted({*row.withdrawn_sections, *sections})
+        row.status = (
+            WITHDRAWN if set(row.withdrawn_sections) >= set(row.sections) else PARTLY_WITHDRAWN
+        )
+        record(
+            session,
+            at=now,
+            actor=actor,
+            action=Action.DELETED,
+            subject=row.subject,
+            packet_id=row.packet_id,
+            sections=sections,
+            purpose=row.purpose,
+            outcome="consent_withdrawn",
+        )
+    return issue_deletion_receipt(
+        accepted.sealed,
+        withdrawal_id=revocation.withdrawal_id,
+        packets=revocation.packets,
+        deleted_at=now,
+        key=node.signing_key(now),
+    )
+
+
+# -- partner officers ---------------------------------------------------------------------------
 
 
 def _organisation(view: FederationView, node_id: str) -> str:
@@ -164,7 +272,9 @@ def _summary(row: ReceivedPacketRow, view: FederationView) -> ReceivedReferralSu
         sender_organisation=_organisation(view, row.sender),
         purpose=row.purpose,
         subject=row.subject,
-        sections=row.sections,
+        sections=[s for s in row.sections if s not in row.withdrawn_sections],
+        withdrawn_sections=row.withdrawn_sections,
+        status=row.status,
         received_at=row.received_at,
         delete_by=row.delete_by,
     )
@@ -193,6 +303,16 @@ def open_received(
     if row is None or row.kind != MessageKind.REFERRAL.value:
         deny(session, at=now, actor=actor, outcome="no_such_packet")
         raise NotFound("referral")
+    if row.status == WITHDRAWN:
+        deny(
+            session,
+            at=now,
+            actor=actor,
+            outcome="consent_withdrawn",
+            subject=row.subject,
+            packet_id=row.packet_id,
+        )
+        raise Gone("consent for this referral was withdrawn; its content has been deleted")
     if row.delete_by <= now:
         deny(
             session,
@@ -203,14 +323,7 @@ def open_received(
             packet_id=row.packet_id,
         )
         raise Gone("this referral has passed its deletion date and is no longer available")
-    sealed = parse(WireEnvelope.model_validate_json(row.envelope))
-    try:
-        key = node.keyring().encryption_key(sealed.header.recipient_key_id, now)
-    except NoUsableKey as exc:
-        raise Gone(
-            "the key this referral was sealed to has ended; it can no longer be opened"
-        ) from exc
-    content = json.loads(open_sealed(sealed, key))
+    content = _open_sections(session, node, row)
     record(
         session,
         at=now,
@@ -218,8 +331,31 @@ def open_received(
         action=Action.OPENED,
         subject=row.subject,
         packet_id=row.packet_id,
-        sections=row.sections,
+        sections=sorted(content),
         purpose=row.purpose,
     )
     summary = _summary(row, node.directory())
     return ReceivedReferralRead(**summary.model_dump(), content=content)
+
+
+def _open_sections(session: Session, node: Node, row: ReceivedPacketRow) -> dict[str, object]:
+    try:
+        key = node.keys.existing_key(session, row.subject)
+    except StoredDataUnreadable as exc:
+        log.error("the data key of a subject does not unwrap (packet %s)", row.packet_id)
+        raise Gone("this referral's stored content cannot be read") from exc
+    if key is None:
+        raise Gone("this person's data has been erased on this node")
+    sections = session.scalars(
+        select(ReceivedSectionRow).where(ReceivedSectionRow.packet_id == row.packet_id)
+    ).all()
+    try:
+        return {
+            s.section: json.loads(
+                open_at_rest(key, s.sealed, context=_section_context(row.packet_id, s.section))
+            )
+            for s in sections
+        }
+    except StoredDataUnreadable as exc:
+        log.error("stored section of packet %s does not open", row.packet_id)
+        raise Gone("this referral's stored content cannot be read") from exc

@@ -26,12 +26,16 @@ class ReferralRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recipient: Mapped[str] = mapped_column(String(64))
     purpose: Mapped[str] = mapped_column(String(40))
-    consent_id: Mapped[str] = mapped_column(String(32))
+    transfer_ground: Mapped[str] = mapped_column(String(60))
+    #: The consents the sharing decision rested on.
+    consent_ids: Mapped[list[str]] = mapped_column(JSON())
     packet_id: Mapped[str] = mapped_column(String(32), unique=True)
     #: What was sent, after minimisation: the sender's own record of the packet's content.
     sent_content: Mapped[dict[str, Any]] = mapped_column(JSON())
     #: Names of sections and fields the caseworker entered that were not sent (never values).
     withheld: Mapped[dict[str, Any]] = mapped_column(JSON())
+    #: Sections whose consent was withdrawn after sending (their content is gone from here too).
+    withdrawn_sections: Mapped[list[str]] = mapped_column(JSON(), default=list)
     delete_by: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(20))
 
@@ -42,6 +46,8 @@ class OutboxRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     packet_id: Mapped[str] = mapped_column(String(32), unique=True)
+    #: What the envelope carries: ``referral`` or ``revocation``.
+    kind: Mapped[str] = mapped_column(String(30))
     referral_id: Mapped[str | None] = mapped_column(ForeignKey("referrals.id"), nullable=True)
     recipient: Mapped[str] = mapped_column(String(64))
     envelope: Mapped[str] = mapped_column(Text())

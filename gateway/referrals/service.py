@@ -18,22 +18,20 @@ from sqlalchemy.orm import Session
 
 from consent.errors import SharingRefused
 from consent.minimise import minimise
-from consent.policy import Recipient, decide
-from crypto.encoding import canonical_json
-from crypto.envelope import seal
-from crypto.pseudonym import subject_pseudonym
+from consent.policy import Recipient, check_content, decide
 from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
-from gateway.cases import repository as cases
-from gateway.cases.service import grant_of, own_case
+from gateway.cases.service import own_case
+from gateway.consents.service import current_grants, subject_facts
+from gateway.delivery.outbox import Message, seal_and_queue
 from gateway.errors import NotFound, Unprocessable
 from gateway.node import Node
 from gateway.referrals import repository
-from gateway.referrals.models import OutboxRow, ReferralRow
-from partners.errors import NoUsableKey, UnknownNode
+from gateway.referrals.models import ReferralRow
+from partners.errors import UnknownNode
 from schemas.api import DeliveryAttemptRead, ReceiptRead, ReferralCreate, ReferralRead
-from schemas.common import Purpose, StaffRole
-from schemas.envelope import EnvelopeHeader, MessageKind
+from schemas.common import Purpose, SectionName, StaffRole
+from schemas.envelope import MessageKind
 from schemas.sections import ReferralContent
 
 QUEUED = "queued"
@@ -75,14 +73,16 @@ def create_referral(
     recipient = Recipient(
         node_id=target.node_id, roles=frozenset(target.roles), country=target.country
     )
-    grants = [grant_of(row) for row in cases.consents_of(session, case.id)]
     actor = Actor.of(principal)
     try:
+        check_content(body.content, body.purpose)
         allowance = decide(
             rule_for=view.rule,
-            consents=grants,
+            consents=current_grants(session, case.id),
+            subject=subject_facts(case, now.date()),
             recipient=recipient,
             purpose=body.purpose,
+            ground=body.transfer_ground,
             suspended_countries=view.suspended_countries,
             now=now,
         )
@@ -100,66 +100,40 @@ def create_referral(
         )
         raise
 
-    created = now.replace(microsecond=0)
-    delete_by = created + RETENTION[body.purpose]
-    signing_key = node.signing_key(now)
-    try:
-        recipient_key = view.current_encryption_key(target.node_id, now)
-    except NoUsableKey as exc:
-        raise Unprocessable("the recipient has no valid encryption key in the directory") from exc
-    header = EnvelopeHeader(
+    delete_by = now.replace(microsecond=0) + RETENTION[body.purpose]
+    referral_id = secrets.token_hex(16)
+    message = Message(
         kind=MessageKind.REFERRAL,
-        packet_id=secrets.token_hex(16),
-        sender=node.node_id,
         recipient=target.node_id,
         purpose=body.purpose,
-        subject=subject_pseudonym(
-            node.pseudonym_secret, subject_id=case.id, recipient=target.node_id
-        ),
+        case_id=case.id,
         consent_ref=allowance.consent_refs[0],
-        sections=sorted(content.section_names()),
-        created_at=created,
+        transfer_ground=body.transfer_ground,
+        sections=[SectionName(s) for s in content.section_names()],
+        content=content.to_wire(),
         delete_by=delete_by,
-        sender_key_id=signing_key.key_id,
-        recipient_key_id=recipient_key.key_id,
-    )
-    sealed = seal(
-        header,
-        canonical_json(content.to_wire()),
-        signing_key=signing_key,
-        recipient_key=recipient_key,
+        referral_id=referral_id,
     )
     referral = ReferralRow(
-        id=secrets.token_hex(16),
+        id=referral_id,
         case_id=case.id,
         office=principal.office,
         created_by=principal.user,
         created_at=now,
         recipient=target.node_id,
         purpose=body.purpose.value,
-        consent_id=header.consent_ref,
-        packet_id=header.packet_id,
+        transfer_ground=body.transfer_ground.value,
+        consent_ids=list(allowance.consent_refs),
+        packet_id=message.packet_id,
         sent_content=content.to_wire(),
         withheld=_withheld(body.content, content),
+        withdrawn_sections=[],
         delete_by=delete_by,
         status=QUEUED,
     )
     session.add(referral)
     session.flush()
-    session.add(
-        OutboxRow(
-            packet_id=header.packet_id,
-            referral_id=referral.id,
-            recipient=target.node_id,
-            envelope=canonical_json(sealed.wire().model_dump()).decode("ascii"),
-            envelope_sha256=sealed.digest(),
-            status=repository.PENDING,
-            attempts=0,
-            created_at=now,
-            next_attempt_at=now,
-            deliver_by=min(delete_by, created + node.settings.acceptance_window),
-        )
-    )
+    header = seal_and_queue(session, node, message, now)
     record(
         session,
         at=now,
@@ -186,7 +160,8 @@ def _read(session: Session, row: ReferralRow) -> ReferralRead:
         created_at=row.created_at,
         delete_by=row.delete_by,
         status=row.status,
-        sections_sent=sorted(row.sent_content),
+        transfer_ground=row.transfer_ground,
+        sections_sent=sorted({*row.sent_content, *row.withdrawn_sections}),
         withheld=row.withheld,
         attempts=[
             DeliveryAttemptRead(attempted_at=a.attempted_at, outcome=a.outcome) for a in attempts

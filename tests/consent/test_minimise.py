@@ -48,6 +48,7 @@ FULL: dict[SectionName, dict[str, Any]] = {
         "temporary_accommodation_nights": 2,
         "final_destination": {"country": "SN", "locality": "Synthetic Town"},
         "child_custodian": {"kind": "relative", "name": "Synthetic Custodian"},
+        "protection_needs": ["victim_of_trafficking", "asylum_history"],
     },
     REINTEGRATION: {
         "needs": [{"dimension": "economic", "level": "individual"}],
@@ -124,6 +125,19 @@ class TestMinimise:
 
         with pytest.raises(NothingToSend):
             minimise(source, allowance({MEDICAL: {"equipment"}, ARRIVAL: {"reception_requested"}}))
+
+    def test_protection_needs_not_allowed_are_absent(self) -> None:
+        source = content({ARRIVAL: {"reception_requested", "protection_needs"}})
+
+        result = minimise(source, allowance({ARRIVAL: {"reception_requested"}}))
+
+        assert result.to_wire() == {"arrival": {"reception_requested": True}}
+
+    def test_full_example_covers_every_field(self) -> None:
+        # The property below draws from FULL; a field missing here would go untested.
+        assert {s: set(values) for s, values in FULL.items()} == {
+            s: set(section_fields(s)) for s in SectionName
+        }
 
     def test_section_present_but_empty_cannot_even_be_built(self) -> None:
         # An empty section is refused at input, so minimise never has to guess what it means.

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from crypto.encoding import (
     EncodingError,
+    NotCanonical,
     b64decode,
     b64encode,
     canonical_json,
@@ -118,13 +119,25 @@ class TestParseCanonicalJson:
         ],
     )
     def test_non_canonical_json_is_refused(self, data: bytes) -> None:
-        with pytest.raises(EncodingError, match="not in canonical form"):
+        with pytest.raises(NotCanonical, match="not in canonical form"):
             parse_canonical_json(data)
 
-    @pytest.mark.parametrize("data", [b"1.0", b"1E2", b"NaN", b"Infinity", b'{"a":0.5}'])
-    def test_float_literals_are_refused(self, data: bytes) -> None:
-        with pytest.raises(EncodingError, match="floats are not allowed"):
+    @pytest.mark.parametrize(
+        "data", [b"1.0", b"1E2", b"NaN", b"Infinity", b'{"a":0.5}', b'{ "a":1.0}']
+    )
+    def test_float_literals_are_refused_as_not_json_of_the_protocol(self, data: bytes) -> None:
+        # A float is an encoding error, never "merely not canonical", even amid other flaws.
+        with pytest.raises(EncodingError, match="floats are not allowed") as caught:
             parse_canonical_json(data)
+        assert not isinstance(caught.value, NotCanonical)
+
+    def test_integer_beyond_exact_range_is_refused_as_not_json_of_the_protocol(self) -> None:
+        with pytest.raises(EncodingError, match="cannot be canonicalised") as caught:
+            parse_canonical_json(b"9007199254740992")
+        assert not isinstance(caught.value, NotCanonical)
+
+    def test_not_canonical_is_an_encoding_error(self) -> None:
+        assert issubclass(NotCanonical, EncodingError)
 
     @pytest.mark.parametrize(
         "data",
@@ -132,8 +145,9 @@ class TestParseCanonicalJson:
         ids=["invalid-utf8", "truncated-utf8", "byte-order-mark", "empty", "truncated", "quotes"],
     )
     def test_bytes_that_are_not_json_are_refused(self, data: bytes) -> None:
-        with pytest.raises(EncodingError, match="not JSON"):
+        with pytest.raises(EncodingError, match="not JSON") as caught:
             parse_canonical_json(data)
+        assert not isinstance(caught.value, NotCanonical)
 
 
 class TestB64Encode:
@@ -191,8 +205,16 @@ class TestB64Decode:
     @pytest.mark.parametrize("text", ["AB", "AP", "AAF", "AAB"])
     def test_non_zero_trailing_bits_are_refused(self, text: str) -> None:
         # "AB" would decode to b"\x00" like "AA": two texts for one byte string.
-        with pytest.raises(EncodingError, match="not in canonical form"):
+        with pytest.raises(NotCanonical, match="not in canonical form"):
             b64decode(text)
+
+    @pytest.mark.parametrize("text", ["AA==", "+_8", "AA\n", "A", "ÀA"])
+    def test_text_outside_base64url_is_not_reported_as_merely_non_canonical(
+        self, text: str
+    ) -> None:
+        with pytest.raises(EncodingError) as caught:
+            b64decode(text)
+        assert not isinstance(caught.value, NotCanonical)
 
     @pytest.mark.parametrize("text", ["ÀA", "AA\u00a0", "A\u0660AA"])
     def test_non_ascii_characters_are_refused(self, text: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from crypto import _primitives
-from crypto.encoding import b64encode, canonical_json
+from crypto.encoding import b64decode, b64encode, canonical_json
 from crypto.envelope import (
     HPKE_INFO_CONTEXT,
     SIGNATURE_CONTEXT,
@@ -56,6 +57,7 @@ def make_header(**changes: Any) -> EnvelopeHeader:
         "purpose": "arrival_reception",
         "subject": "ab" * 32,
         "consent_ref": "fedcba9876543210fedcba9876543210",
+        "transfer_ground": "explicit_consent_informed_of_risks",
         "sections": ["arrival"],
         "created_at": CREATED,
         "delete_by": DELETE_BY,
@@ -256,10 +258,114 @@ class TestParse:
             parse(wire_with(SEALED, ciphertext=b64encode(SEALED.ciphertext[:47])))
         assert caught.value.reason is RejectReason.MALFORMED
 
+    def test_header_with_a_float_is_malformed_not_merely_non_canonical(self) -> None:
+        # RFC 8785 would re-encode 1.0 as 1; the protocol refuses floats outright.
+        header = SEALED.header_bytes[:-1] + b',"z":1.0}'
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(wire_with(SEALED, header=b64encode(header)))
+        assert caught.value.reason is RejectReason.MALFORMED
+
+    def test_header_with_an_exponent_number_is_malformed(self) -> None:
+        header = SEALED.header_bytes[:-1] + b',"z":1E2}'
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(wire_with(SEALED, header=b64encode(header)))
+        assert caught.value.reason is RejectReason.MALFORMED
+
+    def test_header_with_a_duplicate_member_is_not_canonical(self) -> None:
+        header = SEALED.header_bytes[:-1] + b',"sender":"host.example"}'
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(wire_with(SEALED, header=b64encode(header)))
+        assert caught.value.reason is RejectReason.NOT_CANONICAL
+
+    @pytest.mark.parametrize("member", ["header", "ciphertext", "signature"])
+    def test_base64url_with_non_zero_trailing_bits_is_malformed(self, member: str) -> None:
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        text: str = getattr(SEALED.wire(), member)
+        # Only a text whose length is 2 or 3 modulo 4 leaves unused bits in its last character.
+        assert len(text) % 4 in (2, 3)
+        changed = text[:-1] + alphabet[alphabet.index(text[-1]) | 1]
+        assert changed != text
+        assert base64.urlsafe_b64decode(changed + "=" * (-len(changed) % 4)) == b64decode(text)
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(wire_with(SEALED, **{member: changed}))
+        assert caught.value.reason is RejectReason.MALFORMED
+
+    def test_base64url_with_a_trailing_newline_is_malformed(self) -> None:
+        text = b64encode(SEALED.header_bytes) + "\n"
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(wire_with(SEALED, header=text))
+        assert caught.value.reason is RejectReason.MALFORMED
+
     def test_refusal_reads_the_same_whatever_the_reason(self) -> None:
         with pytest.raises(InvalidEnvelope) as caught:
             parse(wire_with(SEALED, signature=""))
         assert str(caught.value) == "envelope rejected"
+
+
+def header_value(**changes: Any) -> dict[str, Any]:
+    """The JSON value of SEALED's header with members changed (``None`` is kept as ``null``)."""
+    return {**json.loads(SEALED.header_bytes), **changes}
+
+
+def without_member(value: dict[str, Any], name: str) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k != name}
+
+
+class TestTransferGround:
+    def test_header_carries_the_ground_as_its_last_member(self) -> None:
+        assert SEALED.header_bytes.endswith(
+            b',"transfer_ground":"explicit_consent_informed_of_risks"}'
+        )
+
+    def test_referral_header_without_a_ground_cannot_be_built(self) -> None:
+        with pytest.raises(ValidationError, match="transfer ground"):
+            make_header(transfer_ground=None)
+
+    @pytest.mark.parametrize(
+        "ground",
+        ["explicit_consent_informed_of_risks", "vital_interests", "important_public_interest"],
+    )
+    def test_each_ground_is_accepted_in_a_referral(self, ground: str) -> None:
+        assert receive(make_sealed(transfer_ground=ground)) == PLAINTEXT
+
+    @pytest.mark.parametrize("kind", ["revocation", "status_update", "correction"])
+    def test_other_kinds_may_state_no_ground_and_encode_it_as_null(self, kind: str) -> None:
+        sealed = make_sealed(kind=kind, transfer_ground=None)
+        assert json.loads(sealed.header_bytes)["transfer_ground"] is None
+        assert b'"transfer_ground":null' in sealed.header_bytes
+        assert receive(sealed) == PLAINTEXT
+
+    def test_signed_referral_header_without_the_member_is_malformed(self) -> None:
+        header = canonical_json(without_member(header_value(), "transfer_ground"))
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(resigned(SEALED, header=header).wire())
+        assert caught.value.reason is RejectReason.MALFORMED
+
+    def test_signed_referral_header_with_a_null_ground_is_malformed(self) -> None:
+        header = canonical_json(header_value(transfer_ground=None))
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(resigned(SEALED, header=header).wire())
+        assert caught.value.reason is RejectReason.MALFORMED
+
+    def test_unknown_ground_is_malformed(self) -> None:
+        header = canonical_json(header_value(transfer_ground="legitimate_interests"))
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(resigned(SEALED, header=header).wire())
+        assert caught.value.reason is RejectReason.MALFORMED
+
+    def test_non_referral_header_leaving_the_member_out_is_not_canonical(self) -> None:
+        # The schema lets the ground be absent, but the header re-encodes with it as null.
+        value = without_member(header_value(kind="status_update"), "transfer_ground")
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(resigned(SEALED, header=canonical_json(value)).wire())
+        assert caught.value.reason is RejectReason.NOT_CANONICAL
+
+    def test_changed_ground_breaks_the_signature(self) -> None:
+        header = canonical_json(header_value(transfer_ground="vital_interests"))
+        wire = wire_with(SEALED, header=b64encode(header))
+        with pytest.raises(InvalidEnvelope) as caught:
+            verify(parse(wire), SENDER.public_key())
+        assert caught.value.reason is RejectReason.BAD_SIGNATURE
 
 
 class TestVerify:
@@ -439,6 +545,7 @@ class TestOpenSealed:
             ("recipient", "third.example"),
             ("delete_by", "2027-06-01T12:00:00Z"),
             ("sections", ["arrival", "travel"]),
+            ("transfer_ground", "important_public_interest"),
         ],
     )
     def test_header_swapped_under_a_valid_signature_still_fails_decryption(

@@ -110,8 +110,24 @@ class TestVerifyJwt:
         check(sign_jwt(claims(exp=T - LEEWAY + 1), KEY))
 
     def test_audience_list_naming_us_among_others_is_refused(self) -> None:
-        with pytest.raises(InvalidSignature):
+        # One token, one audience: otherwise it could be presented to every node it names.
+        with pytest.raises(InvalidSignature, match="exactly this audience"):
             check(sign_jwt(claims(aud=[AUDIENCE, "third.example"]), KEY))
+
+    def test_audience_list_naming_only_us_is_refused(self) -> None:
+        with pytest.raises(InvalidSignature, match="exactly this audience"):
+            check(sign_jwt(claims(aud=[AUDIENCE]), KEY))
+
+    def test_audience_list_not_naming_us_is_refused(self) -> None:
+        with pytest.raises(InvalidSignature, match="does not verify"):
+            check(sign_jwt(claims(aud=["third.example"]), KEY))
+
+    @pytest.mark.parametrize(
+        "audience", [AUDIENCE.upper(), AUDIENCE + " ", AUDIENCE + "."], ids=["case", "space", "dot"]
+    )
+    def test_audience_must_match_exactly(self, audience: str) -> None:
+        with pytest.raises(InvalidSignature):
+            check(sign_jwt(claims(aud=audience), KEY))
 
     def test_wrong_audience_is_refused(self) -> None:
         with pytest.raises(InvalidSignature, match="does not verify") as caught:

@@ -20,6 +20,8 @@ SIGNER = SigningKey(bytes([5]) * 32, VALID_FROM, VALID_UNTIL)
 OTHER = SigningKey(bytes([6]) * 32, VALID_FROM, VALID_UNTIL)
 RECEIPT = "avrr-receipt/1"
 DIRECTORY = "avrr-directory/1"
+#: Every kind of signed document: receipts, deletion receipts, consent receipts, the directory.
+CONTEXTS = [RECEIPT, "avrr-deletion-receipt/1", "avrr-consent-receipt/1", DIRECTORY]
 PAYLOAD: dict[str, Any] = {"packet_id": "00" * 16, "received_at": "2026-06-01T12:00:00Z", "n": 3}
 
 
@@ -112,6 +114,18 @@ class TestVerifyDocument:
         assert doc.payload == "e30"
         with pytest.raises(InvalidSignature, match="signature does not verify"):
             verify_document(with_fields(doc, payload="e31"), SIGNER.public_key(), context=RECEIPT)
+
+    @pytest.mark.parametrize("signed_as", CONTEXTS)
+    @pytest.mark.parametrize("checked_as", CONTEXTS)
+    def test_each_document_kind_verifies_only_as_itself(
+        self, signed_as: str, checked_as: str
+    ) -> None:
+        doc = sign_document(PAYLOAD, SIGNER, context=signed_as)
+        if signed_as == checked_as:
+            assert verify_document(doc, SIGNER.public_key(), context=checked_as) == PAYLOAD
+        else:
+            with pytest.raises(InvalidSignature, match="signature does not verify"):
+                verify_document(doc, SIGNER.public_key(), context=checked_as)
 
     def test_envelope_signature_context_is_not_a_document_context(self) -> None:
         # A document signed under the envelope's context string still verifies only under it.

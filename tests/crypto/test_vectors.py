@@ -145,6 +145,24 @@ class TestVectorFile:
             RejectReason.DECRYPTION_FAILED.value,
         }
 
+    def test_transfer_ground_rules_have_vectors(self) -> None:
+        by_name = {item["name"]: item for item in NEGATIVE}
+        expected = {
+            "referral_without_transfer_ground": ("parse", RejectReason.MALFORMED),
+            "referral_with_null_transfer_ground": ("parse", RejectReason.MALFORMED),
+            "non_referral_without_transfer_ground_member": ("parse", RejectReason.NOT_CANONICAL),
+            "header_transfer_ground_changed": ("verify", RejectReason.BAD_SIGNATURE),
+            "header_transfer_ground_changed_and_resigned_by_sender": (
+                "open",
+                RejectReason.DECRYPTION_FAILED,
+            ),
+        }
+        for name, (stage, reason) in expected.items():
+            assert (by_name[name]["stage"], by_name[name]["expected_reason"]) == (
+                stage,
+                reason.value,
+            )
+
     def test_negative_vector_names_are_unique(self) -> None:
         names = [item["name"] for item in NEGATIVE]
         assert len(names) == len(set(names))
@@ -179,6 +197,10 @@ class TestPositiveVector:
         header = EnvelopeHeader.model_validate(POSITIVE["header"])
         assert header_bytes(header) == HEADER
         assert canonical_json(POSITIVE["header"]) == HEADER
+
+    def test_referral_header_states_its_transfer_ground(self) -> None:
+        assert POSITIVE["header"]["kind"] == "referral"
+        assert POSITIVE["header"]["transfer_ground"] == "explicit_consent_informed_of_risks"
 
     def test_header_names_the_vector_keys(self) -> None:
         header = POSITIVE["header"]

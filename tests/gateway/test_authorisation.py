@@ -119,6 +119,7 @@ class TestCaseworkers:
                 "case_id": case["id"],
                 "recipient": "origin-reception",
                 "purpose": "arrival_reception",
+                "transfer_ground": "explicit_consent_informed_of_risks",
                 "content": flows.content(),
             },
             headers=host.auth(office="office-b"),

@@ -12,7 +12,7 @@ class TestDemo:
         assert demo.run() == 0
         output = capsys.readouterr().out
         assert output.rstrip().endswith("demo: OK")
-        for step in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== 6."):
+        for step in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== 6.", "== 7."):
             assert step in output
         # The demo shows names of sections and fields, never the (synthetic) values.
         assert "Synthetic Person" not in output

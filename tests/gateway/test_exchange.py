@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from gateway.accesslog.models import AccessEventRow
-from gateway.inbox.models import ReceivedPacketRow
+from gateway.inbox.models import ReceivedPacketRow, ReceivedSectionRow
 from gateway.referrals.models import ReceiptRow
 from schemas.common import PartnerRole, StaffRole
 from tests.support import flows
@@ -60,16 +60,19 @@ class TestReferralExchange:
         assert stored is not None
         assert receipt.envelope_sha256 == stored.envelope_sha256
 
-    def test_partner_stores_the_packet_encrypted_not_in_the_clear(
+    def test_partner_stores_each_section_encrypted_not_in_the_clear(
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:
         sent = flows.referral(host, partner.node_id)
         pair.deliver(host)
         with partner.sessions() as session:
-            stored = session.get(ReceivedPacketRow, sent["packet_id"])
-        assert stored is not None
-        assert "wheelchair" not in stored.envelope
-        assert "Synthetic" not in stored.envelope
+            sections = session.scalars(
+                select(ReceivedSectionRow).where(ReceivedSectionRow.packet_id == sent["packet_id"])
+            ).all()
+        assert sorted(s.section for s in sections) == ["arrival", "medical", "travel"]
+        for section in sections:
+            assert b"wheelchair" not in section.sealed
+            assert b"Synthetic" not in section.sealed
 
     def test_delivering_twice_sends_once(
         self, pair: TestFederation, host: TestNode, partner: TestNode

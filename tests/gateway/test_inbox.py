@@ -19,7 +19,7 @@ from crypto.pseudonym import subject_pseudonym
 from gateway.inbox.models import ReceivedPacketRow
 from partners.directory import FederationView
 from partners.tokens import issue_node_token
-from schemas.common import PartnerRole, Purpose, SectionName
+from schemas.common import PartnerRole, Purpose, SectionName, TransferGround
 from schemas.envelope import EnvelopeHeader, MessageKind
 from tests.support.federation import TestFederation, TestNode
 
@@ -51,6 +51,7 @@ def sealed_body(
         "purpose": purpose,
         "subject": subject_pseudonym(b"s" * 32, subject_id="case", recipient=recipient.node_id),
         "consent_ref": secrets.token_hex(16),
+        "transfer_ground": TransferGround.EXPLICIT_CONSENT,
         "sections": sorted(SectionName(s) for s in content),
         "created_at": now,
         "delete_by": now + timedelta(days=30),

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import func, select
+
 from crypto.encoding import b64decode
+from gateway.inbox.models import ReceivedPacketRow
 from gateway.referrals.models import OutboxRow
 from schemas.common import StaffRole
 from schemas.envelope import EnvelopeHeader, WireEnvelope
@@ -15,8 +18,6 @@ from tests.support.federation import TestFederation, TestNode
 
 
 def header_of(host: TestNode, packet_id: str) -> EnvelopeHeader:
-    from sqlalchemy import select
-
     with host.sessions() as session:
         envelope = session.scalars(
             select(OutboxRow.envelope).where(OutboxRow.packet_id == packet_id)
@@ -51,7 +52,7 @@ class TestRotation:
         assert open_as_officer(partner, before["packet_id"]) == 200
         assert open_as_officer(partner, after["packet_id"]) == 200
 
-    def test_packet_sealed_to_a_key_past_its_end_can_no_longer_be_opened(
+    def test_packet_received_before_rotation_stays_readable_after_the_old_key_ends(
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:
         before = flows.referral(host, partner.node_id)
@@ -59,7 +60,21 @@ class TestRotation:
         partner.home.rotate_keys(partner.clock.now(), overlap=timedelta(days=1))
         pair.publish()
         partner.clock.advance(days=2)
-        assert open_as_officer(partner, before["packet_id"]) == 410
+        # Once received, sections are sealed at rest under the person's data key, not the
+        # transport key, so rotating transport keys never loses stored data.
+        assert open_as_officer(partner, before["packet_id"]) == 200
+
+    def test_packet_in_transit_to_a_key_past_its_end_is_not_accepted(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        flows.referral(host, partner.node_id)  # sealed to the partner's current key, not sent
+        partner.home.rotate_keys(partner.clock.now(), overlap=timedelta(days=1))
+        pair.publish()
+        host.clock.advance(days=2)
+        report = pair.deliver(host)
+        assert (report.delivered, report.retried) == (0, 1)
+        with partner.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(ReceivedPacketRow)) == 0
 
     def test_host_rotation_new_signing_key_is_accepted_once_listed(
         self, pair: TestFederation, host: TestNode, partner: TestNode

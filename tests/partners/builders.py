@@ -20,7 +20,8 @@ from crypto.envelope import SealedEnvelope, seal
 from crypto.keys import EncryptionKey, PublicKey, SigningKey
 from partners.directory import FederationView, key_record, sign_directory
 from partners.keyring import Keyring
-from schemas.common import PartnerRole, Purpose, SectionName
+from schemas.common import PartnerRole, Purpose, SectionName, TransferGround
+from schemas.consent import RevocationContent, RevokedPacket
 from schemas.directory import Directory, NodeRecord, SharingRule
 from schemas.envelope import EnvelopeHeader, MessageKind, SignedDocument
 
@@ -37,6 +38,10 @@ PACKET_ID = "0123456789abcdef0123456789abcdef"
 CONSENT_REF = "fedcba9876543210fedcba9876543210"
 SUBJECT = "ab" * 32
 PLAINTEXT = b'{"arrival":{"reception_requested":true}}'
+REVOCATION_ID = "00112233445566778899aabbccddeeff"
+WITHDRAWAL_ID = "ffeeddccbbaa99887766554433221100"
+#: What a synthetic revocation asks the recipient to delete: one section of the referral above.
+REVOKED = (RevokedPacket(packet_id=PACKET_ID, sections=[SectionName.ARRIVAL]),)
 
 
 def signing_key(
@@ -140,6 +145,35 @@ class Federation:
         return sign_directory(self.directory, self.operator)
 
 
+def envelope_header(
+    *,
+    kind: MessageKind,
+    sender: str,
+    recipient: str,
+    signing: SigningKey,
+    recipient_key: PublicKey,
+    created_at: datetime = NOW - timedelta(hours=1),
+    delete_by: datetime = NOW + timedelta(days=30),
+    packet_id: str = PACKET_ID,
+    transfer_ground: TransferGround | None = None,
+) -> EnvelopeHeader:
+    return EnvelopeHeader(
+        kind=kind,
+        packet_id=packet_id,
+        sender=sender,
+        recipient=recipient,
+        purpose=Purpose.ARRIVAL_RECEPTION,
+        subject=SUBJECT,
+        consent_ref=CONSENT_REF,
+        transfer_ground=transfer_ground,
+        sections=[SectionName.ARRIVAL],
+        created_at=created_at,
+        delete_by=delete_by,
+        sender_key_id=signing.key_id,
+        recipient_key_id=recipient_key.key_id,
+    )
+
+
 def referral_header(
     *,
     sender: str,
@@ -149,20 +183,19 @@ def referral_header(
     created_at: datetime = NOW - timedelta(hours=1),
     delete_by: datetime = NOW + timedelta(days=30),
     packet_id: str = PACKET_ID,
+    transfer_ground: TransferGround = TransferGround.EXPLICIT_CONSENT,
 ) -> EnvelopeHeader:
-    return EnvelopeHeader(
+    """A referral header; a referral must state its transfer ground."""
+    return envelope_header(
         kind=MessageKind.REFERRAL,
-        packet_id=packet_id,
         sender=sender,
         recipient=recipient,
-        purpose=Purpose.ARRIVAL_RECEPTION,
-        subject=SUBJECT,
-        consent_ref=CONSENT_REF,
-        sections=[SectionName.ARRIVAL],
+        signing=signing,
+        recipient_key=recipient_key,
         created_at=created_at,
         delete_by=delete_by,
-        sender_key_id=signing.key_id,
-        recipient_key_id=recipient_key.key_id,
+        packet_id=packet_id,
+        transfer_ground=transfer_ground,
     )
 
 
@@ -187,4 +220,28 @@ def sealed_referral(
         delete_by=delete_by,
         packet_id=packet_id,
     )
+    return seal(header, plaintext, signing_key=signing, recipient_key=recipient_key)
+
+
+def sealed_revocation(
+    *,
+    sender: str,
+    recipient: str,
+    signing: SigningKey,
+    recipient_key: PublicKey,
+    packets: Sequence[RevokedPacket] = REVOKED,
+    withdrawal_id: str = WITHDRAWAL_ID,
+    packet_id: str = REVOCATION_ID,
+) -> SealedEnvelope:
+    """A revocation envelope (no transfer ground: it carries no personal data) asking for deletion."""
+    header = envelope_header(
+        kind=MessageKind.REVOCATION,
+        sender=sender,
+        recipient=recipient,
+        signing=signing,
+        recipient_key=recipient_key,
+        packet_id=packet_id,
+    )
+    content = RevocationContent(withdrawal_id=withdrawal_id, packets=list(packets))
+    plaintext = content.model_dump_json().encode()
     return seal(header, plaintext, signing_key=signing, recipient_key=recipient_key)

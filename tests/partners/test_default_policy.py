@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from consent.policy import WITHHELD_FROM_AUTHORITIES
 from partners.default_policy import default_policy
 from schemas.common import PartnerRole, Purpose, SectionName
 from schemas.directory import SharingRule
@@ -44,6 +45,19 @@ class TestDefaultPolicy:
 
         assert rules
         assert all(SectionName.MEDICAL not in r.sections for r in rules)
+
+    def test_government_authority_rules_list_no_withheld_field(self) -> None:
+        # The policy engine strips these anyway; the default table should not rely on that.
+        for rule in default_policy():
+            if rule.role is PartnerRole.GOVERNMENT_AUTHORITY:
+                for section, withheld in WITHHELD_FROM_AUTHORITIES.items():
+                    assert not withheld & set(rule.sections.get(section, []))
+
+    def test_child_protection_agency_receives_the_custodian(self) -> None:
+        # A child handover must name the custodian, so the agency's rule must let it through.
+        rule = rule_for(PartnerRole.CHILD_PROTECTION_AGENCY, Purpose.CHILD_HANDOVER)
+
+        assert "child_custodian" in rule.sections[SectionName.ARRIVAL]
 
     @pytest.mark.parametrize(
         "rule", default_policy(), ids=lambda r: f"{r.role.value}-{r.purpose.value}"

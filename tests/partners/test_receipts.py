@@ -1,28 +1,46 @@
-"""Receipts: the recipient signs for exactly the envelope it got, and the sender checks each fact."""
+"""Receipts: the recipient signs for exactly the envelope it got, and the sender checks each fact.
+
+Deletion receipts answer a revocation the same way: signed by the recipient, for exactly the
+revocation, the two nodes and the packets (with their sections) that the revocation named.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from crypto.encoding import b64decode, b64encode
 from crypto.envelope import SealedEnvelope
+from crypto.keys import SigningKey
 from crypto.signed import sign_document
 from partners.directory import DIRECTORY_CONTEXT, FederationView
 from partners.errors import DeliveryFailed
-from partners.receipts import issue_receipt, verify_receipt
-from schemas.common import PartnerRole
+from partners.receipts import (
+    issue_deletion_receipt,
+    issue_receipt,
+    verify_deletion_receipt,
+    verify_receipt,
+)
+from schemas.common import PartnerRole, SectionName
+from schemas.consent import DELETION_RECEIPT_FORMAT, DeletionReceipt, RevokedPacket
 from schemas.envelope import RECEIPT_FORMAT, Receipt, SignedDocument
 from tests.partners.builders import (
     HOST_ID,
     NOW,
+    PACKET_ID,
     PARTNER_ID,
+    REVOCATION_ID,
+    REVOKED,
     THIRD_ID,
+    WITHDRAWAL_ID,
     Federation,
     directory,
     node_record,
     sealed_referral,
+    sealed_revocation,
     signing_key,
 )
 
@@ -97,6 +115,13 @@ class TestReceipt:
 
         assert refused(doc, fed.view, sealed, packet_id="1" * 32) == "bad_receipt"
 
+    def test_receipt_for_another_withdrawal_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        doc = deletion_receipt(revocation, fed.partner.signing)
+
+        assert deletion_refused(doc, fed.view, withdrawal_id="2" * 32) == "bad_deletion_receipt"
+
     def test_receipt_for_another_sender_is_refused(
         self, fed: Federation, sealed: SealedEnvelope
     ) -> None:
@@ -170,3 +195,200 @@ class TestReceipt:
         doc = sign_document({"packet_id": "x"}, fed.partner.signing, context=RECEIPT_FORMAT)
 
         assert refused(doc, fed.view, sealed) == "bad_receipt"
+
+
+# -- deletion receipts ---------------------------------------------------------------------------
+
+DELETED = NOW + timedelta(minutes=5, microseconds=250_000)
+OTHER_PACKET_ID = "89abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def revocation(fed: Federation) -> SealedEnvelope:
+    return sealed_revocation(
+        sender=HOST_ID,
+        recipient=PARTNER_ID,
+        signing=fed.host.signing,
+        recipient_key=fed.partner.encryption.public_key(),
+    )
+
+
+def deletion_receipt(
+    revocation: SealedEnvelope, key: SigningKey, packets: Sequence[RevokedPacket] = REVOKED
+) -> SignedDocument:
+    return issue_deletion_receipt(
+        revocation,
+        withdrawal_id=WITHDRAWAL_ID,
+        packets=list(packets),
+        deleted_at=DELETED,
+        key=key,
+    )
+
+
+def check_deletion(
+    doc: SignedDocument,
+    view: FederationView,
+    *,
+    revocation_id: str = REVOCATION_ID,
+    withdrawal_id: str = WITHDRAWAL_ID,
+    sender: str = HOST_ID,
+    recipient: str = PARTNER_ID,
+    packets: Sequence[RevokedPacket] = REVOKED,
+) -> DeletionReceipt:
+    """Verify ``doc`` as the host would for the revocation it sent; arguments alter expectations."""
+    return verify_deletion_receipt(
+        doc,
+        view=view,
+        revocation_id=revocation_id,
+        withdrawal_id=withdrawal_id,
+        sender=sender,
+        recipient=recipient,
+        packets=list(packets),
+    )
+
+
+def deletion_refused(doc: SignedDocument, view: FederationView, **changes: Any) -> str:
+    with pytest.raises(DeliveryFailed) as exc_info:
+        check_deletion(doc, view, **changes)
+    return exc_info.value.outcome
+
+
+class TestDeletionReceipt:
+    def test_issued_deletion_receipt_verifies(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        doc = deletion_receipt(revocation, fed.partner.signing)
+
+        receipt = check_deletion(doc, fed.view)
+
+        assert receipt == DeletionReceipt(
+            revocation_id=REVOCATION_ID,
+            withdrawal_id=WITHDRAWAL_ID,
+            sender=HOST_ID,
+            recipient=PARTNER_ID,
+            packets=list(REVOKED),
+            deleted_at=NOW + timedelta(minutes=5),
+        )
+        assert receipt.format == DELETION_RECEIPT_FORMAT
+
+    def test_packets_in_another_order_still_verify(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        first = RevokedPacket(packet_id=PACKET_ID, sections=[SectionName.ARRIVAL])
+        second = RevokedPacket(packet_id=OTHER_PACKET_ID, sections=[SectionName.MEDICAL])
+        doc = deletion_receipt(revocation, fed.partner.signing, packets=[second, first])
+
+        assert check_deletion(doc, fed.view, packets=[first, second]).packets == [second, first]
+
+    def test_receipt_for_another_revocation_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        doc = deletion_receipt(revocation, fed.partner.signing)
+
+        assert deletion_refused(doc, fed.view, revocation_id="1" * 32) == "bad_deletion_receipt"
+
+    def test_receipt_for_another_sender_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        doc = deletion_receipt(revocation, fed.partner.signing)
+
+        assert deletion_refused(doc, fed.view, sender=THIRD_ID) == "bad_deletion_receipt"
+
+    def test_receipt_naming_another_recipient_is_refused(self, fed: Federation) -> None:
+        # Signed with the expected recipient's own key, but for a revocation addressed elsewhere:
+        # the signature checks out, the named recipient does not.
+        elsewhere = sealed_revocation(
+            sender=HOST_ID,
+            recipient=THIRD_ID,
+            signing=fed.host.signing,
+            recipient_key=fed.partner.encryption.public_key(),
+        )
+        doc = deletion_receipt(elsewhere, fed.partner.signing)
+
+        assert deletion_refused(doc, fed.view) == "bad_deletion_receipt"
+
+    def test_receipt_checked_against_another_recipient_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        # The host's key is not the partner's: the recipient named must have signed.
+        doc = deletion_receipt(revocation, fed.partner.signing)
+
+        assert deletion_refused(doc, fed.view, recipient=HOST_ID) == "bad_deletion_receipt"
+
+    def test_receipt_for_fewer_packets_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        other = RevokedPacket(packet_id=OTHER_PACKET_ID, sections=[SectionName.MEDICAL])
+        doc = deletion_receipt(revocation, fed.partner.signing)
+
+        assert deletion_refused(doc, fed.view, packets=[*REVOKED, other]) == "bad_deletion_receipt"
+
+    def test_receipt_for_another_packet_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        other = RevokedPacket(packet_id=OTHER_PACKET_ID, sections=[SectionName.ARRIVAL])
+        doc = deletion_receipt(revocation, fed.partner.signing)
+
+        assert deletion_refused(doc, fed.view, packets=[other]) == "bad_deletion_receipt"
+
+    def test_receipt_for_fewer_sections_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        # Deleting only part of what was revoked is not a deletion of what was revoked.
+        asked = RevokedPacket(
+            packet_id=PACKET_ID, sections=[SectionName.ARRIVAL, SectionName.MEDICAL]
+        )
+        doc = deletion_receipt(revocation, fed.partner.signing)
+
+        assert deletion_refused(doc, fed.view, packets=[asked]) == "bad_deletion_receipt"
+
+    def test_receipt_signed_by_the_sender_itself_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        # The host's key is in the directory, but only the recipient can say it deleted.
+        doc = deletion_receipt(revocation, fed.host.signing)
+
+        assert deletion_refused(doc, fed.view) == "bad_deletion_receipt"
+
+    def test_receipt_signed_by_an_unlisted_key_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        doc = deletion_receipt(revocation, signing_key())
+
+        assert deletion_refused(doc, fed.view) == "bad_deletion_receipt"
+
+    def test_receipt_dated_outside_the_signing_key_validity_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        ended = signing_key(valid_from=NOW - timedelta(days=30), valid_until=NOW)
+        partner = node_record(
+            fed.partner, roles=[PartnerRole.RECEPTION_PARTNER], signing=[ended, fed.partner.signing]
+        )
+        view = FederationView(directory([fed.view.node(HOST_ID), partner]))
+        doc = deletion_receipt(revocation, ended)
+
+        assert deletion_refused(doc, view) == "bad_deletion_receipt"
+
+    def test_delivery_receipt_is_not_a_deletion_receipt(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        # A receipt for storing the revocation envelope must not pass for having deleted.
+        doc = issue_receipt(revocation, received_at=DELETED, key=fed.partner.signing)
+
+        assert deletion_refused(doc, fed.view) == "bad_deletion_receipt"
+
+    def test_deletion_receipt_is_not_a_delivery_receipt(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        doc = deletion_receipt(revocation, fed.partner.signing)
+
+        assert refused(doc, fed.view, revocation) == "bad_receipt"
+
+    def test_receipt_with_tampered_payload_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        doc = deletion_receipt(revocation, fed.partner.signing)
+        payload = b64decode(doc.payload).replace(b"2026-03-02", b"2026-03-01")
+        tampered = doc.model_copy(update={"payload": b64encode(payload)})
+
+        assert deletion_refused(tampered, fed.view) == "bad_deletion_receipt"

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas.common import SectionName
+from schemas.common import SectionName, TransferGround
 from schemas.envelope import (
     ENVELOPE_FORMAT,
     RECEIPT_FORMAT,
     SUITE,
     EnvelopeHeader,
+    MessageKind,
     Receipt,
     SignedDocument,
     WireEnvelope,
@@ -31,6 +32,7 @@ def header_data(**changes: Any) -> dict[str, Any]:
         "purpose": "arrival_reception",
         "subject": "ab" * 32,
         "consent_ref": "fedcba9876543210fedcba9876543210",
+        "transfer_ground": "explicit_consent_informed_of_risks",
         "sections": ["arrival", "travel"],
         "created_at": CREATED,
         "delete_by": CREATED + timedelta(days=30),
@@ -130,6 +132,37 @@ class TestEnvelopeHeader:
         error = refusal(header_data(recipient="Reception Partner"))
 
         assert [e["loc"] for e in error.errors()] == [("recipient",)]
+
+
+class TestTransferGround:
+    def test_referral_states_its_transfer_ground(self) -> None:
+        header = EnvelopeHeader.model_validate(header_data())
+
+        assert header.transfer_ground is TransferGround.EXPLICIT_CONSENT
+
+    def test_referral_without_transfer_ground_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="transfer ground"):
+            EnvelopeHeader.model_validate(header_data(transfer_ground=None))
+
+    def test_referral_omitting_transfer_ground_is_refused(self) -> None:
+        data = header_data()
+        del data["transfer_ground"]
+
+        with pytest.raises(ValidationError, match="transfer ground"):
+            EnvelopeHeader.model_validate(data)
+
+    @pytest.mark.parametrize(
+        "kind", [kind for kind in MessageKind if kind is not MessageKind.REFERRAL]
+    )
+    def test_other_kinds_need_no_transfer_ground(self, kind: MessageKind) -> None:
+        header = EnvelopeHeader.model_validate(header_data(kind=kind, transfer_ground=None))
+
+        assert header.transfer_ground is None
+
+    def test_unknown_transfer_ground_is_refused(self) -> None:
+        error = refusal(header_data(transfer_ground="legitimate_interest"))
+
+        assert [e["type"] for e in error.errors()] == ["enum"]
 
 
 class TestWireEnvelope:

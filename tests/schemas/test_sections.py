@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from schemas.common import SectionName
+from schemas.common import SectionName, VulnerabilityFlag
 from schemas.sections import (
     SECTION_MODELS,
     ArrivalSection,
@@ -84,6 +84,34 @@ class TestSectionFields:
             "medical_escort",
             "receiving_health_facility",
         }
+
+    def test_arrival_carries_protection_needs(self) -> None:
+        assert "protection_needs" in section_fields(SectionName.ARRIVAL)
+
+
+class TestProtectionNeeds:
+    def test_flags_are_accepted(self) -> None:
+        section = ArrivalSection.model_validate({"protection_needs": ["victim_of_trafficking"]})
+
+        assert section.protection_needs == [VulnerabilityFlag.VICTIM_OF_TRAFFICKING]
+
+    def test_every_flag_at_once_is_accepted(self) -> None:
+        every = [flag.value for flag in VulnerabilityFlag]
+
+        assert ArrivalSection.model_validate({"protection_needs": every}).protection_needs == list(
+            VulnerabilityFlag
+        )
+
+    def test_free_text_is_refused(self) -> None:
+        # Protection needs are structured flags, never words about the person.
+        assert refused(ArrivalSection, {"protection_needs": ["fled an abusive employer"]}) == {
+            "enum"
+        }
+
+    def test_more_entries_than_flags_are_refused(self) -> None:
+        too_many = ["elderly"] * 8
+
+        assert refused(ArrivalSection, {"protection_needs": too_many}) == {"too_long"}
 
 
 class TestCountryCode:
@@ -195,6 +223,19 @@ class TestReferralContent:
             ReferralContent(
                 travel=TravelSection(), arrival=ArrivalSection(reception_requested=True)
             )
+
+    @pytest.mark.parametrize("name", [name.value for name in SectionName])
+    def test_each_section_without_any_field_is_refused(self, name: str) -> None:
+        data: dict[str, Any] = {name: {}}
+        if name != "arrival":
+            data["arrival"] = {"reception_requested": True}
+
+        with pytest.raises(ValidationError, match=f"{name} section has no field"):
+            ReferralContent.model_validate(data)
+
+    def test_section_with_only_null_fields_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="arrival section has no field"):
+            ReferralContent.model_validate({"arrival": {"reception_requested": None}})
 
     def test_section_names_follow_section_order(self) -> None:
         content = ReferralContent(

@@ -150,6 +150,7 @@ class TestFederation:
         home.create_keys(now - timedelta(days=1))
         home.create_staff_issuer(now - timedelta(days=1))
         home.create_pseudonym_secret()
+        home.create_master_key()
         settings = Settings(
             home=home.path, node_id=node_id, database_url=self.database_url(node_id)
         )

@@ -65,6 +65,9 @@ def record_consent(
         "purpose": purpose,
         "recipient": recipient,
         "sections": sections or ALL_SECTIONS,
+        "method": "signed_form",
+        "language": "fr",
+        "informed_of_risks": True,
         **extra,
     }
     response = host.client.post(f"/api/v1/cases/{case_id}/consents", json=body, headers=host.auth())
@@ -84,6 +87,7 @@ def post_referral(
         "case_id": case_id,
         "recipient": recipient,
         "purpose": purpose,
+        "transfer_ground": "explicit_consent_informed_of_risks",
         "content": body or content(),
     }
     return host.client.post(

@@ -76,6 +76,7 @@ SENDER = "host-mission.example"
 RECIPIENT = "reception-partner.example"
 PACKET_ID = bytes(range(0xA0, 0xB0)).hex()
 CONSENT_REF = bytes(range(0xC0, 0xD0)).hex()
+TRANSFER_GROUND = "explicit_consent_informed_of_risks"
 CREATED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 DELETE_BY = CREATED_AT + timedelta(days=10)
 
@@ -136,6 +137,7 @@ def the_header() -> EnvelopeHeader:
         purpose="arrival_reception",
         subject=subject_pseudonym(PSEUDONYM_SECRET, subject_id=SUBJECT_ID, recipient=RECIPIENT),
         consent_ref=CONSENT_REF,
+        transfer_ground=TRANSFER_GROUND,
         sections=["arrival", "travel"],
         created_at=CREATED_AT,
         delete_by=DELETE_BY,
@@ -324,6 +326,7 @@ FIELD_CHANGES: dict[str, tuple[Any, str, RejectReason]] = {
         RejectReason.BAD_SIGNATURE,
     ),
     "consent_ref": (bytes(range(0xD0, 0xE0)).hex(), "verify", RejectReason.BAD_SIGNATURE),
+    "transfer_ground": ("vital_interests", "verify", RejectReason.BAD_SIGNATURE),
     "sections": (["arrival"], "verify", RejectReason.BAD_SIGNATURE),
     "created_at": (_time(CREATED_AT - timedelta(hours=1)), "verify", RejectReason.BAD_SIGNATURE),
     "delete_by": (_time(DELETE_BY + timedelta(days=30)), "verify", RejectReason.BAD_SIGNATURE),
@@ -613,6 +616,22 @@ def _noncanonical_header_vectors(n: _Negatives) -> None:
             RejectReason.MALFORMED,
         ),
         (
+            "header_with_float_member",
+            "the member '\"z\":1.0' added before the closing brace: any float makes the header"
+            " malformed (RFC 8785 alone would re-encode it as 1 and call the bytes non-canonical)",
+            n.header[:-1] + b',"z":1.0}',
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "header_with_exponent_number",
+            "the member '\"z\":1E2' added before the closing brace (a JSON number with an"
+            " exponent is read as a float)",
+            n.header[:-1] + b',"z":1E2}',
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
             "header_is_a_json_array",
             'the header is the canonical JSON array ["avrr-envelope/1"]',
             canonical_json(["avrr-envelope/1"]),
@@ -639,15 +658,79 @@ def _noncanonical_header_vectors(n: _Negatives) -> None:
         n.add(name, description, n.with_header(header, signer=n.sender), stage, reason)
 
 
+def _transfer_ground_vectors(n: _Negatives) -> None:
+    """The legal ground of the transfer: required in a referral, ``null`` in any other kind."""
+    h = n.header_json
+    without = {k: v for k, v in h.items() if k != "transfer_ground"}
+    cases: list[tuple[str, str, bytes, str, RejectReason]] = [
+        (
+            "referral_without_transfer_ground",
+            "a referral header without the member 'transfer_ground', canonical and signed by the"
+            " sender: a referral must state the legal ground of the transfer",
+            canonical_json(without),
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "referral_with_null_transfer_ground",
+            "a referral header with 'transfer_ground': null, canonical and signed by the sender",
+            n.header_with(transfer_ground=None),
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "transfer_ground_not_a_known_ground",
+            "'transfer_ground' set to 'legitimate_interests', which is not one of the three"
+            " grounds, and signed by the sender",
+            n.header_with(transfer_ground="legitimate_interests"),
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "non_referral_without_transfer_ground_member",
+            "kind 'status_update' and no member 'transfer_ground', signed by the sender: the"
+            " schema allows the ground to be absent for this kind, but the re-encoded header"
+            " carries 'transfer_ground': null, so these bytes are not the canonical header",
+            canonical_json({**without, "kind": "status_update"}),
+            "parse",
+            RejectReason.NOT_CANONICAL,
+        ),
+        (
+            "non_referral_with_null_transfer_ground_resigned_by_sender",
+            "kind 'status_update' with 'transfer_ground': null, signed by the sender: a valid"
+            " header for that kind, which passes every check up to decryption and fails there,"
+            " because the ciphertext was sealed under the referral header",
+            n.header_with(kind="status_update", transfer_ground=None),
+            "open",
+            RejectReason.DECRYPTION_FAILED,
+        ),
+    ]
+    for name, description, header, stage, reason in cases:
+        assert header != n.header
+        n.add(name, description, n.with_header(header, signer=n.sender), stage, reason)
+
+
+_B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _with_a_trailing_bit(text: str) -> str:
+    """``text`` with the lowest unused bit of its last character set: same bytes, other text."""
+    assert len(text) % 4 in (2, 3), "the byte string leaves no unused bits"
+    index = _B64URL_ALPHABET.index(text[-1])
+    assert index & 1 == 0
+    changed = text[:-1] + _B64URL_ALPHABET[index | 1]
+    assert base64.urlsafe_b64decode(changed + "=" * (-len(changed) % 4)) == b64decode(text)
+    return changed
+
+
 def _base64_vectors(n: _Negatives) -> None:
     good = _wire(n.header, n.ciphertext, n.signature)
     padded = base64.urlsafe_b64encode(n.signature).decode("ascii")
     assert padded.endswith("==")
     standard = base64.b64encode(n.ciphertext).decode("ascii")
     assert standard != good["ciphertext"], "the stored ciphertext happens to avoid '+' and '/'"
-    last = good["signature"][-1]
-    trailing = good["signature"][:-1] + chr(ord(last) + 1)
-    assert b64encode(base64.urlsafe_b64decode(trailing + "==")) == good["signature"]
+    trailing = _with_a_trailing_bit(good["signature"])
+    header_trailing = _with_a_trailing_bit(good["header"])
     wrapped = good["ciphertext"][:64] + "\n" + good["ciphertext"][64:]
     cases: list[tuple[str, str, dict[str, Any]]] = [
         (
@@ -677,6 +760,12 @@ def _base64_vectors(n: _Negatives) -> None:
             {**good, "signature": trailing},
         ),
         (
+            "header_with_non_zero_trailing_bits",
+            "the last character of the header text changed so that it sets an unused trailing"
+            " bit: it decodes to the same header bytes, but it is not their canonical text",
+            {**good, "header": header_trailing},
+        ),
+        (
             "header_length_one_mod_four",
             "'A' appended to the header text (no byte string encodes to that length)",
             {**good, "header": good["header"] + "A"},
@@ -694,7 +783,11 @@ def _base64_vectors(n: _Negatives) -> None:
     ]
     # These two use only the base64url alphabet, so the JSON body's schema lets them through and
     # the strict decoder refuses them; the others already fail the body's schema.
-    decoder_only = {"signature_with_non_zero_trailing_bits", "header_length_one_mod_four"}
+    decoder_only = {
+        "signature_with_non_zero_trailing_bits",
+        "header_with_non_zero_trailing_bits",
+        "header_length_one_mod_four",
+    }
     for name, description, wire in cases:
         stage = "parse" if name in decoder_only else "body"
         n.add(name, description, wire, stage, RejectReason.MALFORMED)
@@ -734,6 +827,7 @@ BUILDERS: list[Callable[[_Negatives], None]] = [
     _ciphertext_vectors,
     _signature_vectors,
     _noncanonical_header_vectors,
+    _transfer_ground_vectors,
     _base64_vectors,
     _time_vectors,
 ]
@@ -742,9 +836,11 @@ PROCEDURE = [
     "body: read 'wire' as the JSON body of an inbox request: an object with exactly the members"
     " header, ciphertext and signature, each a string over [A-Za-z0-9_-]; otherwise malformed",
     "parse: decode each string as unpadded, canonical base64url (malformed otherwise); read the"
-    " header bytes as UTF-8 JSON (malformed) that is its own RFC 8785 encoding"
-    " (header_not_canonical); validate it against the header schema (malformed); re-encode the"
-    " parsed header and require the same bytes (header_not_canonical); require a 64-byte"
+    " header bytes as UTF-8 JSON without any floating-point number (malformed) that is its own"
+    " RFC 8785 encoding (header_not_canonical); validate it against the header schema of"
+    " docs/protocol.md section 4, under which a referral must name a transfer_ground"
+    " (malformed); re-encode the parsed header, in which an absent transfer_ground becomes null,"
+    " and require the same bytes (header_not_canonical); require a 64-byte"
     " signature and a ciphertext of at least 48 bytes (malformed)",
     "verify: the receiver knows one key for the sender, keys.sender_signing; the header's"
     " sender_key_id must name it (unknown_signing_key); it must be valid at the header's"

@@ -1,4 +1,7 @@
-"""Initial schema: cases, consents, referrals, outbox, receipts, inbox, access log, idempotency.
+"""Initial schema.
+
+Until the first release this one migration is regenerated from the models whenever they change
+(no deployed database exists yet); from the first release on, every change is a new migration.
 
 Revision ID: 0001
 Revises:
@@ -72,8 +75,9 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("delete_by", UTCDateTime(), nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
-        sa.Column("envelope", sa.Text(), nullable=False),
         sa.Column("envelope_sha256", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("withdrawn_sections", sa.JSON(), nullable=False),
         sa.Column("receipt", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("packet_id"),
     )
@@ -97,25 +101,49 @@ def upgrade() -> None:
         op.f("ix_seen_node_tokens_expires_at"), "seen_node_tokens", ["expires_at"], unique=False
     )
     op.create_table(
+        "subject_keys",
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("wrapped", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("subject"),
+    )
+    op.create_table(
         "consents",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("case_id", sa.String(length=32), nullable=False),
         sa.Column("purpose", sa.String(length=40), nullable=False),
-        sa.Column("recipient", sa.String(length=64), nullable=False),
-        sa.Column("sections", sa.JSON(), nullable=False),
+        sa.Column("recipient", sa.String(length=64), nullable=True),
+        sa.Column("recipient_role", sa.String(length=40), nullable=True),
         sa.Column("given_by", sa.String(length=40), nullable=False),
-        sa.Column("given_at", UTCDateTime(), nullable=False),
+        sa.Column("giver_relation", sa.String(length=200), nullable=True),
+        sa.Column("child_view", sa.String(length=40), nullable=True),
+        sa.Column("best_interests_reference", sa.String(length=200), nullable=True),
+        sa.Column("method", sa.String(length=40), nullable=False),
+        sa.Column("witness", sa.String(length=200), nullable=True),
+        sa.Column("language", sa.String(length=2), nullable=False),
+        sa.Column("counsellor", sa.String(length=128), nullable=False),
+        sa.Column("informed_of_risks", sa.Boolean(), nullable=False),
+        sa.Column("valid_from", UTCDateTime(), nullable=False),
         sa.Column("valid_until", UTCDateTime(), nullable=True),
-        sa.Column("withdrawn_at", UTCDateTime(), nullable=True),
-        sa.Column("recorded_by", sa.String(length=128), nullable=False),
-        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_consents_case_purpose", "consents", ["case_id", "purpose"], unique=False)
+    op.create_index(op.f("ix_consents_case_id"), "consents", ["case_id"], unique=False)
+    op.create_table(
+        "received_sections",
+        sa.Column("packet_id", sa.String(length=32), nullable=False),
+        sa.Column("section", sa.String(length=20), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["packet_id"],
+            ["received_packets.packet_id"],
+        ),
+        sa.PrimaryKeyConstraint("packet_id", "section"),
+    )
     op.create_table(
         "referrals",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -125,10 +153,12 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("recipient", sa.String(length=64), nullable=False),
         sa.Column("purpose", sa.String(length=40), nullable=False),
-        sa.Column("consent_id", sa.String(length=32), nullable=False),
+        sa.Column("transfer_ground", sa.String(length=60), nullable=False),
+        sa.Column("consent_ids", sa.JSON(), nullable=False),
         sa.Column("packet_id", sa.String(length=32), nullable=False),
         sa.Column("sent_content", sa.JSON(), nullable=False),
         sa.Column("withheld", sa.JSON(), nullable=False),
+        sa.Column("withdrawn_sections", sa.JSON(), nullable=False),
         sa.Column("delete_by", UTCDateTime(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(
@@ -141,9 +171,45 @@ def upgrade() -> None:
     op.create_index(op.f("ix_referrals_case_id"), "referrals", ["case_id"], unique=False)
     op.create_index(op.f("ix_referrals_office"), "referrals", ["office"], unique=False)
     op.create_table(
+        "withdrawals",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("requested_at", UTCDateTime(), nullable=False),
+        sa.Column("requested_by", sa.String(length=40), nullable=False),
+        sa.Column("recorded_by", sa.String(length=128), nullable=False),
+        sa.Column("purpose", sa.String(length=40), nullable=True),
+        sa.Column("recipient", sa.String(length=64), nullable=True),
+        sa.Column("sections", sa.JSON(), nullable=True),
+        sa.Column("consents_changed", sa.JSON(), nullable=False),
+        sa.Column("packets_cancelled", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_withdrawals_case_id"), "withdrawals", ["case_id"], unique=False)
+    op.create_table(
+        "consent_versions",
+        sa.Column("consent_id", sa.String(length=32), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("sections", sa.JSON(), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=True),
+        sa.Column("recorded_at", UTCDateTime(), nullable=False),
+        sa.Column("recorded_by", sa.String(length=128), nullable=False),
+        sa.Column("withdrawal_id", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["consent_id"],
+            ["consents.id"],
+        ),
+        sa.PrimaryKeyConstraint("consent_id", "version"),
+    )
+    op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("packet_id", sa.String(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("referral_id", sa.String(length=32), nullable=True),
         sa.Column("recipient", sa.String(length=64), nullable=False),
         sa.Column("envelope", sa.Text(), nullable=False),
@@ -164,6 +230,24 @@ def upgrade() -> None:
         sa.UniqueConstraint("packet_id"),
     )
     op.create_index("ix_outbox_due", "outbox", ["status", "next_attempt_at"], unique=False)
+    op.create_table(
+        "revocations",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("withdrawal_id", sa.String(length=32), nullable=False),
+        sa.Column("recipient", sa.String(length=64), nullable=False),
+        sa.Column("packets", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("confirmed_at", UTCDateTime(), nullable=True),
+        sa.Column("deletion_receipt", sa.JSON(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["withdrawal_id"],
+            ["withdrawals.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        op.f("ix_revocations_withdrawal_id"), "revocations", ["withdrawal_id"], unique=False
+    )
     op.create_table(
         "delivery_attempts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -200,13 +284,20 @@ def downgrade() -> None:
     op.drop_table("receipts")
     op.drop_index(op.f("ix_delivery_attempts_outbox_id"), table_name="delivery_attempts")
     op.drop_table("delivery_attempts")
+    op.drop_index(op.f("ix_revocations_withdrawal_id"), table_name="revocations")
+    op.drop_table("revocations")
     op.drop_index("ix_outbox_due", table_name="outbox")
     op.drop_table("outbox")
+    op.drop_table("consent_versions")
+    op.drop_index(op.f("ix_withdrawals_case_id"), table_name="withdrawals")
+    op.drop_table("withdrawals")
     op.drop_index(op.f("ix_referrals_office"), table_name="referrals")
     op.drop_index(op.f("ix_referrals_case_id"), table_name="referrals")
     op.drop_table("referrals")
-    op.drop_index("ix_consents_case_purpose", table_name="consents")
+    op.drop_table("received_sections")
+    op.drop_index(op.f("ix_consents_case_id"), table_name="consents")
     op.drop_table("consents")
+    op.drop_table("subject_keys")
     op.drop_index(op.f("ix_seen_node_tokens_expires_at"), table_name="seen_node_tokens")
     op.drop_table("seen_node_tokens")
     op.drop_index(op.f("ix_received_packets_subject"), table_name="received_packets")

@@ -1,0 +1,1 @@
+"""Consents with their history, withdrawals that reach every recipient, and consent receipts."""

@@ -1,0 +1,446 @@
+"""Recording, narrowing and withdrawing consent, and what a withdrawal sets in motion.
+
+A withdrawal (or a narrowing, which is a withdrawal of some sections) does, in one transaction:
+
+1. adds a new version to every consent it touches (versions are never edited);
+2. cancels every packet of the person still waiting in the outbox that carries withdrawn data;
+3. for every packet already delivered that carries withdrawn data, queues a signed revocation to
+   its recipient, naming the packets and sections to delete. Each recipient deletes at once and
+   answers with a signed deletion receipt; until it does, the revocation is retried like any
+   delivery and shows as pending.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from consent.records import ConsentGrant, SubjectFacts
+from gateway.accesslog.service import Action, Actor, record
+from gateway.auth import Principal
+from gateway.cases.models import CaseRow
+from gateway.cases.service import own_case
+from gateway.consents import repository
+from gateway.consents.models import ConsentRow, ConsentVersionRow, RevocationRow, WithdrawalRow
+from gateway.delivery.outbox import Message, seal_and_queue
+from gateway.errors import Conflict, NotFound, Unprocessable
+from gateway.node import Node
+from gateway.referrals import repository as referrals
+from gateway.referrals.models import ReferralRow
+from partners.errors import UnknownNode
+from schemas.common import ConsentGiver, PartnerRole, Purpose, SectionName, VulnerabilityFlag
+from schemas.consent import (
+    ConsentCreate,
+    ConsentNarrow,
+    ConsentRead,
+    ConsentStatus,
+    ConsentVersionRead,
+    RevocationContent,
+    RevocationRead,
+    RevokedPacket,
+    WithdrawalCreate,
+    WithdrawalRead,
+)
+from schemas.envelope import MessageKind
+
+QUEUED, DELIVERED, CANCELLED = "queued", referrals.DELIVERED, referrals.CANCELLED
+
+
+def subject_facts(case: CaseRow, today: date) -> SubjectFacts:
+    return SubjectFacts.from_birth(
+        date_of_birth=case.date_of_birth,
+        age_uncertain=case.age_uncertain,
+        today=today,
+        flags=frozenset(VulnerabilityFlag(f) for f in case.vulnerability_flags),
+    )
+
+
+def _read(row: ConsentRow, history: list[ConsentVersionRow]) -> ConsentRead:
+    current = history[-1]
+    return ConsentRead(
+        id=row.id,
+        case_id=row.case_id,
+        purpose=row.purpose,
+        recipient=row.recipient,
+        recipient_role=row.recipient_role,
+        status=ConsentStatus(current.status),
+        sections=current.sections,
+        fields=current.fields,
+        given_by=row.given_by,
+        giver_relation=row.giver_relation,
+        child_view=row.child_view,
+        best_interests_reference=row.best_interests_reference,
+        method=row.method,
+        witness=row.witness,
+        language=row.language,
+        counsellor=row.counsellor,
+        informed_of_risks=row.informed_of_risks,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        history=[
+            ConsentVersionRead(
+                version=v.version,
+                status=ConsentStatus(v.status),
+                sections=v.sections,
+                fields=v.fields,
+                recorded_at=v.recorded_at,
+                recorded_by=v.recorded_by,
+            )
+            for v in history
+        ],
+    )
+
+
+def record_consent(
+    session: Session, principal: Principal, case_id: str, body: ConsentCreate, now: datetime
+) -> ConsentRead:
+    case = own_case(session, principal, case_id, now)
+    if subject_facts(case, now.date()).is_child:
+        missing = []
+        if body.given_by is ConsentGiver.DATA_SUBJECT:
+            missing.append("consent from a parent, guardian or legal representative")
+        if body.child_view is None:
+            missing.append("the child's own view")
+        if not body.best_interests_reference:
+            missing.append("a best-interests determination reference")
+        if missing:
+            raise Unprocessable(
+                "this person is a child (or of uncertain age); record " + ", ".join(missing)
+            )
+    row = ConsentRow(
+        id=secrets.token_hex(16),
+        case_id=case.id,
+        purpose=body.purpose.value,
+        recipient=body.recipient,
+        recipient_role=body.recipient_role.value if body.recipient_role else None,
+        given_by=body.given_by.value,
+        giver_relation=body.giver_relation,
+        child_view=body.child_view.value if body.child_view else None,
+        best_interests_reference=body.best_interests_reference,
+        method=body.method.value,
+        witness=body.witness,
+        language=body.language,
+        counsellor=principal.user,
+        informed_of_risks=body.informed_of_risks,
+        valid_from=body.valid_from or now,
+        valid_until=body.valid_until,
+        created_at=now,
+    )
+    version = ConsentVersionRow(
+        consent_id=row.id,
+        version=1,
+        status=ConsentStatus.ACTIVE.value,
+        sections=sorted({s.value for s in body.sections}),
+        fields={s.value: sorted(set(f)) for s, f in body.fields.items()} if body.fields else None,
+        recorded_at=now,
+        recorded_by=principal.user,
+        withdrawal_id=None,
+    )
+    session.add(row)
+    session.flush()
+    session.add(version)
+    record(
+        session,
+        at=now,
+        actor=Actor.of(principal),
+        action=Action.CONSENT_RECORDED,
+        subject=case.id,
+        sections=version.sections,
+        purpose=row.purpose,
+    )
+    return _read(row, [version])
+
+
+def list_consents(
+    session: Session, principal: Principal, case_id: str, now: datetime
+) -> list[ConsentRead]:
+    case = own_case(session, principal, case_id, now)
+    rows = repository.consents_of(session, case.id)
+    history = repository.versions_of(session, [r.id for r in rows])
+    return [_read(row, history[row.id]) for row in rows]
+
+
+def read_consent(
+    session: Session, principal: Principal, case_id: str, consent_id: str, now: datetime
+) -> ConsentRead:
+    case = own_case(session, principal, case_id, now)
+    row = repository.consent_of_case(session, case.id, consent_id)
+    if row is None:
+        raise NotFound("consent")
+    return _read(row, repository.versions_of(session, [row.id])[row.id])
+
+
+def current_grants(session: Session, case_id: str) -> list[ConsentGrant]:
+    """The current version of every consent of the case, as the sharing policy reads them."""
+    rows = repository.consents_of(session, case_id)
+    history = repository.versions_of(session, [r.id for r in rows])
+    grants = []
+    for row in rows:
+        current = history[row.id][-1]
+        withdrawn = current.recorded_at if current.status == ConsentStatus.WITHDRAWN else None
+        grants.append(
+            ConsentGrant(
+                ref=row.id,
+                purpose=Purpose(row.purpose),
+                sections=frozenset(SectionName(s) for s in current.sections),
+                fields={SectionName(s): frozenset(f) for s, f in (current.fields or {}).items()},
+                valid_from=row.valid_from,
+                valid_until=row.valid_until,
+                recipient=row.recipient,
+                recipient_role=PartnerRole(row.recipient_role) if row.recipient_role else None,
+                withdrawn_at=withdrawn,
+                given_by=ConsentGiver(row.given_by),
+                child_view_recorded=row.child_view is not None,
+                best_interests_reference=bool(row.best_interests_reference),
+                informed_of_risks=row.informed_of_risks,
+            )
+        )
+    return grants
+
+
+# -- withdrawal -----------------------------------------------------------------------------------
+
+
+def narrow(
+    session: Session,
+    node: Node,
+    principal: Principal,
+    case_id: str,
+    consent_id: str,
+    body: ConsentNarrow,
+    now: datetime,
+) -> WithdrawalRead:
+    case = own_case(session, principal, case_id, now)
+    row = repository.consent_of_case(session, case.id, consent_id)
+    if row is None:
+        raise NotFound("consent")
+    current = repository.versions_of(session, [row.id])[row.id][-1]
+    if current.status == ConsentStatus.WITHDRAWN:
+        raise Conflict("this consent is already withdrawn")
+    keep = {s.value for s in body.sections}
+    if not keep < set(current.sections):
+        raise Unprocessable("narrowing keeps a smaller subset of the consent's current sections")
+    removed = sorted(set(current.sections) - keep)
+    scope = WithdrawalCreate(
+        purpose=Purpose(row.purpose),
+        recipient=row.recipient,
+        sections=[SectionName(s) for s in removed],
+    )
+    return _withdraw(session, node, principal, case, scope, [(row, current, keep)], now)
+
+
+def withdraw(
+    session: Session,
+    node: Node,
+    principal: Principal,
+    case_id: str,
+    body: WithdrawalCreate,
+    now: datetime,
+) -> WithdrawalRead:
+    case = own_case(session, principal, case_id, now)
+    rows = repository.consents_of(session, case.id)
+    history = repository.versions_of(session, [r.id for r in rows])
+    changes = []
+    for row in rows:
+        current = history[row.id][-1]
+        if current.status == ConsentStatus.WITHDRAWN:
+            continue
+        if body.purpose is not None and row.purpose != body.purpose.value:
+            continue
+        if body.recipient is not None and row.recipient != body.recipient:
+            continue
+        withdrawn = {s.value for s in body.sections} if body.sections else set(current.sections)
+        keep = set(current.sections) - withdrawn
+        if keep != set(current.sections):
+            changes.append((row, current, keep))
+    if not changes:
+        raise Unprocessable("no active consent of this person matches what is to be withdrawn")
+    return _withdraw(session, node, principal, case, body, changes, now)
+
+
+def _withdraw(
+    session: Session,
+    node: Node,
+    principal: Principal,
+    case: CaseRow,
+    scope: WithdrawalCreate,
+    changes: list[tuple[ConsentRow, ConsentVersionRow, set[str]]],
+    now: datetime,
+) -> WithdrawalRead:
+    actor = Actor.of(principal)
+    withdrawal = WithdrawalRow(
+        id=secrets.token_hex(16),
+        case_id=case.id,
+        requested_at=now,
+        requested_by=scope.requested_by.value,
+        recorded_by=principal.user,
+        purpose=scope.purpose.value if scope.purpose else None,
+        recipient=scope.recipient,
+        sections=sorted(s.value for s in scope.sections) if scope.sections else None,
+        consents_changed=[row.id for row, _, _ in changes],
+        packets_cancelled=[],
+    )
+    session.add(withdrawal)
+    session.flush()
+    for row, current, keep in changes:
+        status = ConsentStatus.NARROWED if keep else ConsentStatus.WITHDRAWN
+        fields = {s: f for s, f in (current.fields or {}).items() if s in keep} or None
+        session.add(
+            ConsentVersionRow(
+                consent_id=row.id,
+                version=current.version + 1,
+                status=status.value,
+                sections=sorted(keep),
+                fields=fields,
+                recorded_at=now,
+                recorded_by=principal.user,
+                withdrawal_id=withdrawal.id,
+            )
+        )
+        action = Action.CONSENT_NARROWED if keep else Action.CONSENT_WITHDRAWN
+        record(
+            session,
+            at=now,
+            actor=actor,
+            action=action,
+            subject=case.id,
+            sections=sorted(set(current.sections) - keep),
+            purpose=row.purpose,
+        )
+    session.flush()
+    _reach_recipients(session, node, case, withdrawal, changes[0][0].id, actor, now)
+    return _withdrawal_read(session, withdrawal)
+
+
+def _reach_recipients(
+    session: Session,
+    node: Node,
+    case: CaseRow,
+    withdrawal: WithdrawalRow,
+    consent_ref: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Cancel queued packets that carry withdrawn data; revoke delivered ones."""
+    grants = current_grants(session, case.id)
+    view = node.directory()
+    to_revoke: dict[tuple[str, str], list[tuple[ReferralRow, list[str]]]] = defaultdict(list)
+    for referral in referrals.referrals_of_case(session, case.id):
+        if referral.status not in (QUEUED, DELIVERED):
+            continue
+        try:
+            roles = frozenset(view.node(referral.recipient).roles)
+        except UnknownNode:
+            roles = frozenset()
+        purpose = Purpose(referral.purpose)
+        still = set[str]()
+        for grant in grants:
+            if grant.covers(purpose, referral.recipient, roles, now):
+                still |= {s.value for s in grant.sections}
+        affected = sorted(set(referral.sent_content) - still)
+        if not affected:
+            continue
+        if referral.status == QUEUED:
+            outbox = referrals.outbox_of(session, referral.id)
+            if outbox is not None and outbox.status == referrals.PENDING:
+                outbox.status, outbox.finished_at = referrals.CANCELLED, now
+            referral.status = CANCELLED
+            withdrawal.packets_cancelled = [*withdrawal.packets_cancelled, referral.packet_id]
+            record(
+                session,
+                at=now,
+                actor=actor,
+                action=Action.REFERRAL_CANCELLED,
+                subject=case.id,
+                packet_id=referral.packet_id,
+                sections=affected,
+                purpose=referral.purpose,
+                outcome="consent_withdrawn",
+            )
+            continue
+        to_revoke[(referral.recipient, referral.purpose)].append((referral, affected))
+        # The host keeps no copy of withdrawn content either: only the section names remain.
+        referral.sent_content = {
+            s: v for s, v in referral.sent_content.items() if s not in affected
+        }
+        referral.withdrawn_sections = sorted({*referral.withdrawn_sections, *affected})
+    for (recipient, revoked_purpose), packets in to_revoke.items():
+        revoked = [
+            RevokedPacket(packet_id=r.packet_id, sections=[SectionName(s) for s in sections])
+            for r, sections in packets
+        ]
+        content = RevocationContent(withdrawal_id=withdrawal.id, packets=revoked)
+        header = seal_and_queue(
+            session,
+            node,
+            Message(
+                kind=MessageKind.REVOCATION,
+                recipient=recipient,
+                purpose=Purpose(revoked_purpose),
+                case_id=case.id,
+                consent_ref=consent_ref,
+                sections=sorted({s for p in revoked for s in p.sections}),
+                content=content.model_dump(mode="json"),
+                # The revocation must be able to travel even if the packets' own dates have
+                # passed (the recipient then holds nothing, and confirms so).
+                delete_by=max(
+                    max(r.delete_by for r, _ in packets), now + node.settings.acceptance_window
+                ),
+            ),
+            now,
+        )
+        session.add(
+            RevocationRow(
+                id=header.packet_id,
+                withdrawal_id=withdrawal.id,
+                recipient=recipient,
+                packets=[p.model_dump(mode="json") for p in revoked],
+                status="pending",
+                confirmed_at=None,
+                deletion_receipt=None,
+            )
+        )
+        record(
+            session,
+            at=now,
+            actor=actor,
+            action=Action.REVOCATION_QUEUED,
+            subject=case.id,
+            packet_id=header.packet_id,
+            sections=[s.value for s in header.sections],
+            purpose=revoked_purpose,
+        )
+
+
+def _withdrawal_read(session: Session, row: WithdrawalRow) -> WithdrawalRead:
+    return WithdrawalRead(
+        id=row.id,
+        case_id=row.case_id,
+        requested_at=row.requested_at,
+        requested_by=row.requested_by,
+        purpose=row.purpose,
+        recipient=row.recipient,
+        sections=row.sections,
+        consents_changed=row.consents_changed,
+        packets_cancelled=row.packets_cancelled,
+        revocations=[
+            RevocationRead(
+                recipient=r.recipient,
+                packets=[p["packet_id"] for p in r.packets],
+                sections=sorted({s for p in r.packets for s in p["sections"]}),
+                status=r.status,
+                confirmed_at=r.confirmed_at,
+            )
+            for r in repository.revocations_of(session, row.id)
+        ],
+    )
+
+
+def list_withdrawals(
+    session: Session, principal: Principal, case_id: str, now: datetime
+) -> list[WithdrawalRead]:
+    case = own_case(session, principal, case_id, now)
+    return [_withdrawal_read(session, w) for w in repository.withdrawals_of(session, case.id)]

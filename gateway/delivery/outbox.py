@@ -1,0 +1,93 @@
+"""Sealing a message for one recipient and putting it in the outbox, in the caller's transaction.
+
+Referrals and revocations both go this way: the per-recipient pseudonym is derived here, the
+envelope is sealed to the recipient's current directory key and signed with this node's listed
+key, and the outbox row is added to the same unit of work as whatever caused it. After commit the
+delivery worker takes it from there (``gateway.delivery.service``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crypto.encoding import canonical_json
+from crypto.envelope import seal
+from crypto.pseudonym import subject_pseudonym
+from gateway.errors import Unprocessable
+from gateway.node import Node
+from gateway.referrals.models import OutboxRow
+from gateway.referrals.repository import PENDING
+from partners.errors import NoUsableKey
+from schemas.common import Purpose, SectionName, TransferGround
+from schemas.envelope import EnvelopeHeader, MessageKind
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: MessageKind
+    recipient: str
+    purpose: Purpose
+    case_id: str
+    consent_ref: str
+    sections: list[SectionName]
+    content: dict[str, Any]
+    delete_by: datetime
+    transfer_ground: TransferGround | None = None
+    referral_id: str | None = None
+    packet_id: str = field(default_factory=lambda: secrets.token_hex(16))
+
+
+def pseudonym_for(node: Node, case_id: str, recipient: str) -> str:
+    return subject_pseudonym(node.pseudonym_secret, subject_id=case_id, recipient=recipient)
+
+
+def seal_and_queue(session: Session, node: Node, message: Message, now: datetime) -> EnvelopeHeader:
+    view = node.directory()
+    created = now.replace(microsecond=0)
+    signing_key = node.signing_key(now)
+    try:
+        recipient_key = view.current_encryption_key(message.recipient, now)
+    except NoUsableKey as exc:
+        raise Unprocessable("the recipient has no valid encryption key in the directory") from exc
+    header = EnvelopeHeader(
+        kind=message.kind,
+        packet_id=message.packet_id,
+        sender=node.node_id,
+        recipient=message.recipient,
+        purpose=message.purpose,
+        subject=pseudonym_for(node, message.case_id, message.recipient),
+        consent_ref=message.consent_ref,
+        transfer_ground=message.transfer_ground,
+        sections=sorted(set(message.sections)),
+        created_at=created,
+        delete_by=message.delete_by.replace(microsecond=0),
+        sender_key_id=signing_key.key_id,
+        recipient_key_id=recipient_key.key_id,
+    )
+    sealed = seal(
+        header,
+        canonical_json(message.content),
+        signing_key=signing_key,
+        recipient_key=recipient_key,
+    )
+    session.add(
+        OutboxRow(
+            packet_id=header.packet_id,
+            kind=message.kind.value,
+            referral_id=message.referral_id,
+            recipient=message.recipient,
+            envelope=canonical_json(sealed.wire().model_dump()).decode("ascii"),
+            envelope_sha256=sealed.digest(),
+            status=PENDING,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+            deliver_by=min(header.delete_by, created + node.settings.acceptance_window),
+        )
+    )
+    return header
