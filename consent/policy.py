@@ -12,7 +12,8 @@ Rules, in the order they apply (DESIGN.md section 4); each raises ``SharingRefus
 4. a valid consent for this purpose and this recipient (by name or role) is needed, and narrows it;
 5. for a child, only a consent given by a parent, guardian or legal representative, with the
    child's own view and a best-interests determination reference recorded, counts;
-6. the ground "explicit consent" needs a consent given after the person was told the risks;
+6. on the ground "explicit consent", only consents given after the person was told the risks
+   count;
 7. a ``government_authority`` never receives diagnosis, medication or protection flags
    (trafficking and asylum history are among the flags), whatever policy and consent say;
 8. something must be left.
@@ -108,7 +109,10 @@ def decide(
                 "for a child, consent must come from a parent, guardian or legal representative, "
                 "with the child's own view and a best-interests determination reference recorded",
             )
-    if ground is TransferGround.EXPLICIT_CONSENT and not any(g.informed_of_risks for g in covering):
+    if ground is TransferGround.EXPLICIT_CONSENT:
+        # Only what the person agreed to after being told the risks may go on this ground.
+        covering = [g for g in covering if g.informed_of_risks]
+    if not covering:
         raise SharingRefused(
             RefusalRule.TRANSFER_GROUND,
             "explicit consent as the transfer ground needs a consent given after the person "

@@ -33,7 +33,7 @@ from gateway.consent_cli import consent
 from gateway.db import make_engine, make_sessionmaker, migrate
 from gateway.home import NodeHome, load_signing_key, save_signing_key
 from partners.client import NodeClient
-from partners.default_policy import default_policy
+from partners.default_policy import DEFAULT_EVENT_HORIZON_DAYS, default_policy, default_retention
 from partners.directory import (
     DIRECTORY_CONTEXT,
     key_record,
@@ -123,6 +123,8 @@ def federation_init(folder: Path, federation_id: str, validity_days: int) -> Non
         expires_at=now + timedelta(days=validity_days),
         nodes=[],
         sharing_policy=default_policy(),
+        retention=default_retention(),
+        event_horizon_days=DEFAULT_EVENT_HORIZON_DAYS,
     )
     doc = sign_directory(draft, key)
     fed.directory_file.write_text(doc.model_dump_json(indent=2), encoding="utf-8")
@@ -390,20 +392,41 @@ def worker(home: Path, once: bool, interval: float) -> None:
     """Deliver the outbox: retries with backoff, dead-letters past the deadline."""
     from gateway.delivery.service import DeliveryWorker
     from gateway.node import Node
+    from gateway.retention.service import Purger
 
     settings = _settings(home)
     node_ = Node(settings=settings, clock=SystemClock())
     sessions = make_sessionmaker(make_engine(settings.database_url))
     with httpx.Client(timeout=settings.delivery_timeout_seconds) as http:
         delivery = DeliveryWorker(node=node_, sessions=sessions, client=NodeClient(http=http))
+        purger = Purger(node=node_, sessions=sessions)
         if once:
             click.echo(f"delivery: {delivery.run_once()}")
+            click.echo(f"purge: {purger.run_once()}")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        click.echo(f"delivery worker running every {interval}s; Ctrl-C to stop")
+        click.echo(f"delivery worker running every {interval}s, purge every minute; Ctrl-C to stop")
+        purging = threading.Thread(
+            target=purger.run_forever, kwargs={"interval": 60.0, "stop": stop}, daemon=True
+        )
+        purging.start()
         delivery.run_forever(interval=interval, stop=stop)
+        purging.join(timeout=30)
+
+
+@main.command()
+@click.argument("home", type=click.Path(exists=True, path_type=Path))
+def purge(home: Path) -> None:
+    """Delete every section past its delete-by date (received and sent), in batches."""
+    from gateway.node import Node
+    from gateway.retention.service import Purger
+
+    settings = _settings(home)
+    node_ = Node(settings=settings, clock=SystemClock())
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    click.echo(f"purge: {Purger(node=node_, sessions=sessions).run_once()}")
 
 
 @main.command()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import JSON, Integer, String, select
+from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crypto import _primitives
@@ -26,6 +26,14 @@ from gateway.errors import Unprocessable
 _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
+class Created(Protocol):
+    """What a create call returns: a model with the new resource's id."""
+
+    id: str
+
+    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
+
+
 class IdempotencyRow(Base):
     __tablename__ = "idempotency_keys"
 
@@ -34,7 +42,9 @@ class IdempotencyRow(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     request_sha256: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
-    response: Mapped[dict[str, Any]] = mapped_column(JSON())
+    #: The id of what the first call created. The response itself is not kept: it may hold a
+    #: person's data, which the database only ever holds sealed.
+    resource_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -46,10 +56,11 @@ def once(
     key: str | None,
     request: BaseModel,
     now: datetime,
-    create: Callable[[], BaseModel],
+    create: Callable[[], Created],
+    reread: Callable[[str], BaseModel],
     status_code: int = 201,
 ) -> JSONResponse:
-    """Run ``create`` unless this key already ran it; answer with its response either way."""
+    """Run ``create`` unless this key already ran it; then answer with the resource ``reread``."""
     if key is None:
         return JSONResponse(create().model_dump(mode="json"), status_code=status_code)
     if not _KEY.match(key):
@@ -65,8 +76,11 @@ def once(
     if previous is not None:
         if previous.request_sha256 != digest:
             raise Unprocessable("this Idempotency-Key was already used for a different request")
-        return JSONResponse(previous.response, status_code=previous.status_code)
-    body = create().model_dump(mode="json")
+        return JSONResponse(
+            reread(previous.resource_id).model_dump(mode="json"), status_code=previous.status_code
+        )
+    created = create()
+    body = created.model_dump(mode="json")
     session.add(
         IdempotencyRow(
             user=principal.user,
@@ -74,7 +88,7 @@ def once(
             key=key,
             request_sha256=digest,
             status_code=status_code,
-            response=body,
+            resource_id=created.id,
             created_at=now,
         )
     )

@@ -1,69 +1,96 @@
 """Per-subject data keys, behind a small ``KeyStore`` interface.
 
-The default store keeps each subject's data key in the database, wrapped under the node's master
-key (``<home>/keys/master.key``, never in the database). Destroying a subject's key row makes every
-copy of that person's stored data unreadable, including copies in database backups. An HSM or KMS
-can replace it by implementing ``KeyStore``.
+Crypto-shredding only works if a person's key is *not* in the database that holds their data:
+a database backup restored after an erasure must not bring the key back. The default store keeps
+one file per subject under ``<home>/keys/subjects/`` (mode 0600), each holding the data key
+wrapped under the node's master key (``<home>/keys/master.key``). Back up the database and the
+key folder separately and differently; destroying a subject's key file makes every copy of their
+data unreadable. An HSM or KMS can replace this store by implementing ``KeyStore``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Protocol
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Protocol
 
-from sqlalchemy import LargeBinary, String, delete
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from crypto.storage import (
+    StoredDataUnreadable,
+    new_key,
+    open_at_rest,
+    seal_at_rest,
+    unwrap_key,
+    wrap_key,
+)
+from gateway.home import write_private
 
-from crypto.storage import new_key, unwrap_key, wrap_key
-from gateway.db import Base, UTCDateTime
-
-
-class SubjectKeyRow(Base):
-    __tablename__ = "subject_keys"
-
-    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+_SUBJECT = re.compile(r"^[0-9a-f]{32,64}$")
 
 
 class KeyStore(Protocol):
-    def data_key(self, session: Session, subject: str, *, now: datetime) -> bytes:
+    def data_key(self, subject: str) -> bytes:
         """The subject's data key, created on first use."""
         ...
 
-    def existing_key(self, session: Session, subject: str) -> bytes | None:
+    def existing_key(self, subject: str) -> bytes | None:
         """The subject's data key, or None if there is none (never created, or destroyed)."""
         ...
 
-    def destroy(self, session: Session, subject: str) -> None:
+    def destroy(self, subject: str) -> None:
         """Erase the subject's key: their stored data can never be read again."""
         ...
 
 
-class DatabaseKeyStore:
-    def __init__(self, *, master_key: bytes) -> None:
+class FileKeyStore:
+    def __init__(self, *, folder: Path, master_key: bytes) -> None:
+        self._folder = folder
         self._master = master_key
 
-    def data_key(self, session: Session, subject: str, *, now: datetime) -> bytes:
-        key = self.existing_key(session, subject)
+    def _path(self, subject: str) -> Path:
+        if not _SUBJECT.match(subject):
+            raise ValueError("a subject reference is a hex pseudonym or id")
+        return self._folder / f"{subject}.key"
+
+    def data_key(self, subject: str) -> bytes:
+        key = self.existing_key(subject)
         if key is not None:
             return key
         key = new_key()
-        session.add(
-            SubjectKeyRow(
-                subject=subject,
-                wrapped=wrap_key(self._master, key, subject=subject),
-                created_at=now,
-            )
-        )
-        session.flush()
+        write_private(self._path(subject), wrap_key(self._master, key, subject=subject))
         return key
 
-    def existing_key(self, session: Session, subject: str) -> bytes | None:
-        row = session.get(SubjectKeyRow, subject)
-        if row is None:
+    def existing_key(self, subject: str) -> bytes | None:
+        path = self._path(subject)
+        if not path.exists():
             return None
-        return unwrap_key(self._master, row.wrapped, subject=subject)
+        return unwrap_key(self._master, path.read_bytes(), subject=subject)
 
-    def destroy(self, session: Session, subject: str) -> None:
-        session.execute(delete(SubjectKeyRow).where(SubjectKeyRow.subject == subject))
+    def destroy(self, subject: str) -> None:
+        path = self._path(subject)
+        if path.exists():
+            # Overwrite before unlinking, so the wrapped key does not linger on simple disks.
+            path.write_bytes(os.urandom(path.stat().st_size))
+            path.unlink()
+
+
+def seal_json(keys: KeyStore, subject: str, value: Any, *, context: str) -> bytes:
+    """A JSON value sealed under the subject's data key, bound to ``context`` and the subject."""
+    data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    return seal_at_rest(keys.data_key(subject), data, context=f"{context}/{subject}".encode())
+
+
+def open_json(keys: KeyStore, subject: str, sealed: bytes, *, context: str) -> Any:
+    """The value, or ``PersonErased`` if the subject's key is gone or the value does not open."""
+    try:
+        key = keys.existing_key(subject)
+        if key is None:
+            raise PersonErased
+        return json.loads(open_at_rest(key, sealed, context=f"{context}/{subject}".encode()))
+    except StoredDataUnreadable as exc:
+        raise PersonErased from exc
+
+
+class PersonErased(Exception):
+    """The person's data key is destroyed (erasure or retention): their data cannot be read."""

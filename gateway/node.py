@@ -19,7 +19,7 @@ from gateway.clock import Clock
 from gateway.config import Settings
 from gateway.errors import ServiceUnavailable
 from gateway.home import NodeHome
-from gateway.keystore import DatabaseKeyStore, KeyStore
+from gateway.keystore import FileKeyStore, KeyStore
 from partners.directory import FederationView, verify_directory
 from partners.errors import DirectoryError, NoUsableKey
 from partners.keyring import Keyring
@@ -50,7 +50,9 @@ class Node:
         self.node_id = settings.node_id
         self.staff = StaffTokenIssuer(key=self.home.staff_issuer(), node_id=settings.node_id)
         self.pseudonym_secret = self.home.pseudonym_secret()
-        self.keys: KeyStore = DatabaseKeyStore(master_key=self.home.master_key())
+        self.keys: KeyStore = FileKeyStore(
+            folder=self.home.keys / "subjects", master_key=self.home.master_key()
+        )
         self._directory: _Cached[FederationView] = _Cached()
         self._keyring: _Cached[Keyring] = _Cached()
 

@@ -6,14 +6,14 @@ from gateway.consents import models as consents_models
 from gateway.db import Base
 from gateway.idempotency import IdempotencyRow
 from gateway.inbox import models as inbox_models
-from gateway.keystore import SubjectKeyRow
 from gateway.referrals import models as referrals_models
+from gateway.retention.models import LegalHoldRow
 
 metadata = Base.metadata
 
 __all__ = [
     "IdempotencyRow",
-    "SubjectKeyRow",
+    "LegalHoldRow",
     "accesslog_models",
     "cases_models",
     "consents_models",

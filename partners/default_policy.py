@@ -9,7 +9,7 @@ engine refuses that role whatever this table says.
 from __future__ import annotations
 
 from schemas.common import PartnerRole, Purpose, SectionName
-from schemas.directory import SharingRule
+from schemas.directory import RetentionEvent, RetentionRule, SharingRule
 from schemas.sections import section_fields
 
 TRAVEL, MEDICAL = SectionName.TRAVEL, SectionName.MEDICAL
@@ -99,4 +99,32 @@ def default_policy() -> list[SharingRule]:
             role=role, purpose=purpose, sections={s: sorted(f) for s, f in sections.items()}
         )
         for role, purpose, sections in rules
+    ]
+
+
+#: Assumed days from sending a referral until an event is reported (travel is usually planned
+#: within weeks; assistance starts soon after arrival).
+DEFAULT_EVENT_HORIZON_DAYS = {
+    RetentionEvent.REFERRAL_SENT: 0,
+    RetentionEvent.ARRIVAL: 60,
+    RetentionEvent.ASSISTANCE_STARTED: 90,
+}
+
+
+def default_retention() -> list[RetentionRule]:
+    """Retention that fits the IOM texts: travel and medical data 30 days after arrival, arrival
+    data 90 days after arrival, reintegration 24 months after assistance starts (never less for a
+    child, whose follow-up lasts at least 24 months)."""
+    periods = {
+        TRAVEL: (RetentionEvent.ARRIVAL, 30, None),
+        MEDICAL: (RetentionEvent.ARRIVAL, 30, None),
+        ARRIVAL: (RetentionEvent.ARRIVAL, 90, None),
+        REINTEGRATION: (RetentionEvent.ASSISTANCE_STARTED, 730, 730),
+    }
+    return [
+        RetentionRule(
+            purpose=purpose, section=section, event=event, days=days, child_minimum_days=child
+        )
+        for purpose in Purpose
+        for section, (event, days, child) in periods.items()
     ]

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from schemas.common import (
+    AwareDatetime,
     CountryCode,
     Inbound,
     LanguageCode,
@@ -24,6 +25,7 @@ from schemas.common import (
     TransferGround,
     VulnerabilityFlag,
 )
+from schemas.consent import WithdrawalRead
 from schemas.sections import ReferralContent
 
 
@@ -127,3 +129,30 @@ class TransferRecord(Outbound):
     sections: list[str]
     transfer_ground: str
     status: str
+
+
+class LegalHoldCreate(Inbound):
+    """Pause deletion for a subject (case id or pseudonym) or one packet, until a date."""
+
+    subject: Annotated[str, Field(pattern=r"^[0-9a-f]{32,64}$")] | None = None
+    packet_id: RandomId | None = None
+    reason: ShortText
+    until: AwareDatetime
+
+
+class LegalHoldRead(Outbound):
+    id: str
+    subject: str | None
+    packet_id: str | None
+    reason: str
+    until: datetime
+    created_by: str
+    created_at: datetime
+    released_at: datetime | None
+
+
+class ErasureRead(Outbound):
+    """An erasure: the person's key is destroyed here; recipients are sent revocations."""
+
+    case_id: str
+    withdrawal: WithdrawalRead | None

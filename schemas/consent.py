@@ -59,7 +59,7 @@ class ConsentStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-FieldScope = dict[SectionName, Annotated[list[str], Field(max_length=64)]]
+FieldScope = dict[SectionName, Annotated[list[str], Field(min_length=1, max_length=64)]]
 
 
 class ConsentCreate(Inbound):

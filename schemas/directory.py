@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Final, Literal
 
 from pydantic import AnyHttpUrl, Field, StringConstraints, model_validator
@@ -80,6 +81,29 @@ class SharingRule(Inbound):
         return self
 
 
+class RetentionEvent(StrEnum):
+    """What a retention period counts from."""
+
+    REFERRAL_SENT = "referral_sent"
+    ARRIVAL = "arrival"
+    ASSISTANCE_STARTED = "assistance_started"
+
+
+class RetentionRule(Inbound):
+    """How long a section sent for a purpose may be kept: ``days`` after ``event``.
+
+    Until the event is reported, it is assumed to happen ``Directory.event_horizon_days`` after
+    the referral is sent, so every section always has a date.
+    """
+
+    purpose: Purpose
+    section: SectionName
+    event: RetentionEvent
+    days: Annotated[int, Field(ge=1, le=3650)]
+    #: For a child, keep at least this long (follow-up of children lasts at least 24 months).
+    child_minimum_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
 class Directory(Inbound):
     """The signed list of members and the data-sharing policy."""
 
@@ -91,6 +115,9 @@ class Directory(Inbound):
     nodes: Annotated[list[NodeRecord], Field(max_length=1000)]
     sharing_policy: Annotated[list[SharingRule], Field(max_length=1000)]
     suspended_countries: Annotated[list[CountryCode], Field(max_length=300)] = []
+    retention: Annotated[list[RetentionRule], Field(max_length=500)] = []
+    #: Days from sending until an event is assumed to happen, while it is not yet reported.
+    event_horizon_days: dict[RetentionEvent, Annotated[int, Field(ge=0, le=3650)]] = {}
 
     @model_validator(mode="after")
     def _unique(self) -> Directory:
@@ -103,6 +130,9 @@ class Directory(Inbound):
         pairs = [(rule.role, rule.purpose) for rule in self.sharing_policy]
         if len(pairs) != len(set(pairs)):
             raise ValueError("one sharing rule per role and purpose")
+        kept = [(rule.purpose, rule.section) for rule in self.retention]
+        if len(kept) != len(set(kept)):
+            raise ValueError("one retention rule per purpose and section")
         if self.expires_at <= self.issued_at:
             raise ValueError("a directory must expire after it is issued")
         return self

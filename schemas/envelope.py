@@ -66,6 +66,8 @@ class EnvelopeHeader(Inbound):
     sections: Annotated[list[SectionName], Field(max_length=4)]
     created_at: AwareDatetime
     delete_by: AwareDatetime
+    #: For a referral, the delete-by date of each section (the latest is ``delete_by``).
+    section_delete_by: dict[SectionName, AwareDatetime] | None = None
     sender_key_id: KeyId
     recipient_key_id: KeyId
 
@@ -79,6 +81,14 @@ class EnvelopeHeader(Inbound):
             raise ValueError("times are whole seconds")
         if self.kind is MessageKind.REFERRAL and self.transfer_ground is None:
             raise ValueError("a referral must state its transfer ground")
+        if self.kind is MessageKind.REFERRAL:
+            dates = self.section_delete_by or {}
+            if sorted(dates) != self.sections:
+                raise ValueError("a referral states a delete-by date for each of its sections")
+            if any(d.microsecond or d <= self.created_at for d in dates.values()):
+                raise ValueError("section delete-by dates are whole seconds after created_at")
+            if max(dates.values(), default=self.delete_by) != self.delete_by:
+                raise ValueError("delete_by is the latest section delete-by date")
         return self
 
 

@@ -35,10 +35,11 @@ def create_case(
         key=key,
         request=body,
         now=now,
-        create=lambda: service.create_case(session, user, body, now),
+        create=lambda: service.create_case(session, node, user, body, now),
+        reread=lambda case_id: service.read_case(session, node, user, case_id, now),
     )
 
 
 @router.get("/{case_id}", responses=ERRORS)
 def read_case(case_id: CaseId, session: SessionDep, node: NodeDep, user: CurrentUser) -> CaseRead:
-    return service.read_case(session, user, case_id, node.clock.now())
+    return service.read_case(session, node, user, case_id, node.clock.now())

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Date, String
+from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, UTCDateTime
@@ -17,10 +17,6 @@ class CaseRow(Base):
     office: Mapped[str] = mapped_column(String(64), index=True)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    given_name: Mapped[str] = mapped_column(String(200))
-    family_name: Mapped[str] = mapped_column(String(200))
-    date_of_birth: Mapped[date | None] = mapped_column(Date(), nullable=True)
-    age_uncertain: Mapped[bool] = mapped_column(Boolean())
-    nationality: Mapped[str] = mapped_column(String(2))
-    preferred_language: Mapped[str] = mapped_column(String(2))
-    vulnerability_flags: Mapped[list[str]] = mapped_column(JSON())
+    #: Everything about the person (names, date of birth, nationality, language, flags), sealed
+    #: under the person's data key; erasing the key makes it unreadable everywhere, backups too.
+    sealed: Mapped[bytes] = mapped_column(LargeBinary())

@@ -15,46 +15,54 @@ from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
 from gateway.cases import repository
 from gateway.cases.models import CaseRow
-from gateway.errors import NotFound
+from gateway.errors import Gone, NotFound
+from gateway.keystore import PersonErased, open_json, seal_json
+from gateway.node import Node
 from schemas.api import CaseCreate, CaseRead
 from schemas.common import StaffRole
 
+PERSON = "cases"
 
-def case_read(row: CaseRow) -> CaseRead:
+
+def person(node: Node, row: CaseRow) -> CaseCreate:
+    """The person's details, decrypted; 410 if the person has been erased."""
+    try:
+        return CaseCreate.model_validate(open_json(node.keys, row.id, row.sealed, context=PERSON))
+    except PersonErased as exc:
+        raise Gone("this person's data has been erased") from exc
+
+
+def case_read(node: Node, row: CaseRow) -> CaseRead:
+    details = person(node, row)
     return CaseRead(
         id=row.id,
         office=row.office,
         created_at=row.created_at,
-        given_name=row.given_name,
-        family_name=row.family_name,
-        date_of_birth=row.date_of_birth,
-        age_uncertain=row.age_uncertain,
-        nationality=row.nationality,
-        preferred_language=row.preferred_language,
-        vulnerability_flags=row.vulnerability_flags,
+        given_name=details.given_name,
+        family_name=details.family_name,
+        date_of_birth=details.date_of_birth,
+        age_uncertain=details.age_uncertain,
+        nationality=details.nationality,
+        preferred_language=details.preferred_language,
+        vulnerability_flags=sorted(f.value for f in details.vulnerability_flags),
     )
 
 
 def create_case(
-    session: Session, principal: Principal, body: CaseCreate, now: datetime
+    session: Session, node: Node, principal: Principal, body: CaseCreate, now: datetime
 ) -> CaseRead:
     principal.require(StaffRole.CASEWORKER)
+    case_id = secrets.token_hex(16)
     row = CaseRow(
-        id=secrets.token_hex(16),
+        id=case_id,
         office=principal.office,
         created_by=principal.user,
         created_at=now,
-        given_name=body.given_name,
-        family_name=body.family_name,
-        date_of_birth=body.date_of_birth,
-        age_uncertain=body.age_uncertain,
-        nationality=body.nationality,
-        preferred_language=body.preferred_language,
-        vulnerability_flags=sorted(f.value for f in body.vulnerability_flags),
+        sealed=seal_json(node.keys, case_id, body.model_dump(mode="json"), context=PERSON),
     )
     session.add(row)
     record(session, at=now, actor=Actor.of(principal), action=Action.CASE_CREATED, subject=row.id)
-    return case_read(row)
+    return case_read(node, row)
 
 
 def own_case(session: Session, principal: Principal, case_id: str, now: datetime) -> CaseRow:
@@ -67,7 +75,9 @@ def own_case(session: Session, principal: Principal, case_id: str, now: datetime
     return row
 
 
-def read_case(session: Session, principal: Principal, case_id: str, now: datetime) -> CaseRead:
+def read_case(
+    session: Session, node: Node, principal: Principal, case_id: str, now: datetime
+) -> CaseRead:
     row = own_case(session, principal, case_id, now)
     record(session, at=now, actor=Actor.of(principal), action=Action.CASE_VIEWED, subject=row.id)
-    return case_read(row)
+    return case_read(node, row)

@@ -41,7 +41,8 @@ def record_consent(
         key=key,
         request=body,
         now=now,
-        create=lambda: service.record_consent(session, user, case_id, body, now),
+        create=lambda: service.record_consent(session, node, user, case_id, body, now),
+        reread=lambda consent_id: service.read_consent(session, user, case_id, consent_id, now),
     )
 
 
@@ -85,6 +86,9 @@ def narrow_consent(
         request=body,
         now=now,
         create=lambda: service.narrow(session, node, user, case_id, consent_id, body, now),
+        reread=lambda withdrawal_id: service.read_withdrawal(
+            session, user, case_id, withdrawal_id, now
+        ),
     )
 
 
@@ -126,6 +130,9 @@ def withdraw(
         request=body,
         now=now,
         create=lambda: service.withdraw(session, node, user, case_id, body, now),
+        reread=lambda withdrawal_id: service.read_withdrawal(
+            session, user, case_id, withdrawal_id, now
+        ),
     )
 
 

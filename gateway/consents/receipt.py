@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from crypto.signed import sign_document
 from gateway.accesslog.service import Action, Actor, record
 from gateway.auth import Principal
-from gateway.cases.service import own_case
+from gateway.cases.service import own_case, person
 from gateway.consents import repository
 from gateway.consents.receipt_text import GIVERS, METHODS, PURPOSES, RTL, SECTIONS, STATUSES, TEXT
 from gateway.errors import NotFound
@@ -92,7 +92,7 @@ def consent_receipt(
         sections=current.sections,
         purpose=row.purpose,
     )
-    return doc, receipt, case.preferred_language
+    return doc, receipt, person(node, case).preferred_language
 
 
 def render_html(doc: SignedDocument, receipt: ConsentReceipt, language: str) -> str:

@@ -22,7 +22,7 @@ from consent.records import ConsentGrant, SubjectFacts
 from gateway.accesslog.service import Action, Actor, record
 from gateway.auth import Principal
 from gateway.cases.models import CaseRow
-from gateway.cases.service import own_case
+from gateway.cases.service import own_case, person
 from gateway.consents import repository
 from gateway.consents.models import ConsentRow, ConsentVersionRow, RevocationRow, WithdrawalRow
 from gateway.delivery.outbox import Message, seal_and_queue
@@ -30,8 +30,9 @@ from gateway.errors import Conflict, NotFound, Unprocessable
 from gateway.node import Node
 from gateway.referrals import repository as referrals
 from gateway.referrals.models import ReferralRow
+from gateway.referrals.sent import drop_sent_sections
 from partners.errors import UnknownNode
-from schemas.common import ConsentGiver, PartnerRole, Purpose, SectionName, VulnerabilityFlag
+from schemas.common import ConsentGiver, PartnerRole, Purpose, SectionName, StaffRole
 from schemas.consent import (
     ConsentCreate,
     ConsentNarrow,
@@ -49,12 +50,13 @@ from schemas.envelope import MessageKind
 QUEUED, DELIVERED, CANCELLED = "queued", referrals.DELIVERED, referrals.CANCELLED
 
 
-def subject_facts(case: CaseRow, today: date) -> SubjectFacts:
+def subject_facts(node: Node, case: CaseRow, today: date) -> SubjectFacts:
+    details = person(node, case)
     return SubjectFacts.from_birth(
-        date_of_birth=case.date_of_birth,
-        age_uncertain=case.age_uncertain,
+        date_of_birth=details.date_of_birth,
+        age_uncertain=details.age_uncertain,
         today=today,
-        flags=frozenset(VulnerabilityFlag(f) for f in case.vulnerability_flags),
+        flags=frozenset(details.vulnerability_flags),
     )
 
 
@@ -95,10 +97,15 @@ def _read(row: ConsentRow, history: list[ConsentVersionRow]) -> ConsentRead:
 
 
 def record_consent(
-    session: Session, principal: Principal, case_id: str, body: ConsentCreate, now: datetime
+    session: Session,
+    node: Node,
+    principal: Principal,
+    case_id: str,
+    body: ConsentCreate,
+    now: datetime,
 ) -> ConsentRead:
     case = own_case(session, principal, case_id, now)
-    if subject_facts(case, now.date()).is_child:
+    if subject_facts(node, case, now.date()).is_child:
         missing = []
         if body.given_by is ConsentGiver.DATA_SUBJECT:
             missing.append("consent from a parent, guardian or legal representative")
@@ -340,13 +347,13 @@ def _reach_recipients(
         for grant in grants:
             if grant.covers(purpose, referral.recipient, roles, now):
                 still |= {s.value for s in grant.sections}
-        affected = sorted(set(referral.sent_content) - still)
+        affected = sorted(set(referral.sent_sections) - still)
         if not affected:
             continue
         if referral.status == QUEUED:
             outbox = referrals.outbox_of(session, referral.id)
             if outbox is not None and outbox.status == referrals.PENDING:
-                outbox.status, outbox.finished_at = referrals.CANCELLED, now
+                outbox.status, outbox.finished_at, outbox.envelope = referrals.CANCELLED, now, ""
             referral.status = CANCELLED
             withdrawal.packets_cancelled = [*withdrawal.packets_cancelled, referral.packet_id]
             record(
@@ -363,9 +370,7 @@ def _reach_recipients(
             continue
         to_revoke[(referral.recipient, referral.purpose)].append((referral, affected))
         # The host keeps no copy of withdrawn content either: only the section names remain.
-        referral.sent_content = {
-            s: v for s, v in referral.sent_content.items() if s not in affected
-        }
+        drop_sent_sections(node, referral, affected)
         referral.withdrawn_sections = sorted({*referral.withdrawn_sections, *affected})
     for (recipient, revoked_purpose), packets in to_revoke.items():
         revoked = [
@@ -444,3 +449,50 @@ def list_withdrawals(
 ) -> list[WithdrawalRead]:
     case = own_case(session, principal, case_id, now)
     return [_withdrawal_read(session, w) for w in repository.withdrawals_of(session, case.id)]
+
+
+def read_withdrawal(
+    session: Session, principal: Principal, case_id: str, withdrawal_id: str, now: datetime
+) -> WithdrawalRead:
+    case = own_case(session, principal, case_id, now)
+    row = session.get(WithdrawalRow, withdrawal_id)
+    if row is None or row.case_id != case.id:
+        raise NotFound("withdrawal")
+    return _withdrawal_read(session, row)
+
+
+def erase(
+    session: Session, node: Node, principal: Principal, case_id: str, now: datetime
+) -> WithdrawalRead | None:
+    """A valid erasure request (a DPO decides): withdraw everything, then destroy the key.
+
+    Every recipient is sent a revocation as for any withdrawal (and confirms deletion); the
+    person's data key on this node is destroyed, so the case and what was sent about it become
+    unreadable here and in every backup of this database.
+    """
+    principal.require(StaffRole.DPO)
+    case = session.get(CaseRow, case_id)
+    if case is None:
+        raise NotFound("case")
+    rows = repository.consents_of(session, case.id)
+    history = repository.versions_of(session, [r.id for r in rows])
+    changes = [
+        (row, history[row.id][-1], set[str]())
+        for row in rows
+        if history[row.id][-1].status != ConsentStatus.WITHDRAWN
+    ]
+    withdrawal = (
+        _withdraw(session, node, principal, case, WithdrawalCreate(), changes, now)
+        if changes
+        else None
+    )
+    node.keys.destroy(case.id)
+    record(
+        session,
+        at=now,
+        actor=Actor.of(principal),
+        action=Action.SUBJECT_KEY_DESTROYED,
+        subject=case.id,
+        outcome="erasure_request",
+    )
+    return withdrawal

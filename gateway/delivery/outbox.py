@@ -37,6 +37,7 @@ class Message:
     sections: list[SectionName]
     content: dict[str, Any]
     delete_by: datetime
+    section_delete_by: dict[SectionName, datetime] | None = None
     transfer_ground: TransferGround | None = None
     referral_id: str | None = None
     packet_id: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -66,6 +67,7 @@ def seal_and_queue(session: Session, node: Node, message: Message, now: datetime
         sections=sorted(set(message.sections)),
         created_at=created,
         delete_by=message.delete_by.replace(microsecond=0),
+        section_delete_by=message.section_delete_by,
         sender_key_id=signing_key.key_id,
         recipient_key_id=recipient_key.key_id,
     )

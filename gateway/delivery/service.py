@@ -30,13 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.accesslog.service import Action, Actor, record
 from gateway.consents.models import RevocationRow, WithdrawalRow
 from gateway.errors import ServiceUnavailable
 from gateway.node import Node
+from gateway.periodic import run_periodically
 from gateway.referrals import repository
 from gateway.referrals.models import DeliveryAttemptRow, OutboxRow, ReceiptRow, ReferralRow
 from partners.client import INBOX_PATH, NodeClient
@@ -55,6 +55,9 @@ class DeliveryReport:
     delivered: int = 0
     retried: int = 0
     dead_lettered: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.delivered or self.retried or self.dead_lettered)
 
     def __str__(self) -> str:
         return (
@@ -123,15 +126,7 @@ class DeliveryWorker:
         return report
 
     def run_forever(self, *, interval: float, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                report = self.run_once()
-            except (OperationalError, ServiceUnavailable) as exc:
-                log.warning("delivery run failed: %s; retrying", type(exc).__name__)
-                report = DeliveryReport()
-            if report.delivered or report.retried or report.dead_lettered:
-                log.info("delivery run: %s", report)
-            stop.wait(interval)
+        run_periodically(self.run_once, interval=interval, stop=stop, log=log, name="delivery")
 
     # -- steps ------------------------------------------------------------------------------------
 
@@ -191,6 +186,8 @@ class DeliveryWorker:
             if row is None or row.status != repository.PENDING:
                 return
             row.status, row.finished_at, row.claimed_until = repository.DELIVERED, done, None
+            # Nothing needs the sealed copy any more; keep only its digest.
+            row.envelope = ""
             row.attempts += 1
             session.add(
                 DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome="delivered")
@@ -285,6 +282,7 @@ class DeliveryWorker:
             )
             if dead or now + delay >= row.deliver_by:
                 row.status, row.finished_at, row.claimed_until = repository.DEAD, now, None
+                row.envelope = ""
                 session.add(
                     DeliveryAttemptRow(
                         outbox_id=outbox_id, attempted_at=now, outcome="dead_lettered"
@@ -318,7 +316,7 @@ class DeliveryWorker:
             action=action,
             subject=referral.case_id,
             packet_id=row.packet_id,
-            sections=sorted(referral.sent_content),
+            sections=sorted(referral.sent_sections),
             purpose=referral.purpose,
             outcome=status,
         )

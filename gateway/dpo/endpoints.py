@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.cases.endpoints import ERRORS
+from gateway.cases.endpoints import ERRORS, CaseId
+from gateway.consents import service as consents
 from gateway.deps import CurrentUser, NodeDep, SessionDep
 from gateway.dpo import service
-from schemas.api import TransferRecord
+from gateway.retention import service as retention
+from schemas.api import ErasureRead, LegalHoldCreate, LegalHoldRead, TransferRecord
 
 router = APIRouter(prefix="/api/v1/dpo", tags=["data protection officer"])
 
@@ -16,3 +18,35 @@ router = APIRouter(prefix="/api/v1/dpo", tags=["data protection officer"])
 def transfers(session: SessionDep, node: NodeDep, user: CurrentUser) -> list[TransferRecord]:
     """The register of cross-border transfers: destination, purpose, data categories, ground."""
     return service.transfers(session, node, user)
+
+
+@router.post("/holds", status_code=201, responses=ERRORS)
+def place_hold(
+    body: LegalHoldCreate, session: SessionDep, node: NodeDep, user: CurrentUser
+) -> LegalHoldRead:
+    """Pause deletion of a subject's or a packet's data until a date, with a reason (logged)."""
+    hold = retention.place_hold(
+        session,
+        user,
+        subject=body.subject,
+        packet_id=body.packet_id,
+        reason=body.reason,
+        until=body.until,
+        now=node.clock.now(),
+    )
+    return LegalHoldRead.model_validate(hold, from_attributes=True)
+
+
+@router.get("/holds", responses=ERRORS)
+def list_holds(session: SessionDep, user: CurrentUser) -> list[LegalHoldRead]:
+    return [
+        LegalHoldRead.model_validate(h, from_attributes=True)
+        for h in retention.list_holds(session, user)
+    ]
+
+
+@router.post("/erasures/{case_id}", status_code=201, responses=ERRORS)
+def erase(case_id: CaseId, session: SessionDep, node: NodeDep, user: CurrentUser) -> ErasureRead:
+    """Erase a person on a valid request: withdraw everything everywhere, destroy their key."""
+    withdrawal = consents.erase(session, node, user, case_id, node.clock.now())
+    return ErasureRead(case_id=case_id, withdrawal=withdrawal)

@@ -35,7 +35,9 @@ def transfers(session: Session, node: Node, principal: Principal) -> list[Transf
                 recipient_organisation=organisation,
                 destination_country=country,
                 purpose=row.purpose,
-                sections=sorted({*row.sent_content, *row.withdrawn_sections}),
+                sections=sorted(
+                    {*row.sent_sections, *row.withdrawn_sections, *row.expired_sections}
+                ),
                 transfer_ground=row.transfer_ground,
                 status=row.status,
             )

@@ -29,6 +29,8 @@ class ReceivedPacketRow(Base):
     #: ``active``, ``partly_withdrawn`` or ``withdrawn`` (consent withdrawn for every section).
     status: Mapped[str] = mapped_column(String(20))
     withdrawn_sections: Mapped[list[str]] = mapped_column(JSON())
+    #: Sections deleted because their retention period ended (tombstones are in the access log).
+    expired_sections: Mapped[list[str]] = mapped_column(JSON(), default=list)
     #: The signed receipt we returned; a repeated delivery gets exactly this again.
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON())
 
@@ -51,3 +53,5 @@ class ReceivedSectionRow(Base):
     )
     section: Mapped[str] = mapped_column(String(20), primary_key=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary())
+    #: The sender's date for this section, capped by the federation's retention rule.
+    delete_by: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

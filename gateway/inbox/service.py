@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from consent.policy import policy_allowance
+from consent.retention import cap_deadlines, section_deadlines
 from crypto.envelope import SealedEnvelope, envelope_digest, parse
 from crypto.errors import InvalidEnvelope, RejectReason
 from crypto.storage import StoredDataUnreadable, open_at_rest, seal_at_rest
@@ -39,7 +40,7 @@ from partners.inbound import AcceptancePolicy, AcceptedEnvelope, ContentCheck, a
 from partners.receipts import issue_deletion_receipt, issue_receipt
 from partners.tokens import verify_node_token
 from schemas.api import ReceivedReferralRead, ReceivedReferralSummary
-from schemas.common import PartnerRole, StaffRole
+from schemas.common import PartnerRole, SectionName, StaffRole
 from schemas.consent import RevocationContent
 from schemas.envelope import MessageKind, SignedDocument, WireEnvelope
 from schemas.sections import ReferralContent
@@ -160,6 +161,7 @@ def receive(
             envelope_sha256=digest,
             status=ACTIVE,
             withdrawn_sections=[],
+            expired_sections=[],
             receipt=answer.model_dump(mode="json"),
         )
     )
@@ -198,7 +200,19 @@ def _store_sections(
     session: Session, node: Node, accepted: AcceptedEnvelope, now: datetime
 ) -> None:
     header = accepted.sealed.header
-    key = node.keys.data_key(session, header.subject, now=now)
+    key = node.keys.data_key(header.subject)
+    directory = node.directory().directory
+    stated = header.section_delete_by or {}
+    allowed = section_deadlines(
+        rules=directory.retention,
+        horizons=directory.event_horizon_days,
+        purpose=header.purpose,
+        sections=list(stated),
+        sent_at=header.created_at,
+        # The recipient does not know the person's age; the cap allows the longer child period.
+        is_child=True,
+    )
+    deadlines = cap_deadlines(stated, allowed)
     for section, values in json.loads(accepted.plaintext).items():
         session.add(
             ReceivedSectionRow(
@@ -209,6 +223,7 @@ def _store_sections(
                     json.dumps(values, sort_keys=True).encode(),
                     context=_section_context(header.packet_id, section),
                 ),
+                delete_by=deadlines[SectionName(section)],
             )
         )
 
@@ -313,7 +328,7 @@ def open_received(
             packet_id=row.packet_id,
         )
         raise Gone("consent for this referral was withdrawn; its content has been deleted")
-    if row.delete_by <= now:
+    if row.status == "expired" or row.delete_by <= now:
         deny(
             session,
             at=now,
@@ -340,7 +355,7 @@ def open_received(
 
 def _open_sections(session: Session, node: Node, row: ReceivedPacketRow) -> dict[str, object]:
     try:
-        key = node.keys.existing_key(session, row.subject)
+        key = node.keys.existing_key(row.subject)
     except StoredDataUnreadable as exc:
         log.error("the data key of a subject does not unwrap (packet %s)", row.packet_id)
         raise Gone("this referral's stored content cannot be read") from exc

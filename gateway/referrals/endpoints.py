@@ -34,6 +34,7 @@ def create_referral(
         request=body,
         now=now,
         create=lambda: service.create_referral(session, node, user, body, now),
+        reread=lambda referral_id: service.read_referral(session, user, referral_id, now),
     )
 
 

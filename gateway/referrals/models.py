@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.cases import models as _cases  # noqa: F401  (the referrals -> cases foreign key)
@@ -30,13 +30,23 @@ class ReferralRow(Base):
     #: The consents the sharing decision rested on.
     consent_ids: Mapped[list[str]] = mapped_column(JSON())
     packet_id: Mapped[str] = mapped_column(String(32), unique=True)
-    #: What was sent, after minimisation: the sender's own record of the packet's content.
-    sent_content: Mapped[dict[str, Any]] = mapped_column(JSON())
+    #: Names of the sections sent and still held here (no content: that is ``sealed_content``).
+    sent_sections: Mapped[list[str]] = mapped_column(JSON())
+    #: What was sent, after minimisation, sealed under the person's data key (``referrals.sent``).
+    sealed_content: Mapped[bytes] = mapped_column(LargeBinary())
     #: Names of sections and fields the caseworker entered that were not sent (never values).
     withheld: Mapped[dict[str, Any]] = mapped_column(JSON())
     #: Sections whose consent was withdrawn after sending (their content is gone from here too).
     withdrawn_sections: Mapped[list[str]] = mapped_column(JSON(), default=list)
     delete_by: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Section -> ISO 8601 delete-by date, as stated in the signed header.
+    section_delete_by: Mapped[dict[str, str]] = mapped_column(JSON(), default=dict)
+    #: The earliest delete-by date of a section still held here; None when nothing is left.
+    next_delete_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True, index=True
+    )
+    #: Sections deleted here because their retention period ended.
+    expired_sections: Mapped[list[str]] = mapped_column(JSON(), default=list)
     status: Mapped[str] = mapped_column(String(20))
 
 

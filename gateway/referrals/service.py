@@ -11,7 +11,7 @@ Invariants:
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from consent.errors import SharingRefused
 from consent.minimise import minimise
 from consent.policy import Recipient, check_content, decide
+from consent.retention import section_deadlines
 from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
 from gateway.cases.service import own_case
@@ -28,23 +29,14 @@ from gateway.errors import NotFound, Unprocessable
 from gateway.node import Node
 from gateway.referrals import repository
 from gateway.referrals.models import ReferralRow
+from gateway.referrals.sent import seal_sent
 from partners.errors import UnknownNode
 from schemas.api import DeliveryAttemptRead, ReceiptRead, ReferralCreate, ReferralRead
-from schemas.common import Purpose, SectionName, StaffRole
+from schemas.common import SectionName, StaffRole
 from schemas.envelope import MessageKind
 from schemas.sections import ReferralContent
 
 QUEUED = "queued"
-
-#: Until the federation policy carries retention rules, a packet's delete-by date per purpose.
-RETENTION: dict[Purpose, timedelta] = {
-    Purpose.TRAVEL_ASSISTANCE: timedelta(days=90),
-    Purpose.MEDICAL_ESCORT: timedelta(days=90),
-    Purpose.ARRIVAL_RECEPTION: timedelta(days=120),
-    Purpose.CHILD_HANDOVER: timedelta(days=120),
-    Purpose.REINTEGRATION_ASSISTANCE: timedelta(days=760),
-    Purpose.REINTEGRATION_MONITORING: timedelta(days=760),
-}
 
 
 def _withheld(entered: ReferralContent, sent: ReferralContent) -> dict[str, Any]:
@@ -79,7 +71,7 @@ def create_referral(
         allowance = decide(
             rule_for=view.rule,
             consents=current_grants(session, case.id),
-            subject=subject_facts(case, now.date()),
+            subject=subject_facts(node, case, now.date()),
             recipient=recipient,
             purpose=body.purpose,
             ground=body.transfer_ground,
@@ -100,7 +92,16 @@ def create_referral(
         )
         raise
 
-    delete_by = now.replace(microsecond=0) + RETENTION[body.purpose]
+    facts = subject_facts(node, case, now.date())
+    deadlines = section_deadlines(
+        rules=view.directory.retention,
+        horizons=view.directory.event_horizon_days,
+        purpose=body.purpose,
+        sections=[SectionName(s) for s in content.section_names()],
+        sent_at=now.replace(microsecond=0),
+        is_child=facts.is_child,
+    )
+    delete_by = max(deadlines.values())
     referral_id = secrets.token_hex(16)
     message = Message(
         kind=MessageKind.REFERRAL,
@@ -112,6 +113,7 @@ def create_referral(
         sections=[SectionName(s) for s in content.section_names()],
         content=content.to_wire(),
         delete_by=delete_by,
+        section_delete_by=deadlines,
         referral_id=referral_id,
     )
     referral = ReferralRow(
@@ -125,10 +127,14 @@ def create_referral(
         transfer_ground=body.transfer_ground.value,
         consent_ids=list(allowance.consent_refs),
         packet_id=message.packet_id,
-        sent_content=content.to_wire(),
+        sent_sections=sorted(content.section_names()),
+        sealed_content=seal_sent(node, case.id, content.to_wire()),
         withheld=_withheld(body.content, content),
         withdrawn_sections=[],
         delete_by=delete_by,
+        section_delete_by={s.value: d.isoformat() for s, d in deadlines.items()},
+        next_delete_at=min(deadlines.values()),
+        expired_sections=[],
         status=QUEUED,
     )
     session.add(referral)
@@ -161,7 +167,7 @@ def _read(session: Session, row: ReferralRow) -> ReferralRead:
         delete_by=row.delete_by,
         status=row.status,
         transfer_ground=row.transfer_ground,
-        sections_sent=sorted({*row.sent_content, *row.withdrawn_sections}),
+        sections_sent=sorted({*row.sent_sections, *row.withdrawn_sections, *row.expired_sections}),
         withheld=row.withheld,
         attempts=[
             DeliveryAttemptRead(attempted_at=a.attempted_at, outcome=a.outcome) for a in attempts

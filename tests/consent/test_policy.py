@@ -315,10 +315,17 @@ class TestTransferGround:
 
         assert decide_for(consents=[uninformed], ground=ground).consent_refs == ("c-1",)
 
-    def test_one_informed_covering_consent_is_enough(self) -> None:
-        consents = [grant("c-1", informed_of_risks=False), grant("c-2", sections=[TRAVEL])]
+    def test_only_what_informed_consents_cover_may_go_on_that_ground(self) -> None:
+        # c-1 (uninformed) covers medical; c-2 (informed) covers arrival only.
+        consents = [
+            grant("c-1", informed_of_risks=False),
+            grant("c-2", sections=frozenset({ARRIVAL})),
+        ]
 
-        assert decide_for(consents=consents).consent_refs == ("c-1", "c-2")
+        allowance = decide_for(consents=consents)
+
+        assert allowance.section_names() == [ARRIVAL]
+        assert allowance.consent_refs == ("c-2",)
 
     def test_informed_consent_that_does_not_cover_does_not_count(self) -> None:
         consents = [grant("c-1", informed_of_risks=False), grant("c-2", recipient=OTHER)]
@@ -617,11 +624,11 @@ class TestCheckContent:
 # Property: whatever the policy, consents, person and recipient, an allowance is never wider than
 # the policy, never wider than what the counting consents name, and never breaks section 4.
 #
-# The universe is small (two purposes, four roles, two nodes) and consents are drawn near the case
-# (mostly for its purpose, and its recipient by name or by one of its roles), so that a good share
-# of cases get past the refusals and reach an allowance. Drawn from everything, nearly every case
-# stops at "no policy" or "no consent" and the properties check almost nothing;
-# ``test_cases_reach_an_allowance`` keeps it so.
+# The universe is small (two purposes, four roles, two nodes), one consent always covers the
+# recipient and the others are drawn near the case (mostly for its purpose, and its recipient by
+# name or by one of its roles), so that a good share of cases get past the refusals and reach an
+# allowance. Drawn from everything, nearly every case stops at "no policy" or "no consent" and the
+# properties check almost nothing; ``test_cases_reach_an_allowance`` keeps it so.
 
 NODES = (PARTNER, OTHER)
 COUNTRIES = ("SN", "ML", "GH")
@@ -637,6 +644,8 @@ T = TypeVar("T")
 OFFSETS = st.integers(min_value=-3, max_value=3).map(lambda days: NOW + timedelta(days=days))
 #: Mostly already valid, sometimes not yet.
 VALID_FROM = st.integers(min_value=-3, max_value=1).map(lambda days: NOW + timedelta(days=days))
+PAST = st.integers(min_value=-3, max_value=0).map(lambda days: NOW + timedelta(days=days))
+FUTURE = st.integers(min_value=1, max_value=3).map(lambda days: NOW + timedelta(days=days))
 #: True about three times in four; its simplest value (what Hypothesis starts from) is True.
 LIKELY = st.integers(min_value=0, max_value=3).map(lambda n: n != 3)
 
@@ -701,22 +710,41 @@ def near(draw: st.DrawFn, preferred: T, others: Sequence[T]) -> T:
 
 
 @st.composite
-def consent_grants(draw: st.DrawFn, *, to: Recipient, purpose: Purpose) -> ConsentGrant:
-    """A consent, more often than not for ``purpose`` and naming ``to`` or one of its roles."""
-    valid_from = draw(VALID_FROM)
+def consent_grants(
+    draw: st.DrawFn, *, to: Recipient, purpose: Purpose, covering: bool = False
+) -> ConsentGrant:
+    """A consent, more often than not for ``purpose`` and naming ``to`` or one of its roles.
+
+    With ``covering``, one that certainly covers ``to`` for ``purpose`` now; whether it counts
+    (for a child, for the ground) and what it allows are still drawn.
+    """
     by_role = draw(st.booleans())
+    if covering:
+        roles = sorted(to.roles)
+        valid_from = draw(PAST)
+        valid_until = draw(st.none() | FUTURE)
+        withdrawn_at = draw(st.none() | FUTURE)
+        recipient = None if by_role else to.node_id
+        role = roles[draw(indices(len(roles)))] if by_role else None
+    else:
+        valid_from = draw(VALID_FROM)
+        valid_until = draw(st.none() | OFFSETS.filter(lambda t: t > valid_from))
+        withdrawn_at = draw(st.none() | st.none() | OFFSETS)
+        purpose = near(draw, purpose, PURPOSES)
+        recipient = None if by_role else near(draw, to.node_id, NODES)
+        role = near(draw, min(to.roles), ROLES) if by_role else None
     # Field narrowing may name any section, consented or not: stray entries must not widen.
     narrowing = draw(section_map(min_fields=1)) if draw(st.booleans()) else {}
     return ConsentGrant(
         ref=f"c-{draw(st.integers(min_value=0, max_value=99))}",
-        purpose=near(draw, purpose, PURPOSES),
-        recipient=None if by_role else near(draw, to.node_id, NODES),
-        recipient_role=near(draw, min(to.roles), ROLES) if by_role else None,
+        purpose=purpose,
+        recipient=recipient,
+        recipient_role=role,
         sections=frozenset(draw(SECTIONS)),
         fields={s: frozenset(f) for s, f in narrowing.items()},
         valid_from=valid_from,
-        valid_until=draw(st.none() | OFFSETS.filter(lambda t: t > valid_from)),
-        withdrawn_at=draw(st.none() | st.none() | OFFSETS),
+        valid_until=valid_until,
+        withdrawn_at=withdrawn_at,
         given_by=draw(st.sampled_from(GIVERS)),
         child_view_recorded=draw(LIKELY),
         best_interests_reference=draw(LIKELY),
@@ -732,12 +760,13 @@ class Scenario:
     authority: bool
 
 
-SCENARIOS = [
-    pytest.param(Scenario(child=False, authority=False), id="adult"),
-    pytest.param(Scenario(child=True, authority=False), id="child"),
-    pytest.param(Scenario(child=False, authority=True), id="adult-to-authority"),
-    pytest.param(Scenario(child=True, authority=True), id="child-to-authority"),
-]
+SCENARIOS = {
+    "adult": Scenario(child=False, authority=False),
+    "child": Scenario(child=True, authority=False),
+    "adult-to-authority": Scenario(child=False, authority=True),
+    "child-to-authority": Scenario(child=True, authority=True),
+}
+IN_EVERY_SCENARIO = pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
 OTHER_ROLES = [role for role in ROLES if role is not AUTHORITY]
 
 
@@ -757,7 +786,11 @@ def cases(draw: st.DrawFn, scenario: Scenario) -> Case:
     purpose = draw(st.sampled_from(PURPOSES))
     return Case(
         rules=draw(policies()),
-        consents=draw(st.lists(consent_grants(to=to, purpose=purpose), min_size=1, max_size=4)),
+        # One consent covers the recipient (so that cases get past "no consent"); others may.
+        consents=[
+            draw(consent_grants(to=to, purpose=purpose, covering=True)),
+            *draw(st.lists(consent_grants(to=to, purpose=purpose), max_size=3)),
+        ],
         subject=SubjectFacts(is_child=scenario.child),
         to=to,
         purpose=purpose,
@@ -784,6 +817,8 @@ def counting(case: Case) -> list[ConsentGrant]:
                 and c.best_interests_reference
             )
         )
+        # On the explicit-consent ground, only consents given after the risks were told count.
+        and (case.ground is not EXPLICIT or c.informed_of_risks)
     ]
 
 
@@ -813,7 +848,7 @@ def withheld_for(to: Recipient, section: SectionName) -> frozenset[str]:
 
 
 class TestDecideProperties:
-    @pytest.mark.parametrize("scenario", SCENARIOS)
+    @IN_EVERY_SCENARIO
     @given(data=st.data(), suspended=st.frozensets(st.sampled_from(COUNTRIES), max_size=1))
     def test_allowance_is_never_wider_than_policy_or_consent(
         self, scenario: Scenario, data: st.DataObject, suspended: frozenset[str]
@@ -829,7 +864,7 @@ class TestDecideProperties:
 
         assert PartnerRole.LAW_ENFORCEMENT not in case.to.roles
         assert case.to.country not in suspended
-        assert case.ground is not EXPLICIT or any(c.informed_of_risks for c in counted)
+        assert case.ground is not EXPLICIT or all(c.informed_of_risks for c in counted)
         assert allowance.sections
         for section, allowed in allowance.sections.items():
             assert allowed
@@ -838,7 +873,7 @@ class TestDecideProperties:
             assert not allowed & withheld_for(case.to, section)
         assert allowance.consent_refs == tuple(sorted(c.ref for c in counted))
 
-    @pytest.mark.parametrize("scenario", SCENARIOS)
+    @IN_EVERY_SCENARIO
     @given(data=st.data())
     def test_allowance_is_given_whenever_policy_and_consent_meet(
         self, scenario: Scenario, data: st.DataObject
@@ -852,37 +887,42 @@ class TestDecideProperties:
             left = (fields & consented.get(section, set())) - withheld_for(case.to, section)
             if left:
                 expected[section] = frozenset(left)
-        informed = case.ground is not EXPLICIT or any(c.informed_of_risks for c in counted)
-
         try:
             allowance = case.decide()
         except SharingRefused:
-            assert PartnerRole.LAW_ENFORCEMENT in case.to.roles or not expected or not informed
+            assert PartnerRole.LAW_ENFORCEMENT in case.to.roles or not expected
             return
         assert dict(allowance.sections) == expected
         assert allowance.consent_refs == tuple(sorted(c.ref for c in counted))
 
-    @pytest.mark.parametrize("scenario", SCENARIOS)
-    def test_cases_reach_an_allowance(self, scenario: Scenario) -> None:
-        # Guards the strategy above: if almost every case were refused, the properties would hold
-        # vacuously. A fair share of drawn cases must be allowed, some resting on consents that
-        # name fields, and some must be refused for a reason after the first three rules.
-        reached: Counter[str] = Counter()
+    def test_cases_reach_an_allowance(self) -> None:
+        # Guards the strategies above: if almost every case were refused, the properties would
+        # hold vacuously. In every scenario a fair share of drawn cases must be allowed; across
+        # them, some allowances must rest on consents that name fields, and some cases must be
+        # refused for having nothing left. (Measured over many seeds, the counts stay well above
+        # these bounds; they are low so that a change of seed does not fail the test.)
+        reached = {name: outcomes(scenario) for name, scenario in SCENARIOS.items()}
+        total = sum(reached.values(), Counter[str]())
 
-        @settings(max_examples=100, database=None, derandomize=True)
-        @given(case=cases(scenario))
-        def draw_cases(case: Case) -> None:
-            try:
-                case.decide()
-            except SharingRefused as refused:
-                reached[refused.rule.value] += 1
-                return
-            reached["allowed"] += 1
-            reached["allowed with named fields"] += any(c.fields for c in counting(case))
+        assert all(counts["allowed"] >= 5 for counts in reached.values()), reached
+        assert total["allowed with named fields"] >= 10, total
+        assert total[RefusalRule.NOTHING_LEFT.value] >= 10, total
 
-        draw_cases()
 
-        assert reached["allowed"] >= 15, reached
-        assert reached["allowed with named fields"] >= 5, reached
-        assert reached[RefusalRule.NOTHING_LEFT.value] >= 3, reached
-        assert reached[RefusalRule.LAW_ENFORCEMENT.value] >= 1, reached
+def outcomes(scenario: Scenario) -> Counter[str]:
+    """How 100 cases drawn for ``scenario`` end: allowed, or the rule that refused them."""
+    reached: Counter[str] = Counter()
+
+    @settings(max_examples=100, database=None, derandomize=True)
+    @given(case=cases(scenario))
+    def draw_cases(case: Case) -> None:
+        try:
+            case.decide()
+        except SharingRefused as refused:
+            reached[refused.rule.value] += 1
+            return
+        reached["allowed"] += 1
+        reached["allowed with named fields"] += any(c.fields for c in counting(case))
+
+    draw_cases()
+    return reached

@@ -65,6 +65,9 @@ def make_header(**changes: Any) -> EnvelopeHeader:
         "recipient_key_id": RECIPIENT.key_id,
     }
     values.update(changes)
+    if "section_delete_by" not in changes and values["kind"] == "referral":
+        # A referral dates each of its sections; by default all at delete_by.
+        values["section_delete_by"] = dict.fromkeys(values["sections"], values["delete_by"])
     return EnvelopeHeader(**values)
 
 
@@ -280,14 +283,18 @@ class TestParse:
     @pytest.mark.parametrize("member", ["header", "ciphertext", "signature"])
     def test_base64url_with_non_zero_trailing_bits_is_malformed(self, member: str) -> None:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-        text: str = getattr(SEALED.wire(), member)
-        # Only a text whose length is 2 or 3 modulo 4 leaves unused bits in its last character.
+        # Only a text whose length is 2 or 3 modulo 4 leaves unused bits in its last character,
+        # that is a byte string whose length is not a multiple of 3: lengthen the header if not.
+        sealed = SEALED
+        if len(getattr(sealed.wire(), member)) % 4 == 0:
+            sealed = make_sealed(sender="host1.example")
+        text: str = getattr(sealed.wire(), member)
         assert len(text) % 4 in (2, 3)
         changed = text[:-1] + alphabet[alphabet.index(text[-1]) | 1]
         assert changed != text
         assert base64.urlsafe_b64decode(changed + "=" * (-len(changed) % 4)) == b64decode(text)
         with pytest.raises(InvalidEnvelope) as caught:
-            parse(wire_with(SEALED, **{member: changed}))
+            parse(wire_with(sealed, **{member: changed}))
         assert caught.value.reason is RejectReason.MALFORMED
 
     def test_base64url_with_a_trailing_newline_is_malformed(self) -> None:
@@ -365,6 +372,96 @@ class TestTransferGround:
         wire = wire_with(SEALED, header=b64encode(header))
         with pytest.raises(InvalidEnvelope) as caught:
             verify(parse(wire), SENDER.public_key())
+        assert caught.value.reason is RejectReason.BAD_SIGNATURE
+
+
+class TestSectionDeleteBy:
+    def test_referral_header_carries_a_date_per_section_in_utc_with_z(self) -> None:
+        value = json.loads(SEALED.header_bytes)
+        assert value["section_delete_by"] == {"arrival": "2026-07-01T12:00:00Z"}
+        assert b'"section_delete_by":{"arrival":"2026-07-01T12:00:00Z"},"sections":' in (
+            SEALED.header_bytes
+        )
+
+    def test_sections_with_their_own_dates_round_trip(self) -> None:
+        dates = {"arrival": DELETE_BY, "travel": CREATED + timedelta(days=7)}
+        sealed = make_sealed(sections=["arrival", "travel"], section_delete_by=dates)
+        assert json.loads(sealed.header_bytes)["section_delete_by"] == {
+            "arrival": "2026-07-01T12:00:00Z",
+            "travel": "2026-06-08T12:00:00Z",
+        }
+        assert parse(sealed.wire()).header == sealed.header
+        assert receive(sealed) == PLAINTEXT
+
+    def test_referral_header_without_section_dates_cannot_be_built(self) -> None:
+        with pytest.raises(ValidationError, match="delete-by date for each of its sections"):
+            make_header(section_delete_by=None)
+
+    @pytest.mark.parametrize("kind", ["revocation", "status_update", "correction"])
+    def test_other_kinds_may_state_no_section_dates_and_encode_them_as_null(
+        self, kind: str
+    ) -> None:
+        sealed = make_sealed(kind=kind, transfer_ground=None)
+        assert b'"section_delete_by":null' in sealed.header_bytes
+        assert receive(sealed) == PLAINTEXT
+
+    def test_signed_referral_header_without_the_member_is_malformed(self) -> None:
+        header = canonical_json(without_member(header_value(), "section_delete_by"))
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(resigned(SEALED, header=header).wire())
+        assert caught.value.reason is RejectReason.MALFORMED
+
+    def test_signed_referral_header_with_null_section_dates_is_malformed(self) -> None:
+        header = canonical_json(header_value(section_delete_by=None))
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(resigned(SEALED, header=header).wire())
+        assert caught.value.reason is RejectReason.MALFORMED
+
+    @pytest.mark.parametrize(
+        "dates",
+        [
+            {},
+            {"travel": "2026-07-01T12:00:00Z"},
+            {"arrival": "2026-07-01T12:00:00Z", "travel": "2026-06-15T12:00:00Z"},
+        ],
+        ids=["none", "another-section", "one-too-many"],
+    )
+    def test_section_dates_not_matching_the_sections_are_malformed(
+        self, dates: dict[str, str]
+    ) -> None:
+        header = canonical_json(header_value(section_delete_by=dates))
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(resigned(SEALED, header=header).wire())
+        assert caught.value.reason is RejectReason.MALFORMED
+
+    def test_section_date_other_than_delete_by_for_a_lone_section_is_malformed(self) -> None:
+        header = canonical_json(header_value(section_delete_by={"arrival": "2026-06-15T12:00:00Z"}))
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(resigned(SEALED, header=header).wire())
+        assert caught.value.reason is RejectReason.MALFORMED
+
+    def test_non_referral_header_leaving_the_member_out_is_not_canonical(self) -> None:
+        value = without_member(
+            header_value(kind="status_update", section_delete_by=None), "section_delete_by"
+        )
+        with pytest.raises(InvalidEnvelope) as caught:
+            parse(resigned(SEALED, header=canonical_json(value)).wire())
+        assert caught.value.reason is RejectReason.NOT_CANONICAL
+
+    def test_changed_section_date_breaks_the_signature(self) -> None:
+        dates = {"arrival": DELETE_BY, "travel": CREATED + timedelta(days=7)}
+        sealed = make_sealed(sections=["arrival", "travel"], section_delete_by=dates)
+        # The recipient would like to keep the travel section as long as the arrival section.
+        value = {
+            **json.loads(sealed.header_bytes),
+            "section_delete_by": {
+                "arrival": "2026-07-01T12:00:00Z",
+                "travel": "2026-07-01T12:00:00Z",
+            },
+        }
+        parsed = parse(wire_with(sealed, header=b64encode(canonical_json(value))))
+        with pytest.raises(InvalidEnvelope) as caught:
+            verify(parsed, SENDER.public_key())
         assert caught.value.reason is RejectReason.BAD_SIGNATURE
 
 
@@ -546,6 +643,7 @@ class TestOpenSealed:
             ("delete_by", "2027-06-01T12:00:00Z"),
             ("sections", ["arrival", "travel"]),
             ("transfer_ground", "important_public_interest"),
+            ("section_delete_by", {"arrival": "2026-06-15T12:00:00Z"}),
         ],
     )
     def test_header_swapped_under_a_valid_signature_still_fails_decryption(

@@ -163,6 +163,38 @@ class TestVectorFile:
                 reason.value,
             )
 
+    def test_section_delete_by_rules_have_vectors(self) -> None:
+        by_name = {item["name"]: item for item in NEGATIVE}
+        expected = {
+            "referral_without_section_delete_by": ("parse", RejectReason.MALFORMED),
+            "referral_with_null_section_delete_by": ("parse", RejectReason.MALFORMED),
+            "section_delete_by_missing_a_section": ("parse", RejectReason.MALFORMED),
+            "section_delete_by_keys_not_matching_sections": ("parse", RejectReason.MALFORMED),
+            "section_delete_by_with_a_section_not_sent": ("parse", RejectReason.MALFORMED),
+            "section_delete_by_at_created_at": ("parse", RejectReason.MALFORMED),
+            "delete_by_not_the_latest_section_date": ("parse", RejectReason.MALFORMED),
+            "section_delete_by_time_with_fraction": ("parse", RejectReason.NOT_CANONICAL),
+            "non_referral_without_section_delete_by_member": (
+                "parse",
+                RejectReason.NOT_CANONICAL,
+            ),
+            "non_referral_with_null_section_delete_by_resigned_by_sender": (
+                "open",
+                RejectReason.DECRYPTION_FAILED,
+            ),
+            "section_delete_by_date_tampered": ("verify", RejectReason.BAD_SIGNATURE),
+            "header_section_delete_by_changed": ("verify", RejectReason.BAD_SIGNATURE),
+            "header_section_delete_by_changed_and_resigned_by_sender": (
+                "open",
+                RejectReason.DECRYPTION_FAILED,
+            ),
+        }
+        for name, (stage, reason) in expected.items():
+            assert (by_name[name]["stage"], by_name[name]["expected_reason"]) == (
+                stage,
+                reason.value,
+            )
+
     def test_negative_vector_names_are_unique(self) -> None:
         names = [item["name"] for item in NEGATIVE]
         assert len(names) == len(set(names))
@@ -201,6 +233,14 @@ class TestPositiveVector:
     def test_referral_header_states_its_transfer_ground(self) -> None:
         assert POSITIVE["header"]["kind"] == "referral"
         assert POSITIVE["header"]["transfer_ground"] == "explicit_consent_informed_of_risks"
+
+    def test_referral_header_dates_each_section_and_delete_by_is_the_latest(self) -> None:
+        header = POSITIVE["header"]
+        dates = header["section_delete_by"]
+        assert sorted(dates) == header["sections"] == ["arrival", "travel"]
+        assert len(set(dates.values())) == 2, "the vector gives its sections different dates"
+        assert max(_time(d) for d in dates.values()) == _time(header["delete_by"])
+        assert all(_time(d) > _time(header["created_at"]) for d in dates.values())
 
     def test_header_names_the_vector_keys(self) -> None:
         header = POSITIVE["header"]

@@ -243,7 +243,7 @@ class TestWithdrawal:
         with host.sessions() as session:
             referral = session.get(ReferralRow, sent["id"])
             assert referral is not None
-            assert "medical" not in referral.sent_content
+            assert "medical" not in referral.sent_sections
             assert referral.withdrawn_sections == ["medical"]
 
     def test_withdrawing_everything_makes_the_packet_gone_at_the_partner(

@@ -58,7 +58,11 @@ def sealed_body(
         "sender_key_id": signing.key_id,
         "recipient_key_id": target_key.key_id,
     }
+    if fields["kind"] is MessageKind.REFERRAL:
+        fields["section_delete_by"] = dict.fromkeys(fields["sections"], fields["delete_by"])
     fields.update(header_changes)
+    if "delete_by" in header_changes and fields["kind"] is MessageKind.REFERRAL:
+        fields["section_delete_by"] = dict.fromkeys(fields["sections"], fields["delete_by"])
     header = EnvelopeHeader(**fields)
     sealed = seal(header, canonical_json(content), signing_key=signing, recipient_key=target_key)
     return canonical_json(sealed.wire().model_dump())

@@ -38,16 +38,16 @@ class TestRotation:
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:
         before = flows.referral(host, partner.node_id)
-        pair.deliver(host)
         old_key = header_of(host, before["packet_id"]).recipient_key_id
+        pair.deliver(host)
 
         partner.clock.advance(minutes=1)
         partner.home.rotate_keys(partner.clock.now(), overlap=timedelta(days=7))
         pair.publish()
 
         after = flows.referral(host, partner.node_id)
-        assert pair.deliver(host).delivered == 1
         new_key = header_of(host, after["packet_id"]).recipient_key_id
+        assert pair.deliver(host).delivered == 1
         assert new_key != old_key
         assert open_as_officer(partner, before["packet_id"]) == 200
         assert open_as_officer(partner, after["packet_id"]) == 200
@@ -83,9 +83,9 @@ class TestRotation:
         host.home.rotate_keys(host.clock.now(), overlap=timedelta(days=7))
         pair.publish()
         sent = flows.referral(host, partner.node_id)
-        assert pair.deliver(host).delivered == 1
         signing_ids = {k.key_id for k in host.home.keyring().signing}
         assert header_of(host, sent["packet_id"]).sender_key_id in signing_ids
+        assert pair.deliver(host).delivered == 1
 
     def test_until_the_new_key_is_listed_the_node_signs_with_the_old_one(
         self, pair: TestFederation, host: TestNode, partner: TestNode
@@ -94,13 +94,13 @@ class TestRotation:
         host.clock.advance(minutes=1)
         host.home.rotate_keys(host.clock.now(), overlap=timedelta(days=7))
         sent = flows.referral(host, partner.node_id)  # the operator has not listed the new key yet
-        assert pair.deliver(host).delivered == 1
         assert header_of(host, sent["packet_id"]).sender_key_id in old_ids
+        assert pair.deliver(host).delivered == 1
 
         pair.publish()  # now it is listed
         newer = flows.referral(host, partner.node_id)
-        assert pair.deliver(host).delivered == 1
         assert header_of(host, newer["packet_id"]).sender_key_id not in old_ids
+        assert pair.deliver(host).delivered == 1
 
 
 class TestDirectoryAtRunTime:

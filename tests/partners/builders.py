@@ -156,6 +156,7 @@ def envelope_header(
     delete_by: datetime = NOW + timedelta(days=30),
     packet_id: str = PACKET_ID,
     transfer_ground: TransferGround | None = None,
+    section_delete_by: dict[SectionName, datetime] | None = None,
 ) -> EnvelopeHeader:
     return EnvelopeHeader(
         kind=kind,
@@ -169,6 +170,7 @@ def envelope_header(
         sections=[SectionName.ARRIVAL],
         created_at=created_at,
         delete_by=delete_by,
+        section_delete_by=section_delete_by,
         sender_key_id=signing.key_id,
         recipient_key_id=recipient_key.key_id,
     )
@@ -185,7 +187,10 @@ def referral_header(
     packet_id: str = PACKET_ID,
     transfer_ground: TransferGround = TransferGround.EXPLICIT_CONSENT,
 ) -> EnvelopeHeader:
-    """A referral header; a referral must state its transfer ground."""
+    """A referral header; a referral must state its transfer ground and a date per section.
+
+    Its one section (arrival) is to be deleted at ``delete_by``.
+    """
     return envelope_header(
         kind=MessageKind.REFERRAL,
         sender=sender,
@@ -196,6 +201,7 @@ def referral_header(
         delete_by=delete_by,
         packet_id=packet_id,
         transfer_ground=transfer_ground,
+        section_delete_by={SectionName.ARRIVAL: delete_by},
     )
 
 

@@ -1,14 +1,18 @@
-"""The sharing policy a federation starts with keeps the protection rules of DESIGN.md section 4."""
+"""The sharing policy a federation starts with keeps the protection rules of DESIGN.md section 4,
+and its retention rules keep each section no longer than the purpose needs."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 
 from consent.policy import WITHHELD_FROM_AUTHORITIES
-from partners.default_policy import default_policy
+from consent.retention import section_deadlines
+from partners.default_policy import DEFAULT_EVENT_HORIZON_DAYS, default_policy, default_retention
 from schemas.common import PartnerRole, Purpose, SectionName
-from schemas.directory import SharingRule
-from tests.partners.builders import directory
+from schemas.directory import Directory, RetentionEvent, RetentionRule, SharingRule
+from tests.partners.builders import NOW, directory
 
 
 def rule_for(role: PartnerRole, purpose: Purpose) -> SharingRule:
@@ -73,3 +77,90 @@ class TestDefaultPolicy:
         for rule in default_policy():
             for fields in rule.sections.values():
                 assert fields == sorted(set(fields))
+
+
+def retention_for(purpose: Purpose, section: SectionName) -> RetentionRule:
+    return next(r for r in default_retention() if r.purpose == purpose and r.section == section)
+
+
+class TestDefaultRetention:
+    def test_every_purpose_and_section_has_exactly_one_rule(self) -> None:
+        pairs = [(r.purpose, r.section) for r in default_retention()]
+
+        assert sorted(pairs) == sorted((p, s) for p in Purpose for s in SectionName)
+
+    @pytest.mark.parametrize("purpose", list(Purpose))
+    @pytest.mark.parametrize("section", [SectionName.TRAVEL, SectionName.MEDICAL])
+    def test_travel_and_medical_data_are_kept_30_days_after_arrival(
+        self, purpose: Purpose, section: SectionName
+    ) -> None:
+        rule = retention_for(purpose, section)
+
+        assert (rule.event, rule.days, rule.child_minimum_days) == (
+            RetentionEvent.ARRIVAL,
+            30,
+            None,
+        )
+
+    @pytest.mark.parametrize("purpose", list(Purpose))
+    def test_arrival_data_are_kept_90_days_after_arrival(self, purpose: Purpose) -> None:
+        rule = retention_for(purpose, SectionName.ARRIVAL)
+
+        assert (rule.event, rule.days, rule.child_minimum_days) == (
+            RetentionEvent.ARRIVAL,
+            90,
+            None,
+        )
+
+    @pytest.mark.parametrize("purpose", list(Purpose))
+    def test_reintegration_data_are_kept_24_months_after_assistance_starts(
+        self, purpose: Purpose
+    ) -> None:
+        rule = retention_for(purpose, SectionName.REINTEGRATION)
+
+        assert (rule.event, rule.days, rule.child_minimum_days) == (
+            RetentionEvent.ASSISTANCE_STARTED,
+            730,
+            730,
+        )
+
+    @pytest.mark.parametrize(
+        "rule", default_retention(), ids=lambda r: f"{r.purpose.value}-{r.section.value}"
+    )
+    def test_every_rule_validates(self, rule: RetentionRule) -> None:
+        assert RetentionRule.model_validate(rule.model_dump(mode="json")) == rule
+
+    def test_every_event_has_a_horizon(self) -> None:
+        assert set(DEFAULT_EVENT_HORIZON_DAYS) == set(RetentionEvent)
+        assert DEFAULT_EVENT_HORIZON_DAYS[RetentionEvent.REFERRAL_SENT] == 0
+
+    def test_retention_and_horizons_fit_in_a_directory(self) -> None:
+        # The directory refuses two rules for one (purpose, section) and out-of-range days.
+        data = directory([]).model_dump(mode="json")
+        data["retention"] = [r.model_dump(mode="json") for r in default_retention()]
+        data["event_horizon_days"] = {e.value: d for e, d in DEFAULT_EVENT_HORIZON_DAYS.items()}
+
+        loaded = Directory.model_validate(data)
+
+        assert loaded.retention == default_retention()
+        assert loaded.event_horizon_days == DEFAULT_EVENT_HORIZON_DAYS
+
+    def test_default_dates_of_a_referral_sent_now(self) -> None:
+        arrival = DEFAULT_EVENT_HORIZON_DAYS[RetentionEvent.ARRIVAL]
+        started = DEFAULT_EVENT_HORIZON_DAYS[RetentionEvent.ASSISTANCE_STARTED]
+
+        dates = section_deadlines(
+            rules=default_retention(),
+            horizons=DEFAULT_EVENT_HORIZON_DAYS,
+            purpose=Purpose.REINTEGRATION_ASSISTANCE,
+            sections=list(SectionName),
+            sent_at=NOW,
+            is_child=True,
+        )
+
+        assert dates == {
+            SectionName.TRAVEL: NOW + timedelta(days=arrival + 30),
+            SectionName.MEDICAL: NOW + timedelta(days=arrival + 30),
+            SectionName.ARRIVAL: NOW + timedelta(days=arrival + 90),
+            SectionName.REINTEGRATION: NOW + timedelta(days=started + 730),
+        }

@@ -1,4 +1,5 @@
-"""Directory models: key records, node records, sharing rules and the directory's own invariants.
+"""Directory models: key records, node records, sharing and retention rules, and the directory's
+own invariants.
 
 These are model checks only: key ids here are synthetic hex strings, not derived from real keys
 (that match is checked by ``partners.directory``, tested in ``tests/partners``).
@@ -13,7 +14,15 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.common import PartnerRole, Purpose, SectionName
-from schemas.directory import DIRECTORY_FORMAT, Directory, KeyRecord, NodeRecord, SharingRule
+from schemas.directory import (
+    DIRECTORY_FORMAT,
+    Directory,
+    KeyRecord,
+    NodeRecord,
+    RetentionEvent,
+    RetentionRule,
+    SharingRule,
+)
 
 ISSUED = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 KEY_FROM = ISSUED - timedelta(days=30)
@@ -49,6 +58,19 @@ def rule_data(
     role: str = "reception_partner", purpose: str = "arrival_reception"
 ) -> dict[str, Any]:
     return {"role": role, "purpose": purpose, "sections": {"arrival": ["reception_requested"]}}
+
+
+def retention_data(
+    purpose: str = "arrival_reception", section: str = "arrival", **changes: Any
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "purpose": purpose,
+        "section": section,
+        "event": "arrival",
+        "days": 90,
+    }
+    data.update(changes)
+    return data
 
 
 def directory_data(**changes: Any) -> dict[str, Any]:
@@ -176,6 +198,143 @@ class TestSharingRule:
             )
 
         assert error_types(exc_info.value) == ["enum"]
+
+
+class TestRetentionRule:
+    def test_valid_rule_is_accepted(self) -> None:
+        rule = RetentionRule.model_validate(retention_data(child_minimum_days=730))
+
+        assert rule.purpose is Purpose.ARRIVAL_RECEPTION
+        assert rule.section is SectionName.ARRIVAL
+        assert rule.event is RetentionEvent.ARRIVAL
+        assert (rule.days, rule.child_minimum_days) == (90, 730)
+
+    def test_child_minimum_is_optional(self) -> None:
+        assert RetentionRule.model_validate(retention_data()).child_minimum_days is None
+
+    @pytest.mark.parametrize("event", ["referral_sent", "arrival", "assistance_started"])
+    def test_every_event_is_accepted(self, event: str) -> None:
+        assert RetentionRule.model_validate(retention_data(event=event)).event.value == event
+
+    @pytest.mark.parametrize("days", [1, 3650])
+    def test_days_at_the_bounds_are_accepted(self, days: int) -> None:
+        rule = RetentionRule.model_validate(retention_data(days=days, child_minimum_days=days))
+
+        assert rule.days == rule.child_minimum_days == days
+
+    @pytest.mark.parametrize(
+        ("days", "error"),
+        [(0, "greater_than_equal"), (-1, "greater_than_equal"), (3651, "less_than_equal")],
+    )
+    @pytest.mark.parametrize("field", ["days", "child_minimum_days"])
+    def test_days_out_of_bounds_are_refused(self, field: str, days: int, error: str) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            RetentionRule.model_validate({**retention_data(), field: days})
+
+        assert error_types(exc_info.value) == [error]
+        assert [e["loc"] for e in exc_info.value.errors()] == [(field,)]
+
+    def test_days_are_required(self) -> None:
+        data = retention_data()
+        del data["days"]
+
+        with pytest.raises(ValidationError) as exc_info:
+            RetentionRule.model_validate(data)
+
+        assert error_types(exc_info.value) == ["missing"]
+
+    def test_fractional_days_are_refused(self) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            RetentionRule.model_validate(retention_data(days=1.5))
+
+        assert [e["loc"] for e in exc_info.value.errors()] == [("days",)]
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [("event", "case_closed"), ("section", "history"), ("purpose", "research")],
+    )
+    def test_unknown_names_are_refused(self, field: str, value: str) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            RetentionRule.model_validate({**retention_data(), field: value})
+
+        assert error_types(exc_info.value) == ["enum"]
+
+    def test_unknown_field_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            RetentionRule.model_validate(retention_data(forever=True))
+
+        assert error_types(exc_info.value) == ["extra_forbidden"]
+
+
+class TestDirectoryRetention:
+    def test_directory_without_retention_has_no_rules_and_no_horizons(self) -> None:
+        directory = Directory.model_validate(directory_data())
+
+        assert directory.retention == []
+        assert directory.event_horizon_days == {}
+
+    def test_rules_and_horizons_are_accepted(self) -> None:
+        rules = [retention_data(), retention_data(section="travel", days=30)]
+        horizons = {"arrival": 60, "assistance_started": 90, "referral_sent": 0}
+
+        directory = Directory.model_validate(
+            directory_data(retention=rules, event_horizon_days=horizons)
+        )
+
+        assert [(r.section, r.days) for r in directory.retention] == [
+            (SectionName.ARRIVAL, 90),
+            (SectionName.TRAVEL, 30),
+        ]
+        assert directory.event_horizon_days == {
+            RetentionEvent.ARRIVAL: 60,
+            RetentionEvent.ASSISTANCE_STARTED: 90,
+            RetentionEvent.REFERRAL_SENT: 0,
+        }
+
+    def test_two_rules_for_one_purpose_and_section_are_refused(self) -> None:
+        rules = [retention_data(), retention_data(days=30, event="referral_sent")]
+
+        with pytest.raises(ValidationError, match="one retention rule per purpose and section"):
+            Directory.model_validate(directory_data(retention=rules))
+
+    def test_one_section_under_two_purposes_is_accepted(self) -> None:
+        rules = [retention_data(), retention_data(purpose="reintegration_assistance")]
+
+        assert len(Directory.model_validate(directory_data(retention=rules)).retention) == 2
+
+    def test_one_purpose_with_every_section_is_accepted(self) -> None:
+        rules = [retention_data(section=section.value) for section in SectionName]
+
+        assert len(Directory.model_validate(directory_data(retention=rules)).retention) == 4
+
+    @pytest.mark.parametrize("days", [0, 3650])
+    def test_horizons_at_the_bounds_are_accepted(self, days: int) -> None:
+        directory = Directory.model_validate(directory_data(event_horizon_days={"arrival": days}))
+
+        assert directory.event_horizon_days == {RetentionEvent.ARRIVAL: days}
+
+    @pytest.mark.parametrize(
+        ("days", "error"), [(-1, "greater_than_equal"), (3651, "less_than_equal")]
+    )
+    def test_horizons_out_of_bounds_are_refused(self, days: int, error: str) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            Directory.model_validate(directory_data(event_horizon_days={"arrival": days}))
+
+        assert error_types(exc_info.value) == [error]
+
+    def test_horizon_for_an_unknown_event_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            Directory.model_validate(directory_data(event_horizon_days={"case_closed": 10}))
+
+        assert error_types(exc_info.value) == ["enum"]
+
+    def test_more_than_500_rules_are_refused(self) -> None:
+        rules = [retention_data()] * 501
+
+        with pytest.raises(ValidationError) as exc_info:
+            Directory.model_validate(directory_data(retention=rules))
+
+        assert error_types(exc_info.value) == ["too_long"]
 
 
 class TestDirectory:

@@ -40,6 +40,9 @@ def header_data(**changes: Any) -> dict[str, Any]:
         "recipient_key_id": "22" * 16,
     }
     data.update(changes)
+    if "section_delete_by" not in changes and data.get("kind") == "referral":
+        # A referral dates each of its sections; by default all at delete_by.
+        data["section_delete_by"] = dict.fromkeys(data["sections"], data["delete_by"])
     return data
 
 
@@ -82,7 +85,10 @@ class TestEnvelopeHeader:
             EnvelopeHeader.model_validate(header_data(sections=["arrival", "arrival"]))
 
     def test_unknown_section_is_refused(self) -> None:
-        error = refusal(header_data(sections=["arrival", "diagnosis"]))
+        late = CREATED + timedelta(days=30)
+        error = refusal(
+            header_data(sections=["arrival", "diagnosis"], section_delete_by={"arrival": late})
+        )
 
         assert [e["type"] for e in error.errors()] == ["enum"]
 
@@ -163,6 +169,111 @@ class TestTransferGround:
         error = refusal(header_data(transfer_ground="legitimate_interest"))
 
         assert [e["type"] for e in error.errors()] == ["enum"]
+
+
+DAY = timedelta(days=1)
+
+
+class TestSectionDeleteBy:
+    def test_referral_dates_each_section_and_delete_by_is_the_latest(self) -> None:
+        dates = {"arrival": CREATED + 90 * DAY, "travel": CREATED + 30 * DAY}
+
+        header = EnvelopeHeader.model_validate(
+            header_data(delete_by=CREATED + 90 * DAY, section_delete_by=dates)
+        )
+
+        assert header.section_delete_by == {
+            SectionName.ARRIVAL: CREATED + 90 * DAY,
+            SectionName.TRAVEL: CREATED + 30 * DAY,
+        }
+        assert header.delete_by == max(header.section_delete_by.values())
+
+    @pytest.mark.parametrize("dates", [None, {}], ids=["null", "empty"])
+    def test_referral_without_section_dates_is_refused(self, dates: Any) -> None:
+        with pytest.raises(ValidationError, match="delete-by date for each of its sections"):
+            EnvelopeHeader.model_validate(header_data(section_delete_by=dates))
+
+    def test_referral_omitting_the_member_is_refused(self) -> None:
+        data = header_data()
+        del data["section_delete_by"]
+
+        with pytest.raises(ValidationError, match="delete-by date for each of its sections"):
+            EnvelopeHeader.model_validate(data)
+
+    def test_section_without_a_date_is_refused(self) -> None:
+        dates = {"arrival": CREATED + 30 * DAY}
+
+        with pytest.raises(ValidationError, match="delete-by date for each of its sections"):
+            EnvelopeHeader.model_validate(header_data(section_delete_by=dates))
+
+    def test_date_for_a_section_not_sent_is_refused(self) -> None:
+        late = CREATED + 30 * DAY
+        dates = {"arrival": late, "medical": late, "travel": late}
+
+        with pytest.raises(ValidationError, match="delete-by date for each of its sections"):
+            EnvelopeHeader.model_validate(header_data(section_delete_by=dates))
+
+    def test_unknown_section_name_as_a_key_is_refused(self) -> None:
+        late = CREATED + 30 * DAY
+        error = refusal(header_data(section_delete_by={"arrival": late, "diagnosis": late}))
+
+        assert [e["type"] for e in error.errors()] == ["enum"]
+
+    @pytest.mark.parametrize("offset", [timedelta(0), -timedelta(seconds=1)], ids=["at", "before"])
+    def test_section_date_not_after_created_at_is_refused(self, offset: timedelta) -> None:
+        dates = {"arrival": CREATED + 30 * DAY, "travel": CREATED + offset}
+
+        with pytest.raises(ValidationError, match="whole seconds after created_at"):
+            EnvelopeHeader.model_validate(header_data(section_delete_by=dates))
+
+    def test_sub_second_section_date_is_refused(self) -> None:
+        dates = {"arrival": CREATED + 30 * DAY, "travel": CREATED + DAY + timedelta(microseconds=1)}
+
+        with pytest.raises(ValidationError, match="whole seconds after created_at"):
+            EnvelopeHeader.model_validate(header_data(section_delete_by=dates))
+
+    def test_naive_section_date_is_refused(self) -> None:
+        naive = (CREATED + 30 * DAY).replace(tzinfo=None)
+        error = refusal(header_data(section_delete_by={"arrival": naive, "travel": naive}))
+
+        assert {e["loc"][0] for e in error.errors()} == {"section_delete_by"}
+
+    @pytest.mark.parametrize(
+        "delete_by", [CREATED + 31 * DAY, CREATED + 29 * DAY], ids=["later", "earlier"]
+    )
+    def test_delete_by_other_than_the_latest_section_date_is_refused(
+        self, delete_by: datetime
+    ) -> None:
+        dates = {"arrival": CREATED + 30 * DAY, "travel": CREATED + 10 * DAY}
+
+        with pytest.raises(ValidationError, match="latest section delete-by date"):
+            EnvelopeHeader.model_validate(header_data(delete_by=delete_by, section_delete_by=dates))
+
+    def test_section_dates_are_normalised_to_utc(self) -> None:
+        local = (CREATED + 30 * DAY).astimezone(timezone(timedelta(hours=3)))
+
+        header = EnvelopeHeader.model_validate(
+            header_data(section_delete_by={"arrival": local, "travel": local})
+        )
+
+        assert header.section_delete_by is not None
+        assert all(d.utcoffset() == timedelta(0) for d in header.section_delete_by.values())
+        assert header.model_dump(mode="json")["section_delete_by"] == {
+            "arrival": "2026-04-01T09:00:00Z",
+            "travel": "2026-04-01T09:00:00Z",
+        }
+
+    @pytest.mark.parametrize(
+        "kind", [kind for kind in MessageKind if kind is not MessageKind.REFERRAL]
+    )
+    def test_other_kinds_need_no_section_dates(self, kind: MessageKind) -> None:
+        data = header_data(kind=kind, transfer_ground=None)
+
+        header = EnvelopeHeader.model_validate(data)
+
+        assert "section_delete_by" not in data
+        assert header.section_delete_by is None
+        assert header.model_dump(mode="json")["section_delete_by"] is None
 
 
 class TestWireEnvelope:

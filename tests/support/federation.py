@@ -26,7 +26,7 @@ from gateway.db import make_engine, make_sessionmaker
 from gateway.delivery.service import DeliveryReport, DeliveryWorker
 from gateway.home import NodeHome
 from partners.client import NodeClient
-from partners.default_policy import default_policy
+from partners.default_policy import DEFAULT_EVENT_HORIZON_DAYS, default_policy, default_retention
 from partners.directory import key_record, sign_directory
 from schemas.common import PartnerRole, StaffRole
 from schemas.directory import Directory, KeyRecord, NodeRecord, SharingRule
@@ -171,6 +171,8 @@ class TestFederation:
             nodes=[node.record() for node in self.nodes.values()],
             sharing_policy=self.policy,
             suspended_countries=self.suspended,
+            retention=default_retention(),
+            event_horizon_days=DEFAULT_EVENT_HORIZON_DAYS,
         )
 
     def publish(self, directory: Directory | None = None) -> Directory:

@@ -79,6 +79,8 @@ CONSENT_REF = bytes(range(0xC0, 0xD0)).hex()
 TRANSFER_GROUND = "explicit_consent_informed_of_risks"
 CREATED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 DELETE_BY = CREATED_AT + timedelta(days=10)
+#: Each section's own delete-by date; the latest of them is ``DELETE_BY``.
+SECTION_DELETE_BY = {"arrival": DELETE_BY, "travel": CREATED_AT + timedelta(days=7)}
 
 # The receiver's clock and limits for the positive vector (the defaults of partners.inbound).
 NOW = CREATED_AT + timedelta(hours=1)
@@ -141,6 +143,7 @@ def the_header() -> EnvelopeHeader:
         sections=["arrival", "travel"],
         created_at=CREATED_AT,
         delete_by=DELETE_BY,
+        section_delete_by=SECTION_DELETE_BY,
         sender_key_id=signing_key("sender_signing").key_id,
         recipient_key_id=encryption_key("recipient_encryption").key_id,
     )
@@ -330,6 +333,11 @@ FIELD_CHANGES: dict[str, tuple[Any, str, RejectReason]] = {
     "sections": (["arrival"], "verify", RejectReason.BAD_SIGNATURE),
     "created_at": (_time(CREATED_AT - timedelta(hours=1)), "verify", RejectReason.BAD_SIGNATURE),
     "delete_by": (_time(DELETE_BY + timedelta(days=30)), "verify", RejectReason.BAD_SIGNATURE),
+    "section_delete_by": (
+        {"arrival": _time(DELETE_BY), "travel": _time(CREATED_AT + timedelta(days=3))},
+        "verify",
+        RejectReason.BAD_SIGNATURE,
+    ),
     "sender_key_id": (
         signing_key("attacker_signing").key_id,
         "verify",
@@ -342,6 +350,19 @@ FIELD_CHANGES: dict[str, tuple[Any, str, RejectReason]] = {
     ),
 }
 
+# A referral's section_delete_by must name exactly its sections, and delete_by must be the latest of
+# those dates: a change to ``sections`` or ``delete_by`` alone would make the header malformed, so
+# these changes carry the matching section_delete_by along (the header stays schema-valid).
+ALSO_CHANGED: dict[str, dict[str, Any]] = {
+    "sections": {"section_delete_by": {"arrival": _time(DELETE_BY)}},
+    "delete_by": {
+        "section_delete_by": {
+            "arrival": _time(DELETE_BY + timedelta(days=30)),
+            "travel": _time(SECTION_DELETE_BY["travel"]),
+        }
+    },
+}
+
 # The same changes, re-signed by the genuine sender key: the signature now holds, so what refuses
 # the packet is the binding of the header into the encryption (HPKE ``info``), or an earlier check.
 RESIGNED_OUTCOME: dict[str, tuple[str, RejectReason]] = {
@@ -352,25 +373,33 @@ RESIGNED_OUTCOME: dict[str, tuple[str, RejectReason]] = {
 }
 
 
+def _changed(field: str, value: Any) -> tuple[dict[str, Any], str]:
+    """The changes for a field (with what must change along) and how the description says so."""
+    also = ALSO_CHANGED.get(field, {})
+    said = "".join(f" (and {name!r} set to {other!r} to match)" for name, other in also.items())
+    return {field: value, **also}, f"header field {field!r} set to {value!r}{said}"
+
+
 def _header_vectors(n: _Negatives) -> None:
     for field, (value, stage, reason) in FIELD_CHANGES.items():
-        header = n.header_with(**{field: value})
+        changes, said = _changed(field, value)
         n.add(
             f"header_{field}_changed",
-            f"header field {field!r} set to {value!r}; header, ciphertext and signature"
-            " otherwise as in the positive vector (not re-signed)",
-            n.with_header(header),
+            f"{said}; header, ciphertext and signature otherwise as in the positive vector (not"
+            " re-signed)",
+            n.with_header(n.header_with(**changes)),
             stage,
             reason,
         )
     for field, (value, _, _) in FIELD_CHANGES.items():
-        header = n.header_with(**{field: value})
+        changes, said = _changed(field, value)
+        header = n.header_with(**changes)
         stage, reason = RESIGNED_OUTCOME.get(field, ("open", RejectReason.DECRYPTION_FAILED))
         n.add(
             f"header_{field}_changed_and_resigned_by_sender",
-            f"header field {field!r} set to {value!r} and signed again with the genuine sender"
-            " key over the original ciphertext: the signature holds, the header no longer matches"
-            " the HPKE info the ciphertext was sealed under",
+            f"{said} and signed again with the genuine sender key over the original ciphertext:"
+            " the signature holds, the header no longer matches the HPKE info the ciphertext was"
+            " sealed under",
             n.with_header(header, signer=n.sender),
             stage,
             reason,
@@ -710,6 +739,118 @@ def _transfer_ground_vectors(n: _Negatives) -> None:
         n.add(name, description, n.with_header(header, signer=n.sender), stage, reason)
 
 
+def _section_delete_by_vectors(n: _Negatives) -> None:
+    """Each section's delete-by date: required in a referral, for exactly its sections, with
+    ``delete_by`` the latest of them; ``null`` in any other kind. Signed like the rest."""
+    h = n.header_json
+    arrival, travel = _time(DELETE_BY), _time(SECTION_DELETE_BY["travel"])
+    without = {k: v for k, v in h.items() if k != "section_delete_by"}
+    status_update = {**without, "kind": "status_update", "transfer_ground": None}
+    signed: list[tuple[str, str, bytes, str, RejectReason]] = [
+        (
+            "referral_without_section_delete_by",
+            "a referral header without the member 'section_delete_by', canonical and signed by the"
+            " sender: a referral must state a delete-by date for each of its sections",
+            canonical_json(without),
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "referral_with_null_section_delete_by",
+            "a referral header with 'section_delete_by': null, canonical and signed by the sender",
+            n.header_with(section_delete_by=None),
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "section_delete_by_missing_a_section",
+            "'section_delete_by' dates only 'arrival' while 'sections' is ['arrival', 'travel'];"
+            " signed by the sender",
+            n.header_with(section_delete_by={"arrival": arrival}),
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "section_delete_by_keys_not_matching_sections",
+            "'section_delete_by' dates 'arrival' and 'medical' while 'sections' is ['arrival',"
+            " 'travel']; signed by the sender",
+            n.header_with(section_delete_by={"arrival": arrival, "medical": travel}),
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "section_delete_by_with_a_section_not_sent",
+            "'section_delete_by' also dates 'medical', which is not in 'sections'; signed by the"
+            " sender",
+            n.header_with(
+                section_delete_by={"arrival": arrival, "medical": travel, "travel": travel}
+            ),
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "section_delete_by_at_created_at",
+            "the travel section's delete-by date set to created_at; signed by the sender",
+            n.header_with(section_delete_by={"arrival": arrival, "travel": _time(CREATED_AT)}),
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "delete_by_not_the_latest_section_date",
+            "the arrival section's delete-by date set one day before delete_by, so delete_by is"
+            " no longer the latest section date; signed by the sender",
+            n.header_with(
+                section_delete_by={
+                    "arrival": _time(DELETE_BY - timedelta(days=1)),
+                    "travel": travel,
+                }
+            ),
+            "parse",
+            RejectReason.MALFORMED,
+        ),
+        (
+            "section_delete_by_time_with_fraction",
+            "the travel section's delete-by date written with '.000' fractional seconds (same"
+            " instant); signed by the sender",
+            n.header_with(section_delete_by={"arrival": arrival, "travel": travel[:-1] + ".000Z"}),
+            "parse",
+            RejectReason.NOT_CANONICAL,
+        ),
+        (
+            "non_referral_without_section_delete_by_member",
+            "kind 'status_update', 'transfer_ground': null and no member 'section_delete_by',"
+            " signed by the sender: the schema allows the dates to be absent for this kind, but"
+            " the re-encoded header carries 'section_delete_by': null, so these bytes are not the"
+            " canonical header",
+            canonical_json(status_update),
+            "parse",
+            RejectReason.NOT_CANONICAL,
+        ),
+        (
+            "non_referral_with_null_section_delete_by_resigned_by_sender",
+            "kind 'status_update' with 'transfer_ground' and 'section_delete_by' null, signed by"
+            " the sender: a valid header for that kind, which fails only at decryption, because"
+            " the ciphertext was sealed under the referral header",
+            canonical_json({**status_update, "section_delete_by": None}),
+            "open",
+            RejectReason.DECRYPTION_FAILED,
+        ),
+    ]
+    for name, description, header, stage, reason in signed:
+        assert header != n.header
+        n.add(name, description, n.with_header(header, signer=n.sender), stage, reason)
+    extended = n.header_with(section_delete_by={"arrival": arrival, "travel": arrival})
+    n.add(
+        "section_delete_by_date_tampered",
+        f"the travel section's delete-by date extended from {travel!r} to {arrival!r} (still a"
+        " valid header); header, ciphertext and signature otherwise as in the positive vector"
+        " (not re-signed)",
+        n.with_header(extended),
+        "verify",
+        RejectReason.BAD_SIGNATURE,
+    )
+
+
 _B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -828,6 +969,7 @@ BUILDERS: list[Callable[[_Negatives], None]] = [
     _signature_vectors,
     _noncanonical_header_vectors,
     _transfer_ground_vectors,
+    _section_delete_by_vectors,
     _base64_vectors,
     _time_vectors,
 ]
@@ -838,9 +980,11 @@ PROCEDURE = [
     "parse: decode each string as unpadded, canonical base64url (malformed otherwise); read the"
     " header bytes as UTF-8 JSON without any floating-point number (malformed) that is its own"
     " RFC 8785 encoding (header_not_canonical); validate it against the header schema of"
-    " docs/protocol.md section 4, under which a referral must name a transfer_ground"
-    " (malformed); re-encode the parsed header, in which an absent transfer_ground becomes null,"
-    " and require the same bytes (header_not_canonical); require a 64-byte"
+    " docs/protocol.md section 4, under which a referral must name a transfer_ground and a"
+    " section_delete_by whose members are exactly its sections, each a whole second after"
+    " created_at, the latest equal to delete_by (malformed); re-encode the parsed header, in"
+    " which an absent transfer_ground or section_delete_by becomes null, and require the same"
+    " bytes (header_not_canonical); require a 64-byte"
     " signature and a ciphertext of at least 48 bytes (malformed)",
     "verify: the receiver knows one key for the sender, keys.sender_signing; the header's"
     " sender_key_id must name it (unknown_signing_key); it must be valid at the header's"

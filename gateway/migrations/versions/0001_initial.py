@@ -43,13 +43,7 @@ def upgrade() -> None:
         sa.Column("office", sa.String(length=64), nullable=False),
         sa.Column("created_by", sa.String(length=128), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("given_name", sa.String(length=200), nullable=False),
-        sa.Column("family_name", sa.String(length=200), nullable=False),
-        sa.Column("date_of_birth", sa.Date(), nullable=True),
-        sa.Column("age_uncertain", sa.Boolean(), nullable=False),
-        sa.Column("nationality", sa.String(length=2), nullable=False),
-        sa.Column("preferred_language", sa.String(length=2), nullable=False),
-        sa.Column("vulnerability_flags", sa.JSON(), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_cases_office"), "cases", ["office"], unique=False)
@@ -60,10 +54,24 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=128), nullable=False),
         sa.Column("request_sha256", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
-        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("resource_id", sa.String(length=32), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("user", "route", "key"),
     )
+    op.create_table(
+        "legal_holds",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=True),
+        sa.Column("packet_id", sa.String(length=32), nullable=True),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("until", UTCDateTime(), nullable=False),
+        sa.Column("created_by", sa.String(length=128), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("released_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_legal_holds_packet_id"), "legal_holds", ["packet_id"], unique=False)
+    op.create_index(op.f("ix_legal_holds_subject"), "legal_holds", ["subject"], unique=False)
     op.create_table(
         "received_packets",
         sa.Column("packet_id", sa.String(length=32), nullable=False),
@@ -78,6 +86,7 @@ def upgrade() -> None:
         sa.Column("envelope_sha256", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("withdrawn_sections", sa.JSON(), nullable=False),
+        sa.Column("expired_sections", sa.JSON(), nullable=False),
         sa.Column("receipt", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("packet_id"),
     )
@@ -99,13 +108,6 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_seen_node_tokens_expires_at"), "seen_node_tokens", ["expires_at"], unique=False
-    )
-    op.create_table(
-        "subject_keys",
-        sa.Column("subject", sa.String(length=64), nullable=False),
-        sa.Column("wrapped", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("subject"),
     )
     op.create_table(
         "consents",
@@ -138,11 +140,15 @@ def upgrade() -> None:
         sa.Column("packet_id", sa.String(length=32), nullable=False),
         sa.Column("section", sa.String(length=20), nullable=False),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("delete_by", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["packet_id"],
             ["received_packets.packet_id"],
         ),
         sa.PrimaryKeyConstraint("packet_id", "section"),
+    )
+    op.create_index(
+        op.f("ix_received_sections_delete_by"), "received_sections", ["delete_by"], unique=False
     )
     op.create_table(
         "referrals",
@@ -156,10 +162,14 @@ def upgrade() -> None:
         sa.Column("transfer_ground", sa.String(length=60), nullable=False),
         sa.Column("consent_ids", sa.JSON(), nullable=False),
         sa.Column("packet_id", sa.String(length=32), nullable=False),
-        sa.Column("sent_content", sa.JSON(), nullable=False),
+        sa.Column("sent_sections", sa.JSON(), nullable=False),
+        sa.Column("sealed_content", sa.LargeBinary(), nullable=False),
         sa.Column("withheld", sa.JSON(), nullable=False),
         sa.Column("withdrawn_sections", sa.JSON(), nullable=False),
         sa.Column("delete_by", UTCDateTime(), nullable=False),
+        sa.Column("section_delete_by", sa.JSON(), nullable=False),
+        sa.Column("next_delete_at", UTCDateTime(), nullable=True),
+        sa.Column("expired_sections", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
@@ -169,6 +179,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("packet_id"),
     )
     op.create_index(op.f("ix_referrals_case_id"), "referrals", ["case_id"], unique=False)
+    op.create_index(
+        op.f("ix_referrals_next_delete_at"), "referrals", ["next_delete_at"], unique=False
+    )
     op.create_index(op.f("ix_referrals_office"), "referrals", ["office"], unique=False)
     op.create_table(
         "withdrawals",
@@ -292,18 +305,22 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_withdrawals_case_id"), table_name="withdrawals")
     op.drop_table("withdrawals")
     op.drop_index(op.f("ix_referrals_office"), table_name="referrals")
+    op.drop_index(op.f("ix_referrals_next_delete_at"), table_name="referrals")
     op.drop_index(op.f("ix_referrals_case_id"), table_name="referrals")
     op.drop_table("referrals")
+    op.drop_index(op.f("ix_received_sections_delete_by"), table_name="received_sections")
     op.drop_table("received_sections")
     op.drop_index(op.f("ix_consents_case_id"), table_name="consents")
     op.drop_table("consents")
-    op.drop_table("subject_keys")
     op.drop_index(op.f("ix_seen_node_tokens_expires_at"), table_name="seen_node_tokens")
     op.drop_table("seen_node_tokens")
     op.drop_index(op.f("ix_received_packets_subject"), table_name="received_packets")
     op.drop_index(op.f("ix_received_packets_sender"), table_name="received_packets")
     op.drop_index(op.f("ix_received_packets_received_at"), table_name="received_packets")
     op.drop_table("received_packets")
+    op.drop_index(op.f("ix_legal_holds_subject"), table_name="legal_holds")
+    op.drop_index(op.f("ix_legal_holds_packet_id"), table_name="legal_holds")
+    op.drop_table("legal_holds")
     op.drop_table("idempotency_keys")
     op.drop_index(op.f("ix_cases_office"), table_name="cases")
     op.drop_table("cases")

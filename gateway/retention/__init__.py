@@ -1,0 +1,1 @@
+"""Purpose-limited retention: purging what passed its date, legal holds, erasure."""
