@@ -34,6 +34,10 @@ def sent_content(node: Node, row: ReferralRow) -> dict[str, Any]:
 
 def drop_sent_sections(node: Node, row: ReferralRow, sections: Iterable[str]) -> None:
     gone = set(sections)
+    row.sent_sections = sorted(s for s in row.sent_sections if s not in gone)
+    if node.keys.existing_key(row.case_id) is None:
+        # The person was erased: never create a new key for them; nothing readable is left.
+        row.sealed_content = b""
+        return
     remaining = {s: v for s, v in sent_content(node, row).items() if s not in gone}
     row.sealed_content = seal_sent(node, row.case_id, remaining)
-    row.sent_sections = sorted(s for s in row.sent_sections if s not in gone)

@@ -339,6 +339,16 @@ class TestErasure:
         )
         assert open_packet(partner, kept["packet_id"]).status_code == 200
 
+    def test_a_purge_after_erasure_never_brings_a_key_back(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        sent = canary_referral(host, partner)  # still queued: erasure cancels it
+        assert self.erase(host, sent["case_id"]).status_code == 201
+        host.clock.advance(days=151)
+        assert purge(host).sent_sections == 3
+        keys = host.client.app.state.node.keys  # type: ignore[attr-defined]
+        assert keys.existing_key(sent["case_id"]) is None
+
     def test_only_a_dpo_erases(self, pair: TestFederation, host: TestNode) -> None:
         case = flows.create_case(host)
         response = host.client.post(f"/api/v1/dpo/erasures/{case['id']}", headers=host.auth())
