@@ -1,5 +1,8 @@
 """Dependencies every route uses, as ``Annotated`` aliases: the node, a unit of work, the caller.
 
+Staff routes take one ``CallDep``: the request's unit of work, the node, the authenticated caller
+and the time the request is handled, so each route is only its parameters and one service call.
+
 One request is one unit of work: the session commits when the route returns and rolls back if it
 raises, keeping only access-log entries marked ``keep`` (refusals, denied accesses).
 """
@@ -8,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -62,3 +67,20 @@ NodeDep = Annotated[Node, Depends(get_node)]
 SessionDep = Annotated[Session, Depends(unit_of_work, scope="function")]
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authenticated staff request."""
+
+    session: Session
+    node: Node
+    user: Principal
+    now: datetime
+
+
+def call_context(session: SessionDep, node: NodeDep, user: CurrentUser) -> Call:
+    return Call(session=session, node=node, user=user, now=node.clock.now())
+
+
+CallDep = Annotated[Call, Depends(call_context)]

@@ -15,12 +15,12 @@ from typing import Any, Protocol
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from crypto import _primitives
 from crypto.encoding import canonical_json
-from gateway.auth import Principal
 from gateway.db import Base, UTCDateTime
+from gateway.deps import Call
 from gateway.errors import Unprocessable
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -49,13 +49,11 @@ class IdempotencyRow(Base):
 
 
 def once(
-    session: Session,
+    call: Call,
     *,
-    principal: Principal,
-    route: str,
     key: str | None,
+    route: str,
     request: BaseModel,
-    now: datetime,
     create: Callable[[], Created],
     reread: Callable[[str], BaseModel],
     status_code: int = 201,
@@ -66,9 +64,10 @@ def once(
     if not _KEY.match(key):
         raise Unprocessable("Idempotency-Key must be 1 to 128 visible ASCII characters")
     digest = _primitives.sha256(canonical_json(request.model_dump(mode="json"))).hex()
+    session = call.session
     previous = session.scalar(
         select(IdempotencyRow).where(
-            IdempotencyRow.user == principal.user,
+            IdempotencyRow.user == call.user.user,
             IdempotencyRow.route == route,
             IdempotencyRow.key == key,
         )
@@ -83,13 +82,13 @@ def once(
     body = created.model_dump(mode="json")
     session.add(
         IdempotencyRow(
-            user=principal.user,
+            user=call.user.user,
             route=route,
             key=key,
             request_sha256=digest,
             status_code=status_code,
             resource_id=created.id,
-            created_at=now,
+            created_at=call.now,
         )
     )
     return JSONResponse(body, status_code=status_code)

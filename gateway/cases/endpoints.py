@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from gateway import idempotency
 from gateway.cases import service
-from gateway.deps import CurrentUser, IdempotencyKey, NodeDep, SessionDep
+from gateway.deps import CallDep, IdempotencyKey
 from schemas.api import CaseCreate, CaseRead, ErrorRead
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -20,26 +20,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("", status_code=201, response_model=CaseRead, responses=ERRORS)
-def create_case(
-    body: CaseCreate,
-    session: SessionDep,
-    node: NodeDep,
-    user: CurrentUser,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    now = node.clock.now()
+def create_case(body: CaseCreate, call: CallDep, key: IdempotencyKey = None) -> JSONResponse:
     return idempotency.once(
-        session,
-        principal=user,
-        route="create_case",
+        call,
         key=key,
+        route="create_case",
         request=body,
-        now=now,
-        create=lambda: service.create_case(session, node, user, body, now),
-        reread=lambda case_id: service.read_case(session, node, user, case_id, now),
+        create=lambda: service.create_case(call.session, call.node, call.user, body, call.now),
+        reread=lambda case_id: service.read_case(
+            call.session, call.node, call.user, case_id, call.now
+        ),
     )
 
 
 @router.get("/{case_id}", responses=ERRORS)
-def read_case(case_id: CaseId, session: SessionDep, node: NodeDep, user: CurrentUser) -> CaseRead:
-    return service.read_case(session, node, user, case_id, node.clock.now())
+def read_case(case_id: CaseId, call: CallDep) -> CaseRead:
+    return service.read_case(call.session, call.node, call.user, case_id, call.now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -10,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from gateway import idempotency
 from gateway.cases.endpoints import ERRORS, CaseId
 from gateway.consents import receipt, service
-from gateway.deps import CurrentUser, IdempotencyKey, NodeDep, SessionDep
+from gateway.deps import Call, CallDep, IdempotencyKey
 from schemas.common import LanguageCode
 from schemas.consent import (
     ConsentCreate,
@@ -26,39 +27,37 @@ ConsentId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 @router.post("/consents", status_code=201, response_model=ConsentRead, responses=ERRORS)
 def record_consent(
-    case_id: CaseId,
-    body: ConsentCreate,
-    session: SessionDep,
-    node: NodeDep,
-    user: CurrentUser,
-    key: IdempotencyKey = None,
+    case_id: CaseId, body: ConsentCreate, call: CallDep, key: IdempotencyKey = None
 ) -> JSONResponse:
-    now = node.clock.now()
     return idempotency.once(
-        session,
-        principal=user,
-        route=f"record_consent:{case_id}",
+        call,
         key=key,
+        route=f"record_consent:{case_id}",
         request=body,
-        now=now,
-        create=lambda: service.record_consent(session, node, user, case_id, body, now),
-        reread=lambda consent_id: service.read_consent(session, user, case_id, consent_id, now),
+        create=lambda: service.record_consent(
+            call.session, call.node, call.user, case_id, body, call.now
+        ),
+        reread=lambda consent_id: service.read_consent(
+            call.session, call.user, case_id, consent_id, call.now
+        ),
     )
 
 
 @router.get("/consents", responses=ERRORS)
-def list_consents(
-    case_id: CaseId, session: SessionDep, node: NodeDep, user: CurrentUser
-) -> list[ConsentRead]:
+def list_consents(case_id: CaseId, call: CallDep) -> list[ConsentRead]:
     """Every consent of the person with its full history of versions."""
-    return service.list_consents(session, user, case_id, node.clock.now())
+    return service.list_consents(call.session, call.user, case_id, call.now)
 
 
 @router.get("/consents/{consent_id}", responses=ERRORS)
-def read_consent(
-    case_id: CaseId, consent_id: ConsentId, session: SessionDep, node: NodeDep, user: CurrentUser
-) -> ConsentRead:
-    return service.read_consent(session, user, case_id, consent_id, node.clock.now())
+def read_consent(case_id: CaseId, consent_id: ConsentId, call: CallDep) -> ConsentRead:
+    return service.read_consent(call.session, call.user, case_id, consent_id, call.now)
+
+
+def _reread_withdrawal(call: Call, case_id: str) -> Callable[[str], WithdrawalRead]:
+    return lambda withdrawal_id: service.read_withdrawal(
+        call.session, call.user, case_id, withdrawal_id, call.now
+    )
 
 
 @router.post(
@@ -71,24 +70,19 @@ def narrow_consent(
     case_id: CaseId,
     consent_id: ConsentId,
     body: ConsentNarrow,
-    session: SessionDep,
-    node: NodeDep,
-    user: CurrentUser,
+    call: CallDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Keep only some sections; the others are withdrawn and reach every recipient."""
-    now = node.clock.now()
     return idempotency.once(
-        session,
-        principal=user,
-        route=f"narrow:{consent_id}",
+        call,
         key=key,
+        route=f"narrow:{consent_id}",
         request=body,
-        now=now,
-        create=lambda: service.narrow(session, node, user, case_id, consent_id, body, now),
-        reread=lambda withdrawal_id: service.read_withdrawal(
-            session, user, case_id, withdrawal_id, now
+        create=lambda: service.narrow(
+            call.session, call.node, call.user, case_id, consent_id, body, call.now
         ),
+        reread=_reread_withdrawal(call, case_id),
     )
 
 
@@ -96,15 +90,13 @@ def narrow_consent(
 def consent_receipt(
     case_id: CaseId,
     consent_id: ConsentId,
-    session: SessionDep,
-    node: NodeDep,
-    user: CurrentUser,
+    call: CallDep,
     format: Annotated[Literal["json", "html"], Query()] = "json",
     lang: Annotated[LanguageCode | None, Query()] = None,
 ) -> JSONResponse | HTMLResponse:
     """The signed receipt the person keeps: JSON, or printable HTML in their language."""
     doc, body, language = receipt.consent_receipt(
-        session, node, user, case_id, consent_id, node.clock.now()
+        call.session, call.node, call.user, case_id, consent_id, call.now
     )
     if format == "html":
         return HTMLResponse(receipt.render_html(doc, body, lang or language))
@@ -113,32 +105,22 @@ def consent_receipt(
 
 @router.post("/withdrawals", status_code=201, response_model=WithdrawalRead, responses=ERRORS)
 def withdraw(
-    case_id: CaseId,
-    body: WithdrawalCreate,
-    session: SessionDep,
-    node: NodeDep,
-    user: CurrentUser,
-    key: IdempotencyKey = None,
+    case_id: CaseId, body: WithdrawalCreate, call: CallDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     """Withdraw consent: all of it, or for a purpose, a recipient, or some sections."""
-    now = node.clock.now()
     return idempotency.once(
-        session,
-        principal=user,
-        route=f"withdraw:{case_id}",
+        call,
         key=key,
+        route=f"withdraw:{case_id}",
         request=body,
-        now=now,
-        create=lambda: service.withdraw(session, node, user, case_id, body, now),
-        reread=lambda withdrawal_id: service.read_withdrawal(
-            session, user, case_id, withdrawal_id, now
+        create=lambda: service.withdraw(
+            call.session, call.node, call.user, case_id, body, call.now
         ),
+        reread=_reread_withdrawal(call, case_id),
     )
 
 
 @router.get("/withdrawals", responses=ERRORS)
-def list_withdrawals(
-    case_id: CaseId, session: SessionDep, node: NodeDep, user: CurrentUser
-) -> list[WithdrawalRead]:
+def list_withdrawals(case_id: CaseId, call: CallDep) -> list[WithdrawalRead]:
     """Each withdrawal, with which recipients confirmed deletion and which are pending."""
-    return service.list_withdrawals(session, user, case_id, node.clock.now())
+    return service.list_withdrawals(call.session, call.user, case_id, call.now)

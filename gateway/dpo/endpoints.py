@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from gateway.cases.endpoints import ERRORS, CaseId
 from gateway.consents import service as consents
-from gateway.deps import CurrentUser, NodeDep, SessionDep
+from gateway.deps import CallDep
 from gateway.dpo import service
 from gateway.retention import service as retention
 from schemas.api import ErasureRead, LegalHoldCreate, LegalHoldRead, TransferRecord
@@ -15,38 +15,36 @@ router = APIRouter(prefix="/api/v1/dpo", tags=["data protection officer"])
 
 
 @router.get("/transfers", responses=ERRORS)
-def transfers(session: SessionDep, node: NodeDep, user: CurrentUser) -> list[TransferRecord]:
+def transfers(call: CallDep) -> list[TransferRecord]:
     """The register of cross-border transfers: destination, purpose, data categories, ground."""
-    return service.transfers(session, node, user)
+    return service.transfers(call.session, call.node, call.user)
 
 
 @router.post("/holds", status_code=201, responses=ERRORS)
-def place_hold(
-    body: LegalHoldCreate, session: SessionDep, node: NodeDep, user: CurrentUser
-) -> LegalHoldRead:
+def place_hold(body: LegalHoldCreate, call: CallDep) -> LegalHoldRead:
     """Pause deletion of a subject's or a packet's data until a date, with a reason (logged)."""
     hold = retention.place_hold(
-        session,
-        user,
+        call.session,
+        call.user,
         subject=body.subject,
         packet_id=body.packet_id,
         reason=body.reason,
         until=body.until,
-        now=node.clock.now(),
+        now=call.now,
     )
     return LegalHoldRead.model_validate(hold, from_attributes=True)
 
 
 @router.get("/holds", responses=ERRORS)
-def list_holds(session: SessionDep, user: CurrentUser) -> list[LegalHoldRead]:
+def list_holds(call: CallDep) -> list[LegalHoldRead]:
     return [
         LegalHoldRead.model_validate(h, from_attributes=True)
-        for h in retention.list_holds(session, user)
+        for h in retention.list_holds(call.session, call.user)
     ]
 
 
 @router.post("/erasures/{case_id}", status_code=201, responses=ERRORS)
-def erase(case_id: CaseId, session: SessionDep, node: NodeDep, user: CurrentUser) -> ErasureRead:
+def erase(case_id: CaseId, call: CallDep) -> ErasureRead:
     """Erase a person on a valid request: withdraw everything everywhere, destroy their key."""
-    withdrawal = consents.erase(session, node, user, case_id, node.clock.now())
+    withdrawal = consents.erase(call.session, call.node, call.user, case_id, call.now)
     return ErasureRead(case_id=case_id, withdrawal=withdrawal)

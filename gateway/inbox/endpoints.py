@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from gateway.cases.endpoints import ERRORS
-from gateway.deps import CurrentUser, NodeDep, SessionDep
+from gateway.deps import CallDep, NodeDep, SessionDep
 from gateway.inbox import service
 from schemas.api import ReceivedReferralRead, ReceivedReferralSummary
 from schemas.envelope import SignedDocument
@@ -32,17 +32,12 @@ async def inbox(
 
 
 @received.get("", responses=ERRORS)
-def list_received(
-    session: SessionDep, node: NodeDep, user: CurrentUser
-) -> list[ReceivedReferralSummary]:
-    return service.list_received(session, node, user)
+def list_received(call: CallDep) -> list[ReceivedReferralSummary]:
+    return service.list_received(call.session, call.node, call.user)
 
 
 @received.get("/{packet_id}", responses={**ERRORS, 410: ERRORS[404]})
 def open_received(
-    packet_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
-    session: SessionDep,
-    node: NodeDep,
-    user: CurrentUser,
+    packet_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], call: CallDep
 ) -> ReceivedReferralRead:
-    return service.open_received(session, node, user, packet_id, node.clock.now())
+    return service.open_received(call.session, call.node, call.user, packet_id, call.now)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from gateway import idempotency
 from gateway.cases.endpoints import ERRORS
-from gateway.deps import CurrentUser, IdempotencyKey, NodeDep, SessionDep
+from gateway.deps import CallDep, IdempotencyKey
 from gateway.referrals import service
 from schemas.api import ReferralCreate, ReferralRead
 
@@ -19,37 +19,27 @@ HexId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 @router.post("", status_code=201, response_model=ReferralRead, responses=ERRORS)
 def create_referral(
-    body: ReferralCreate,
-    session: SessionDep,
-    node: NodeDep,
-    user: CurrentUser,
-    key: IdempotencyKey = None,
+    body: ReferralCreate, call: CallDep, key: IdempotencyKey = None
 ) -> JSONResponse:
-    now = node.clock.now()
     return idempotency.once(
-        session,
-        principal=user,
-        route="create_referral",
+        call,
         key=key,
+        route="create_referral",
         request=body,
-        now=now,
-        create=lambda: service.create_referral(session, node, user, body, now),
-        reread=lambda referral_id: service.read_referral(session, user, referral_id, now),
+        create=lambda: service.create_referral(call.session, call.node, call.user, body, call.now),
+        reread=lambda referral_id: service.read_referral(
+            call.session, call.user, referral_id, call.now
+        ),
     )
 
 
 @router.get("", responses=ERRORS)
 def list_referrals(
-    case_id: Annotated[str, Query(pattern=r"^[0-9a-f]{32}$")],
-    session: SessionDep,
-    node: NodeDep,
-    user: CurrentUser,
+    case_id: Annotated[str, Query(pattern=r"^[0-9a-f]{32}$")], call: CallDep
 ) -> list[ReferralRead]:
-    return service.list_referrals(session, user, case_id, node.clock.now())
+    return service.list_referrals(call.session, call.user, case_id, call.now)
 
 
 @router.get("/{referral_id}", responses=ERRORS)
-def read_referral(
-    referral_id: HexId, session: SessionDep, node: NodeDep, user: CurrentUser
-) -> ReferralRead:
-    return service.read_referral(session, user, referral_id, node.clock.now())
+def read_referral(referral_id: HexId, call: CallDep) -> ReferralRead:
+    return service.read_referral(call.session, call.user, referral_id, call.now)
