@@ -25,7 +25,13 @@ from crypto.keys import SigningKey
 from crypto.signed import sign_document, verify_document
 from partners.directory import FederationView
 from partners.errors import DeliveryFailed, DirectoryError
-from schemas.consent import DELETION_RECEIPT_FORMAT, DeletionReceipt, RevokedPacket
+from schemas.consent import (
+    DELETION_RECEIPT_FORMAT,
+    DeletionReceipt,
+    RevocationContent,
+    RevocationReason,
+    RevokedPacket,
+)
 from schemas.envelope import RECEIPT_FORMAT, Receipt, SignedDocument
 
 
@@ -68,17 +74,19 @@ def verify_receipt(
 def issue_deletion_receipt(
     sealed: SealedEnvelope,
     *,
-    withdrawal_id: str,
-    packets: list[RevokedPacket],
+    revocation: RevocationContent,
+    held: list[str],
     deleted_at: datetime,
     key: SigningKey,
 ) -> SignedDocument:
     receipt = DeletionReceipt(
         revocation_id=sealed.header.packet_id,
-        withdrawal_id=withdrawal_id,
+        reason=revocation.reason,
+        withdrawal_id=revocation.withdrawal_id,
         sender=sealed.header.sender,
         recipient=sealed.header.recipient,
-        packets=packets,
+        packets=revocation.packets,
+        held=sorted(held),
         deleted_at=deleted_at.replace(microsecond=0),
     )
     return sign_document(receipt.model_dump(mode="json"), key, context=DELETION_RECEIPT_FORMAT)
@@ -89,12 +97,15 @@ def verify_deletion_receipt(
     *,
     view: FederationView,
     revocation_id: str,
-    withdrawal_id: str,
+    revocation: RevocationContent,
     sender: str,
     recipient: str,
-    packets: list[RevokedPacket],
 ) -> DeletionReceipt:
-    """The deletion receipt, if the recipient signed it for exactly what was revoked."""
+    """The deletion receipt, if the recipient signed it for exactly what was revoked.
+
+    A receipt may name packets a legal hold keeps on the recipient (``held``); only packets that
+    were asked about, and only when the request was for retention proof, not a withdrawal.
+    """
     try:
         key = view.signing_key(recipient, doc.key_id)
         receipt = DeletionReceipt.model_validate(
@@ -104,15 +115,20 @@ def verify_deletion_receipt(
         raise DeliveryFailed("bad_deletion_receipt") from exc
     if not key.valid_at(receipt.deleted_at):
         raise DeliveryFailed("bad_deletion_receipt")
-    expected = (revocation_id, withdrawal_id, sender, recipient)
+    expected = (revocation_id, revocation.reason, revocation.withdrawal_id, sender, recipient)
     if (
         receipt.revocation_id,
+        receipt.reason,
         receipt.withdrawal_id,
         receipt.sender,
         receipt.recipient,
     ) != expected:
         raise DeliveryFailed("bad_deletion_receipt")
-    if sorted(receipt.packets, key=_packet_key) != sorted(packets, key=_packet_key):
+    asked = sorted(revocation.packets, key=_packet_key)
+    if sorted(receipt.packets, key=_packet_key) != asked:
+        raise DeliveryFailed("bad_deletion_receipt")
+    may_hold = revocation.reason is RevocationReason.RETENTION_ENDED
+    if receipt.held and not (may_hold and set(receipt.held) <= {p.packet_id for p in asked}):
         raise DeliveryFailed("bad_deletion_receipt")
     return receipt
 

@@ -8,7 +8,7 @@ were sent to that partner, and no model carries a vulnerability flag to a partne
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -156,3 +156,38 @@ class ErasureRead(Outbound):
 
     case_id: str
     withdrawal: WithdrawalRead | None
+
+
+class DeletionProofCreate(Inbound):
+    """Ask recipients to sign that packets past their date are deleted.
+
+    Name the packets, or name none to ask about every overdue packet (at most 500 per call).
+    """
+
+    packet_ids: Annotated[list[RandomId], Field(max_length=500)] = []
+
+
+class DeletionProofRead(Outbound):
+    """One request for proof of deletion sent to one recipient."""
+
+    id: str
+    recipient: str
+    packets: list[str]
+    sections: list[str]
+    status: Literal["pending", "confirmed", "held", "undeliverable"]
+    requested_at: datetime
+    confirmed_at: datetime | None
+
+
+class OverdueDeletion(Outbound):
+    """A packet past its date for which no recipient has yet signed a deletion receipt."""
+
+    packet_id: str
+    case_id: str
+    recipient: str
+    purpose: str
+    delete_by: datetime
+    #: Sections sent in the packet that no verified deletion receipt covers.
+    unproven_sections: list[str]
+    #: The latest request for proof about this packet, if any: pending, held or undeliverable.
+    last_request: Literal["pending", "held", "undeliverable"] | None

@@ -157,8 +157,9 @@ class RevocationRead(Outbound):
     packets: list[str]
     sections: list[str]
     #: pending until the recipient's signed deletion receipt is verified; undeliverable if the
-    #: revocation could not be delivered before its deadline (the DPO sees these).
-    status: Literal["pending", "confirmed", "undeliverable"]
+    #: revocation could not be delivered before its deadline (the DPO sees these); held if the
+    #: recipient signed that a legal hold keeps some of the packets.
+    status: Literal["pending", "confirmed", "held", "undeliverable"]
     confirmed_at: datetime | None
 
 
@@ -183,11 +184,27 @@ class RevokedPacket(Inbound):
     sections: Annotated[list[SectionName], Field(min_length=1, max_length=4)]
 
 
+class RevocationReason(StrEnum):
+    """Why a sender asks a recipient to delete (and to sign that it did)."""
+
+    #: The person withdrew consent: ``withdrawal_id`` names the withdrawal.
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    #: The packets' retention period has ended: the sender wants proof of deletion.
+    RETENTION_ENDED = "retention_ended"
+
+
 class RevocationContent(Inbound):
     """The plaintext of a ``revocation`` envelope: delete these sections of these packets."""
 
-    withdrawal_id: RandomId
+    reason: RevocationReason = RevocationReason.CONSENT_WITHDRAWN
+    withdrawal_id: RandomId | None = None
     packets: Annotated[list[RevokedPacket], Field(min_length=1, max_length=500)]
+
+    @model_validator(mode="after")
+    def _withdrawal_named(self) -> RevocationContent:
+        if (self.reason is RevocationReason.CONSENT_WITHDRAWN) != (self.withdrawal_id is not None):
+            raise ValueError("a withdrawal, and only a withdrawal, names its withdrawal_id")
+        return self
 
 
 class DeletionReceipt(Inbound):
@@ -195,10 +212,13 @@ class DeletionReceipt(Inbound):
 
     format: Literal["avrr-deletion-receipt/1"] = DELETION_RECEIPT_FORMAT
     revocation_id: RandomId
-    withdrawal_id: RandomId
+    reason: RevocationReason = RevocationReason.CONSENT_WITHDRAWN
+    withdrawal_id: RandomId | None = None
     sender: NodeId
     recipient: NodeId
     packets: list[RevokedPacket]
+    #: Packets a legal hold on the recipient keeps for now (only for ``retention_ended``).
+    held: Annotated[list[RandomId], Field(max_length=500)] = []
     deleted_at: AwareDatetime
 
 

@@ -68,12 +68,21 @@ class WithdrawalRow(Base):
 
 
 class RevocationRow(Base):
-    """One revocation sent to one recipient; ``id`` is the revocation envelope's packet id."""
+    """One deletion request sent to one recipient; ``id`` is its envelope's packet id.
+
+    Sent when consent is withdrawn (``withdrawal_id`` names the withdrawal) or, with reason
+    ``retention_ended``, to get signed proof that packets past their date are gone.
+    """
 
     __tablename__ = "revocations"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    withdrawal_id: Mapped[str] = mapped_column(ForeignKey("withdrawals.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(30))
+    withdrawal_id: Mapped[str | None] = mapped_column(
+        ForeignKey("withdrawals.id"), index=True, nullable=True
+    )
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recipient: Mapped[str] = mapped_column(String(64))
     #: [{"packet_id": ..., "sections": [...]}]: what the recipient must delete.
     packets: Mapped[list[dict[str, Any]]] = mapped_column(JSON())

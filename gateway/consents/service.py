@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
@@ -24,8 +25,8 @@ from gateway.auth import Principal
 from gateway.cases.models import CaseRow
 from gateway.cases.service import own_case, person
 from gateway.consents import repository
-from gateway.consents.models import ConsentRow, ConsentVersionRow, RevocationRow, WithdrawalRow
-from gateway.delivery.outbox import Message, seal_and_queue
+from gateway.consents.models import ConsentRow, ConsentVersionRow, WithdrawalRow
+from gateway.consents.revocation import send_revocation
 from gateway.errors import Conflict, NotFound, Unprocessable
 from gateway.node import Node
 from gateway.referrals import repository as referrals
@@ -39,13 +40,11 @@ from schemas.consent import (
     ConsentRead,
     ConsentStatus,
     ConsentVersionRead,
-    RevocationContent,
     RevocationRead,
-    RevokedPacket,
+    RevocationReason,
     WithdrawalCreate,
     WithdrawalRead,
 )
-from schemas.envelope import MessageKind
 
 QUEUED, DELIVERED, CANCELLED = "queued", referrals.DELIVERED, referrals.CANCELLED
 
@@ -318,7 +317,7 @@ def _withdraw(
             purpose=row.purpose,
         )
     session.flush()
-    _reach_recipients(session, node, case, withdrawal, changes[0][0].id, actor, now)
+    _reach_recipients(session, node, case, withdrawal, actor, now)
     return _withdrawal_read(session, withdrawal)
 
 
@@ -327,14 +326,13 @@ def _reach_recipients(
     node: Node,
     case: CaseRow,
     withdrawal: WithdrawalRow,
-    consent_ref: str,
     actor: Actor,
     now: datetime,
 ) -> None:
     """Cancel queued packets that carry withdrawn data; revoke delivered ones."""
     grants = current_grants(session, case.id)
     view = node.directory()
-    to_revoke: dict[tuple[str, str], list[tuple[ReferralRow, list[str]]]] = defaultdict(list)
+    to_revoke: dict[tuple[str, str], list[tuple[ReferralRow, Sequence[str]]]] = defaultdict(list)
     for referral in referrals.referrals_of_case(session, case.id):
         if referral.status not in (QUEUED, DELIVERED):
             continue
@@ -372,51 +370,15 @@ def _reach_recipients(
         # The host keeps no copy of withdrawn content either: only the section names remain.
         drop_sent_sections(node, referral, affected)
         referral.withdrawn_sections = sorted({*referral.withdrawn_sections, *affected})
-    for (recipient, revoked_purpose), packets in to_revoke.items():
-        revoked = [
-            RevokedPacket(packet_id=r.packet_id, sections=[SectionName(s) for s in sections])
-            for r, sections in packets
-        ]
-        content = RevocationContent(withdrawal_id=withdrawal.id, packets=revoked)
-        header = seal_and_queue(
+    for packets in to_revoke.values():
+        send_revocation(
             session,
             node,
-            Message(
-                kind=MessageKind.REVOCATION,
-                recipient=recipient,
-                purpose=Purpose(revoked_purpose),
-                case_id=case.id,
-                consent_ref=consent_ref,
-                sections=sorted({s for p in revoked for s in p.sections}),
-                content=content.model_dump(mode="json"),
-                # The revocation must be able to travel even if the packets' own dates have
-                # passed (the recipient then holds nothing, and confirms so).
-                delete_by=max(
-                    max(r.delete_by for r, _ in packets), now + node.settings.acceptance_window
-                ),
-            ),
-            now,
-        )
-        session.add(
-            RevocationRow(
-                id=header.packet_id,
-                withdrawal_id=withdrawal.id,
-                recipient=recipient,
-                packets=[p.model_dump(mode="json") for p in revoked],
-                status="pending",
-                confirmed_at=None,
-                deletion_receipt=None,
-            )
-        )
-        record(
-            session,
-            at=now,
+            packets=packets,
+            reason=RevocationReason.CONSENT_WITHDRAWN,
+            withdrawal_id=withdrawal.id,
             actor=actor,
-            action=Action.REVOCATION_QUEUED,
-            subject=case.id,
-            packet_id=header.packet_id,
-            sections=[s.value for s in header.sections],
-            purpose=revoked_purpose,
+            now=now,
         )
 
 

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.accesslog.service import Action, Actor, record
-from gateway.consents.models import RevocationRow, WithdrawalRow
+from gateway.consents.models import RevocationRow
 from gateway.errors import ServiceUnavailable
 from gateway.node import Node
 from gateway.periodic import run_periodically
@@ -44,7 +44,12 @@ from partners.directory import FederationView
 from partners.errors import DeliveryFailed, DirectoryError
 from partners.receipts import verify_deletion_receipt, verify_receipt
 from partners.tokens import issue_node_token
-from schemas.consent import RevokedPacket
+from schemas.consent import (
+    DeletionReceipt,
+    RevocationContent,
+    RevocationReason,
+    RevokedPacket,
+)
 from schemas.envelope import MessageKind, SignedDocument
 
 log = logging.getLogger("avrr.delivery")
@@ -75,24 +80,24 @@ class _Sent:
     recipient: str
     packet_id: str
     digest: str
-    revoked: list[RevokedPacket]
-    withdrawal_id: str
+    revocation: RevocationContent | None
 
 
 _Confirm = Callable[[Session, OutboxRow, SignedDocument, datetime], None]
 
 
-def _revoked_packets(session: Session, row: OutboxRow) -> list[RevokedPacket]:
+def _revocation_of(session: Session, row: OutboxRow) -> RevocationContent | None:
+    """What a revocation asked for, to check the deletion receipt against."""
     if row.kind != MessageKind.REVOCATION.value:
-        return []
+        return None
     revocation = session.get(RevocationRow, row.packet_id)
-    packets = revocation.packets if revocation else []
-    return [RevokedPacket.model_validate(p) for p in packets]
-
-
-def _withdrawal_of(session: Session, row: OutboxRow) -> str:
-    revocation = session.get(RevocationRow, row.packet_id)
-    return revocation.withdrawal_id if revocation else ""
+    if revocation is None:
+        return None
+    return RevocationContent(
+        reason=RevocationReason(revocation.reason),
+        withdrawal_id=revocation.withdrawal_id,
+        packets=[RevokedPacket.model_validate(p) for p in revocation.packets],
+    )
 
 
 def backoff(attempts: int, *, base: timedelta, cap: timedelta, rng: random.Random) -> timedelta:
@@ -153,8 +158,7 @@ class DeliveryWorker:
                 recipient=row.recipient,
                 packet_id=row.packet_id,
                 digest=row.envelope_sha256,
-                revoked=_revoked_packets(session, row),
-                withdrawal_id=_withdrawal_of(session, row),
+                revocation=_revocation_of(session, row),
             )
             deliver_by = row.deliver_by
         if now >= deliver_by:
@@ -198,16 +202,23 @@ class DeliveryWorker:
     def _verify(self, sent: _Sent, document: SignedDocument, view: FederationView) -> _Confirm:
         """Check the recipient's signed answer; return what to record once it is accepted."""
         if sent.kind is MessageKind.REVOCATION:
-            verify_deletion_receipt(
+            if sent.revocation is None:
+                raise DeliveryFailed("bad_deletion_receipt")
+            deletion = verify_deletion_receipt(
                 document,
                 view=view,
                 revocation_id=sent.packet_id,
-                withdrawal_id=sent.withdrawal_id,
+                revocation=sent.revocation,
                 sender=self._node.node_id,
                 recipient=sent.recipient,
-                packets=sent.revoked,
             )
-            return self._confirm_deletion
+
+            def confirm_deletion(
+                session: Session, row: OutboxRow, doc: SignedDocument, done: datetime
+            ) -> None:
+                self._confirm_deletion(session, row, doc, deletion, done)
+
+            return confirm_deletion
         receipt = verify_receipt(
             document,
             view=view,
@@ -236,23 +247,28 @@ class DeliveryWorker:
         return confirm_receipt
 
     def _confirm_deletion(
-        self, session: Session, row: OutboxRow, doc: SignedDocument, done: datetime
+        self,
+        session: Session,
+        row: OutboxRow,
+        doc: SignedDocument,
+        deletion: DeletionReceipt,
+        done: datetime,
     ) -> None:
         revocation = session.get(RevocationRow, row.packet_id)
         if revocation is None:
             return
-        revocation.status, revocation.confirmed_at = "confirmed", done
+        revocation.status = "held" if deletion.held else "confirmed"
+        revocation.confirmed_at = done
         revocation.deletion_receipt = doc.model_dump(mode="json")
-        withdrawal = session.get(WithdrawalRow, revocation.withdrawal_id)
         record(
             session,
             at=done,
             actor=self._actor,
             action=Action.DELETION_CONFIRMED,
-            subject=withdrawal.case_id if withdrawal else None,
+            subject=revocation.case_id,
             packet_id=row.packet_id,
             sections=sorted({s for p in revocation.packets for s in p["sections"]}),
-            outcome="confirmed",
+            outcome=revocation.status,
         )
 
     def _retry_or_dead(

@@ -8,8 +8,17 @@ from gateway.cases.endpoints import ERRORS, CaseId
 from gateway.consents import service as consents
 from gateway.deps import CallDep
 from gateway.dpo import service
+from gateway.retention import proof
 from gateway.retention import service as retention
-from schemas.api import ErasureRead, LegalHoldCreate, LegalHoldRead, TransferRecord
+from schemas.api import (
+    DeletionProofCreate,
+    DeletionProofRead,
+    ErasureRead,
+    LegalHoldCreate,
+    LegalHoldRead,
+    OverdueDeletion,
+    TransferRecord,
+)
 
 router = APIRouter(prefix="/api/v1/dpo", tags=["data protection officer"])
 
@@ -48,3 +57,15 @@ def erase(case_id: CaseId, call: CallDep) -> ErasureRead:
     """Erase a person on a valid request: withdraw everything everywhere, destroy their key."""
     withdrawal = consents.erase(call.session, call.node, call.user, case_id, call.now)
     return ErasureRead(case_id=case_id, withdrawal=withdrawal)
+
+
+@router.get("/deletions/overdue", responses=ERRORS)
+def overdue_deletions(call: CallDep) -> list[OverdueDeletion]:
+    """Delivered packets past their date that no recipient has yet signed as deleted."""
+    return proof.overdue(call.session, call.user, call.now)
+
+
+@router.post("/deletion-proofs", status_code=201, responses=ERRORS)
+def request_deletion_proof(body: DeletionProofCreate, call: CallDep) -> list[DeletionProofRead]:
+    """Ask recipients for signed deletion receipts: for the named packets, or every overdue one."""
+    return proof.request_proof(call.session, call.node, call.user, body.packet_ids, call.now)

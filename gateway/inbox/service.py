@@ -34,6 +34,7 @@ from gateway.auth import Principal
 from gateway.errors import EnvelopeRejected, Gone, NotFound, Unauthorised
 from gateway.inbox.models import ReceivedPacketRow, ReceivedSectionRow, SeenNodeTokenRow
 from gateway.node import Node
+from gateway.retention.service import active_holds
 from partners.directory import FederationView
 from partners.errors import InvalidNodeToken, UnknownNode
 from partners.inbound import AcceptancePolicy, AcceptedEnvelope, ContentCheck, accept_envelope
@@ -41,13 +42,14 @@ from partners.receipts import issue_deletion_receipt, issue_receipt
 from partners.tokens import verify_node_token
 from schemas.api import ReceivedReferralRead, ReceivedReferralSummary
 from schemas.common import PartnerRole, SectionName, StaffRole
-from schemas.consent import RevocationContent
+from schemas.consent import RevocationContent, RevocationReason
 from schemas.envelope import MessageKind, SignedDocument, WireEnvelope
 from schemas.sections import ReferralContent
 
 log = logging.getLogger("avrr.inbox")
 
 ACTIVE, PARTLY_WITHDRAWN, WITHDRAWN = "active", "partly_withdrawn", "withdrawn"
+EXPIRED = "expired"
 ACCEPTED_KINDS = (MessageKind.REFERRAL, MessageKind.REVOCATION)
 
 
@@ -231,8 +233,17 @@ def _store_sections(
 def _apply_revocation(
     session: Session, node: Node, accepted: AcceptedEnvelope, now: datetime
 ) -> SignedDocument:
+    """Delete what the sender names, and sign that it is gone.
+
+    A withdrawal of consent deletes at once, whatever else applies. A request for proof after
+    the retention period deletes too, except what a legal hold on this node keeps: the receipt
+    names those packets as held instead of pretending they are gone.
+    """
     header = accepted.sealed.header
     revocation = RevocationContent.model_validate_json(accepted.plaintext)
+    withdrawn = revocation.reason is RevocationReason.CONSENT_WITHDRAWN
+    held_subjects, held_packets = active_holds(session, now)
+    held = []
     actor = _node_actor(header.sender)
     for revoked in revocation.packets:
         row = session.get(ReceivedPacketRow, revoked.packet_id)
@@ -240,16 +251,24 @@ def _apply_revocation(
         if row is None or row.sender != header.sender or row.subject != header.subject:
             # Nothing of this sender's is held under that id (never received, or already gone).
             continue
+        if not withdrawn and (row.packet_id in held_packets or row.subject in held_subjects):
+            held.append(row.packet_id)
+            continue
         session.execute(
             delete(ReceivedSectionRow).where(
                 ReceivedSectionRow.packet_id == row.packet_id,
                 ReceivedSectionRow.section.in_(sections),
             )
         )
-        row.withdrawn_sections = sorted({*row.withdrawn_sections, *sections})
-        row.status = (
-            WITHDRAWN if set(row.withdrawn_sections) >= set(row.sections) else PARTLY_WITHDRAWN
-        )
+        if withdrawn:
+            row.withdrawn_sections = sorted({*row.withdrawn_sections, *sections})
+        else:
+            row.expired_sections = sorted({*row.expired_sections, *sections})
+        gone = set(row.withdrawn_sections) | set(row.expired_sections)
+        if gone >= set(row.sections):
+            row.status = WITHDRAWN if withdrawn else EXPIRED
+        elif withdrawn:
+            row.status = PARTLY_WITHDRAWN
         record(
             session,
             at=now,
@@ -259,12 +278,12 @@ def _apply_revocation(
             packet_id=row.packet_id,
             sections=sections,
             purpose=row.purpose,
-            outcome="consent_withdrawn",
+            outcome=revocation.reason.value,
         )
     return issue_deletion_receipt(
         accepted.sealed,
-        withdrawal_id=revocation.withdrawal_id,
-        packets=revocation.packets,
+        revocation=revocation,
+        held=held,
         deleted_at=now,
         key=node.signing_key(now),
     )
@@ -328,7 +347,7 @@ def open_received(
             packet_id=row.packet_id,
         )
         raise Gone("consent for this referral was withdrawn; its content has been deleted")
-    if row.status == "expired" or row.delete_by <= now:
+    if row.status == EXPIRED or row.delete_by <= now:
         deny(
             session,
             at=now,

@@ -353,3 +353,119 @@ class TestErasure:
         case = flows.create_case(host)
         response = host.client.post(f"/api/v1/dpo/erasures/{case['id']}", headers=host.auth())
         assert response.status_code == 403
+
+
+class TestDeletionProof:
+    """The host's DPO asks recipients to sign that packets past their date are gone."""
+
+    def overdue(self, host: TestNode) -> Any:
+        response = host.client.get(
+            "/api/v1/dpo/deletions/overdue", headers=host.auth(StaffRole.DPO)
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def ask(self, host: TestNode, *packet_ids: str) -> Any:
+        return host.client.post(
+            "/api/v1/dpo/deletion-proofs",
+            json={"packet_ids": list(packet_ids)},
+            headers=host.auth(StaffRole.DPO),
+        )
+
+    def past_date(self, pair: TestFederation, host: TestNode, partner: TestNode) -> Any:
+        sent = canary_referral(host, partner)
+        pair.deliver(host)
+        host.clock.advance(days=151)
+        pair.publish()
+        return sent
+
+    def test_a_packet_past_its_date_is_overdue_until_the_recipient_signs_its_deletion(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        sent = self.past_date(pair, host, partner)
+        assert [
+            (o["packet_id"], o["unproven_sections"], o["last_request"]) for o in self.overdue(host)
+        ] == [(sent["packet_id"], ["arrival", "medical", "travel"], None)]
+
+        response = self.ask(host, sent["packet_id"])
+        assert response.status_code == 201, response.text
+        assert [p["status"] for p in response.json()] == ["pending"]
+        assert self.overdue(host)[0]["last_request"] == "pending"
+        # The recipient's own purge has not run: the request deletes what is left, then signs.
+        assert pair.deliver(host).delivered == 1
+
+        assert sections_held(partner, sent["packet_id"]) == []
+        assert open_packet(partner, sent["packet_id"]).status_code == 410
+        assert self.overdue(host) == []
+        with partner.sessions() as session:
+            outcomes = session.scalars(
+                select(AccessEventRow.outcome).where(AccessEventRow.action == "deleted")
+            ).all()
+        assert outcomes == ["retention_ended"]
+        with host.sessions() as session:
+            confirmed = session.scalars(
+                select(AccessEventRow.outcome).where(AccessEventRow.action == "deletion_confirmed")
+            ).all()
+        assert confirmed == ["confirmed"]
+
+    def test_asking_with_no_packet_named_covers_every_overdue_packet_once(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        self.past_date(pair, host, partner)
+
+        assert len(self.ask(host).json()) == 1
+        # Already asked and not yet answered: not asked again.
+        assert self.ask(host).json() == []
+        pair.deliver(host)
+        assert self.overdue(host) == []
+        assert self.ask(host).json() == []
+
+    def test_a_recipient_hold_is_signed_as_held_not_as_deleted(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        sent = canary_referral(host, partner)
+        pair.deliver(host)
+        until = (host.clock.now() + timedelta(days=400)).isoformat()
+        hold = {"packet_id": sent["packet_id"], "reason": "inquiry", "until": until}
+        assert (
+            partner.client.post(
+                "/api/v1/dpo/holds", json=hold, headers=partner.auth(StaffRole.DPO)
+            ).status_code
+            == 201
+        )
+        host.clock.advance(days=151)
+        pair.publish()
+
+        assert self.ask(host, sent["packet_id"]).status_code == 201
+        pair.deliver(host)
+
+        assert sections_held(partner, sent["packet_id"]) == ["arrival", "medical", "travel"]
+        assert self.overdue(host)[0]["last_request"] == "held"
+
+    def test_a_packet_not_yet_past_its_date_cannot_be_asked_about(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        sent = canary_referral(host, partner)
+        pair.deliver(host)
+
+        response = self.ask(host, sent["packet_id"])
+
+        assert response.status_code == 422
+        assert "not past its date" in response.json()["detail"]
+        assert sections_held(partner, sent["packet_id"]) == ["arrival", "medical", "travel"]
+
+    def test_an_unknown_packet_is_refused(self, pair: TestFederation, host: TestNode) -> None:
+        assert self.ask(host, secrets.token_hex(16)).status_code == 422
+
+    def test_only_a_dpo_reads_or_asks(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        for role in (StaffRole.CASEWORKER, StaffRole.ADMIN):
+            headers = host.auth(role)
+            assert (
+                host.client.get("/api/v1/dpo/deletions/overdue", headers=headers).status_code == 403
+            )
+            response = host.client.post(
+                "/api/v1/dpo/deletion-proofs", json={"packet_ids": []}, headers=headers
+            )
+            assert response.status_code == 403

@@ -25,7 +25,13 @@ from partners.receipts import (
     verify_receipt,
 )
 from schemas.common import PartnerRole, SectionName
-from schemas.consent import DELETION_RECEIPT_FORMAT, DeletionReceipt, RevokedPacket
+from schemas.consent import (
+    DELETION_RECEIPT_FORMAT,
+    DeletionReceipt,
+    RevocationContent,
+    RevocationReason,
+    RevokedPacket,
+)
 from schemas.envelope import RECEIPT_FORMAT, Receipt, SignedDocument
 from tests.partners.builders import (
     HOST_ID,
@@ -213,13 +219,29 @@ def revocation(fed: Federation) -> SealedEnvelope:
     )
 
 
+def content(
+    packets: Sequence[RevokedPacket] = REVOKED,
+    *,
+    reason: RevocationReason = RevocationReason.CONSENT_WITHDRAWN,
+    withdrawal_id: str | None = WITHDRAWAL_ID,
+) -> RevocationContent:
+    if reason is RevocationReason.RETENTION_ENDED:
+        withdrawal_id = None
+    return RevocationContent(reason=reason, withdrawal_id=withdrawal_id, packets=list(packets))
+
+
 def deletion_receipt(
-    revocation: SealedEnvelope, key: SigningKey, packets: Sequence[RevokedPacket] = REVOKED
+    revocation: SealedEnvelope,
+    key: SigningKey,
+    packets: Sequence[RevokedPacket] = REVOKED,
+    *,
+    reason: RevocationReason = RevocationReason.CONSENT_WITHDRAWN,
+    held: Sequence[str] = (),
 ) -> SignedDocument:
     return issue_deletion_receipt(
         revocation,
-        withdrawal_id=WITHDRAWAL_ID,
-        packets=list(packets),
+        revocation=content(packets, reason=reason),
+        held=list(held),
         deleted_at=DELETED,
         key=key,
     )
@@ -231,6 +253,7 @@ def check_deletion(
     *,
     revocation_id: str = REVOCATION_ID,
     withdrawal_id: str = WITHDRAWAL_ID,
+    reason: RevocationReason = RevocationReason.CONSENT_WITHDRAWN,
     sender: str = HOST_ID,
     recipient: str = PARTNER_ID,
     packets: Sequence[RevokedPacket] = REVOKED,
@@ -240,10 +263,9 @@ def check_deletion(
         doc,
         view=view,
         revocation_id=revocation_id,
-        withdrawal_id=withdrawal_id,
+        revocation=content(packets, reason=reason, withdrawal_id=withdrawal_id),
         sender=sender,
         recipient=recipient,
-        packets=list(packets),
     )
 
 
@@ -383,6 +405,48 @@ class TestDeletionReceipt:
         doc = deletion_receipt(revocation, fed.partner.signing)
 
         assert refused(doc, fed.view, revocation) == "bad_receipt"
+
+    def test_retention_proof_receipt_verifies_with_held_packets(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        retention = RevocationReason.RETENTION_ENDED
+        doc = deletion_receipt(revocation, fed.partner.signing, reason=retention, held=[PACKET_ID])
+
+        receipt = check_deletion(doc, fed.view, reason=retention)
+
+        assert (receipt.reason, receipt.withdrawal_id, receipt.held) == (
+            retention,
+            None,
+            [PACKET_ID],
+        )
+
+    def test_receipt_for_another_reason_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        doc = deletion_receipt(revocation, fed.partner.signing)
+
+        assert (
+            deletion_refused(doc, fed.view, reason=RevocationReason.RETENTION_ENDED)
+            == "bad_deletion_receipt"
+        )
+
+    def test_withdrawal_receipt_claiming_a_hold_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        # A withdrawal deletes whatever else applies: a recipient cannot answer "held".
+        doc = deletion_receipt(revocation, fed.partner.signing, held=[PACKET_ID])
+
+        assert deletion_refused(doc, fed.view) == "bad_deletion_receipt"
+
+    def test_receipt_holding_a_packet_not_asked_about_is_refused(
+        self, fed: Federation, revocation: SealedEnvelope
+    ) -> None:
+        retention = RevocationReason.RETENTION_ENDED
+        doc = deletion_receipt(
+            revocation, fed.partner.signing, reason=retention, held=[OTHER_PACKET_ID]
+        )
+
+        assert deletion_refused(doc, fed.view, reason=retention) == "bad_deletion_receipt"
 
     def test_receipt_with_tampered_payload_is_refused(
         self, fed: Federation, revocation: SealedEnvelope

@@ -18,6 +18,7 @@ from schemas.consent import (
     ConsentStatus,
     DeletionReceipt,
     RevocationContent,
+    RevocationReason,
     RevokedPacket,
 )
 
@@ -226,9 +227,29 @@ class TestRevocationContent:
         ]
 
     def test_unknown_field_is_refused(self) -> None:
-        error = refused(RevocationContent, self.revocation_data(reason="synthetic"))
+        error = refused(RevocationContent, self.revocation_data(note="synthetic"))
 
         assert error_types(error) == ["extra_forbidden"]
+
+    def test_unknown_reason_is_refused(self) -> None:
+        error = refused(RevocationContent, self.revocation_data(reason="synthetic"))
+
+        assert error_types(error) == ["enum"]
+
+    def test_withdrawal_without_its_withdrawal_id_is_refused(self) -> None:
+        error = refused(RevocationContent, self.revocation_data(withdrawal_id=None))
+
+        assert error_types(error) == ["value_error"]
+
+    def test_retention_proof_naming_a_withdrawal_is_refused(self) -> None:
+        data = self.revocation_data(reason="retention_ended")
+
+        assert error_types(refused(RevocationContent, data)) == ["value_error"]
+
+    def test_retention_proof_without_withdrawal_is_accepted(self) -> None:
+        data = self.revocation_data(reason="retention_ended", withdrawal_id=None)
+
+        assert RevocationContent.model_validate(data).reason is RevocationReason.RETENTION_ENDED
 
     def test_round_trips_through_json(self) -> None:
         content = RevocationContent.model_validate(self.revocation_data())

@@ -246,18 +246,26 @@ def upgrade() -> None:
     op.create_table(
         "revocations",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("withdrawal_id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("reason", sa.String(length=30), nullable=False),
+        sa.Column("withdrawal_id", sa.String(length=32), nullable=True),
+        sa.Column("requested_at", UTCDateTime(), nullable=False),
         sa.Column("recipient", sa.String(length=64), nullable=False),
         sa.Column("packets", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("confirmed_at", UTCDateTime(), nullable=True),
         sa.Column("deletion_receipt", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+        ),
+        sa.ForeignKeyConstraint(
             ["withdrawal_id"],
             ["withdrawals.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_index(op.f("ix_revocations_case_id"), "revocations", ["case_id"], unique=False)
     op.create_index(
         op.f("ix_revocations_withdrawal_id"), "revocations", ["withdrawal_id"], unique=False
     )
@@ -298,6 +306,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_delivery_attempts_outbox_id"), table_name="delivery_attempts")
     op.drop_table("delivery_attempts")
     op.drop_index(op.f("ix_revocations_withdrawal_id"), table_name="revocations")
+    op.drop_index(op.f("ix_revocations_case_id"), table_name="revocations")
     op.drop_table("revocations")
     op.drop_index("ix_outbox_due", table_name="outbox")
     op.drop_table("outbox")
