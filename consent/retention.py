@@ -30,7 +30,15 @@ def section_deadlines(
     sections: Iterable[SectionName],
     sent_at: datetime,
     is_child: bool,
+    events: Mapping[RetentionEvent, datetime] | None = None,
 ) -> dict[SectionName, datetime]:
+    """Each section's delete-by date: its rule's period after its event.
+
+    An event that was reported (``events``: arrival confirmed, assistance started...) counts from
+    when it happened; one not yet reported is assumed ``horizons[event]`` days after sending.
+    """
+    known = dict(events or {})
+    known[RetentionEvent.REFERRAL_SENT] = sent_at
     by_key = {(rule.purpose, rule.section): rule for rule in rules}
     deadlines = {}
     for section in sections:
@@ -41,9 +49,19 @@ def section_deadlines(
         days = rule.days
         if is_child and rule.child_minimum_days:
             days = max(days, rule.child_minimum_days)
-        event_at = sent_at + timedelta(days=horizons.get(rule.event, 0))
+        event_at = known.get(rule.event) or sent_at + timedelta(days=horizons.get(rule.event, 0))
         deadlines[section] = (event_at + timedelta(days=days)).replace(microsecond=0)
     return deadlines
+
+
+def rule_event(
+    rules: Sequence[RetentionRule], purpose: Purpose, section: SectionName
+) -> RetentionEvent:
+    """The event a section's period counts from (sending, for a section no rule names)."""
+    for rule in rules:
+        if (rule.purpose, rule.section) == (purpose, section):
+            return rule.event
+    return RetentionEvent.REFERRAL_SENT
 
 
 def cap_deadlines(

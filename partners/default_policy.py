@@ -108,6 +108,8 @@ DEFAULT_EVENT_HORIZON_DAYS = {
     RetentionEvent.REFERRAL_SENT: 0,
     RetentionEvent.ARRIVAL: 60,
     RetentionEvent.ASSISTANCE_STARTED: 90,
+    # Reintegration support and its monitoring run up to about a year after return.
+    RetentionEvent.CASE_CLOSED: 365,
 }
 
 

@@ -191,3 +191,15 @@ class OverdueDeletion(Outbound):
     unproven_sections: list[str]
     #: The latest request for proof about this packet, if any: pending, held or undeliverable.
     last_request: Literal["pending", "held", "undeliverable"] | None
+
+
+class CaseEventRead(Outbound):
+    """An event recorded (on the case's node) or reported (from a recipient, to the sender)."""
+
+    case_id: str | None
+    packet_id: str | None
+    event: str
+    occurred_at: datetime
+    recorded_at: datetime
+    #: How many packets' delete-by dates moved on this node (0 for a report: the sender decides).
+    packets_updated: int

@@ -87,6 +87,7 @@ class RetentionEvent(StrEnum):
     REFERRAL_SENT = "referral_sent"
     ARRIVAL = "arrival"
     ASSISTANCE_STARTED = "assistance_started"
+    CASE_CLOSED = "case_closed"
 
 
 class RetentionRule(Inbound):

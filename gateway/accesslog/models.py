@@ -21,7 +21,7 @@ class AccessEventRow(Base):
     action: Mapped[str] = mapped_column(String(40))
     #: A case id (host) or a subject pseudonym (recipient): never a name.
     subject: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    packet_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    packet_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     sections: Mapped[list[str]] = mapped_column(JSON())
     purpose: Mapped[str | None] = mapped_column(String(40), nullable=True)
     outcome: Mapped[str] = mapped_column(String(80))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.accesslog.models import AccessEventRow
@@ -33,6 +34,9 @@ class Action(StrEnum):
     PURGED = "purged"
     SUBJECT_KEY_DESTROYED = "subject_key_destroyed"
     LEGAL_HOLD = "legal_hold"
+    EVENT_RECORDED = "event_recorded"
+    EVENT_REPORTED = "event_reported"
+    DEADLINE_MOVED = "deadline_moved"
     REFERRAL_SEALED = "referral_sealed"
     REFERRAL_REFUSED = "referral_refused"
     DELIVERED = "delivered"
@@ -113,3 +117,16 @@ def deny(
         outcome=outcome,
         keep=True,
     )
+
+
+def tombstone(session: Session, packet_id: str) -> AccessEventRow | None:
+    """The latest entry saying a packet's content was deleted (purged, or withdrawn), if any."""
+    return session.scalars(
+        select(AccessEventRow)
+        .where(
+            AccessEventRow.packet_id == packet_id,
+            AccessEventRow.action.in_((Action.PURGED.value, Action.DELETED.value)),
+        )
+        .order_by(AccessEventRow.seq.desc())
+        .limit(1)
+    ).first()

@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from gateway import idempotency
 from gateway.cases import service
 from gateway.deps import CallDep, IdempotencyKey
-from schemas.api import CaseCreate, CaseRead, ErrorRead
+from gateway.retention import events
+from schemas.api import CaseCreate, CaseEventRead, CaseRead, ErrorRead
+from schemas.status import CaseEventCreate
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -36,3 +38,13 @@ def create_case(body: CaseCreate, call: CallDep, key: IdempotencyKey = None) -> 
 @router.get("/{case_id}", responses=ERRORS)
 def read_case(case_id: CaseId, call: CallDep) -> CaseRead:
     return service.read_case(call.session, call.node, call.user, case_id, call.now)
+
+
+@router.post("/{case_id}/events", status_code=201, responses=ERRORS)
+def record_event(case_id: CaseId, body: CaseEventCreate, call: CallDep) -> CaseEventRead:
+    """Report an event of the person's return (arrival, start of assistance, case closed).
+
+    Retention dates that count from it move here and, by signed status update, on every
+    recipient.
+    """
+    return events.record_case_event(call.session, call.node, call.user, case_id, body, call.now)

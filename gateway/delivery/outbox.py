@@ -1,6 +1,6 @@
 """Sealing a message for one recipient and putting it in the outbox, in the caller's transaction.
 
-Referrals and revocations both go this way: the per-recipient pseudonym is derived here, the
+Referrals, revocations and status updates all go this way: the per-recipient pseudonym is derived here, the
 envelope is sealed to the recipient's current directory key and signed with this node's listed
 key, and the outbox row is added to the same unit of work as whatever caused it. After commit the
 delivery worker takes it from there (``gateway.delivery.service``).
@@ -32,7 +32,9 @@ class Message:
     kind: MessageKind
     recipient: str
     purpose: Purpose
-    case_id: str
+    #: The person concerned: a case of this node (its pseudonym for the recipient is derived
+    #: here), or ``subject``, the pseudonym a packet we received named them by.
+    case_id: str | None
     consent_ref: str
     sections: list[SectionName]
     content: dict[str, Any]
@@ -40,7 +42,15 @@ class Message:
     section_delete_by: dict[SectionName, datetime] | None = None
     transfer_ground: TransferGround | None = None
     referral_id: str | None = None
+    subject: str | None = None
     packet_id: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    def pseudonym(self, node: Node) -> str:
+        if self.subject is not None:
+            return self.subject
+        if self.case_id is None:
+            raise ValueError("a message names a case or a subject pseudonym")
+        return pseudonym_for(node, self.case_id, self.recipient)
 
 
 def pseudonym_for(node: Node, case_id: str, recipient: str) -> str:
@@ -61,7 +71,7 @@ def seal_and_queue(session: Session, node: Node, message: Message, now: datetime
         sender=node.node_id,
         recipient=message.recipient,
         purpose=message.purpose,
-        subject=pseudonym_for(node, message.case_id, message.recipient),
+        subject=message.pseudonym(node),
         consent_ref=message.consent_ref,
         transfer_ground=message.transfer_ground,
         sections=sorted(set(message.sections)),

@@ -10,8 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from gateway.cases.endpoints import ERRORS
 from gateway.deps import CallDep, NodeDep, SessionDep
 from gateway.inbox import service
-from schemas.api import ReceivedReferralRead, ReceivedReferralSummary
+from gateway.retention import events
+from schemas.api import CaseEventRead, ReceivedReferralRead, ReceivedReferralSummary
 from schemas.envelope import SignedDocument
+from schemas.status import CaseEventCreate
 
 federation = APIRouter(prefix="/federation/v1", tags=["federation"])
 received = APIRouter(prefix="/api/v1/received", tags=["received referrals"])
@@ -41,3 +43,18 @@ def open_received(
     packet_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], call: CallDep
 ) -> ReceivedReferralRead:
     return service.open_received(call.session, call.node, call.user, packet_id, call.now)
+
+
+@received.post("/{packet_id}/events", status_code=201, responses=ERRORS)
+def report_event(
+    packet_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    body: CaseEventCreate,
+    call: CallDep,
+) -> CaseEventRead:
+    """Report to the packet's sender that the person arrived, or that assistance started.
+
+    The sender recomputes the dates and sends them back; this node's dates move when they come.
+    """
+    return events.report_received_event(
+        call.session, call.node, call.user, packet_id, body, call.now
+    )

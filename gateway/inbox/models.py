@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, UTCDateTime
 
+#: Statuses of a received referral: held; some sections withdrawn; nothing left because consent
+#: was withdrawn, or because every section's retention period ended.
+ACTIVE, PARTLY_WITHDRAWN, WITHDRAWN, EXPIRED = "active", "partly_withdrawn", "withdrawn", "expired"
+
 
 class ReceivedPacketRow(Base):
     """A verified packet's header facts. Its sections are stored apart, encrypted at rest."""
@@ -21,6 +25,8 @@ class ReceivedPacketRow(Base):
     sender: Mapped[str] = mapped_column(String(64), index=True)
     purpose: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(64), index=True)
+    #: The sender's consent reference, quoted back when this node reports on the packet.
+    consent_ref: Mapped[str] = mapped_column(String(32))
     sections: Mapped[list[str]] = mapped_column(JSON())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delete_by: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -29,11 +29,20 @@ from consent.retention import cap_deadlines, section_deadlines
 from crypto.envelope import SealedEnvelope, envelope_digest, parse
 from crypto.errors import InvalidEnvelope, RejectReason
 from crypto.storage import StoredDataUnreadable, open_at_rest, seal_at_rest
-from gateway.accesslog.service import Action, Actor, deny, record
+from gateway.accesslog.service import Action, Actor, deny, record, tombstone
 from gateway.auth import Principal
 from gateway.errors import EnvelopeRejected, Gone, NotFound, Unauthorised
-from gateway.inbox.models import ReceivedPacketRow, ReceivedSectionRow, SeenNodeTokenRow
+from gateway.inbox.models import (
+    ACTIVE,
+    EXPIRED,
+    PARTLY_WITHDRAWN,
+    WITHDRAWN,
+    ReceivedPacketRow,
+    ReceivedSectionRow,
+    SeenNodeTokenRow,
+)
 from gateway.node import Node
+from gateway.retention.events import apply_status_update
 from gateway.retention.service import active_holds
 from partners.directory import FederationView
 from partners.errors import InvalidNodeToken, UnknownNode
@@ -45,12 +54,11 @@ from schemas.common import PartnerRole, SectionName, StaffRole
 from schemas.consent import RevocationContent, RevocationReason
 from schemas.envelope import MessageKind, SignedDocument, WireEnvelope
 from schemas.sections import ReferralContent
+from schemas.status import StatusUpdateContent
 
 log = logging.getLogger("avrr.inbox")
 
-ACTIVE, PARTLY_WITHDRAWN, WITHDRAWN = "active", "partly_withdrawn", "withdrawn"
-EXPIRED = "expired"
-ACCEPTED_KINDS = (MessageKind.REFERRAL, MessageKind.REVOCATION)
+ACCEPTED_KINDS = (MessageKind.REFERRAL, MessageKind.REVOCATION, MessageKind.STATUS_UPDATE)
 
 
 def _bearer(authorization: str | None) -> str:
@@ -60,7 +68,8 @@ def _bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def _content_check(view: FederationView, self_id: str) -> ContentCheck:
+def _content_check(view: FederationView, self_id: str, latest: datetime) -> ContentCheck:
+    """``latest``: no reported event may have happened after it (now, plus the clock skew)."""
     roles = frozenset(view.node(self_id).roles)
 
     def check(sealed: SealedEnvelope, plaintext: bytes) -> None:
@@ -68,6 +77,16 @@ def _content_check(view: FederationView, self_id: str) -> ContentCheck:
         if header.kind not in ACCEPTED_KINDS:
             raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
         header_sections = {s.value for s in header.sections}
+        if header.kind is MessageKind.STATUS_UPDATE:
+            try:
+                update = StatusUpdateContent.model_validate_json(plaintext)
+            except ValidationError as exc:
+                raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH) from exc
+            if {s.value for s in update.sections()} != header_sections:
+                raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
+            if update.occurred_at > latest:
+                raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
+            return
         if header.kind is MessageKind.REVOCATION:
             try:
                 revocation = RevocationContent.model_validate_json(plaintext)
@@ -133,7 +152,7 @@ def receive(
             view=view,
             keyring=node.keyring(),
             now=now,
-            check_content=_content_check(view, node.node_id),
+            check_content=_content_check(view, node.node_id, now + node.settings.clock_skew),
             limits=AcceptancePolicy(
                 window=node.settings.acceptance_window, skew=node.settings.clock_skew
             ),
@@ -144,8 +163,11 @@ def receive(
     except InvalidEnvelope as exc:
         log.warning("envelope from %s rejected: %s", claims.issuer, exc.reason.value)
         raise EnvelopeRejected from exc
-    if accepted.sealed.header.kind is MessageKind.REVOCATION:
+    kind = accepted.sealed.header.kind
+    if kind is MessageKind.REVOCATION:
         answer = _apply_revocation(session, node, accepted, now)
+    elif kind is MessageKind.STATUS_UPDATE:
+        answer = _apply_status_update(session, node, accepted, now)
     else:
         answer = _store_referral(session, node, accepted, now)
     header = accepted.sealed.header
@@ -156,6 +178,7 @@ def receive(
             sender=header.sender,
             purpose=header.purpose.value,
             subject=header.subject,
+            consent_ref=header.consent_ref,
             sections=[s.value for s in header.sections],
             created_at=header.created_at,
             delete_by=header.delete_by,
@@ -289,6 +312,22 @@ def _apply_revocation(
     )
 
 
+def _apply_status_update(
+    session: Session, node: Node, accepted: AcceptedEnvelope, now: datetime
+) -> SignedDocument:
+    header = accepted.sealed.header
+    apply_status_update(
+        session,
+        node,
+        sender=header.sender,
+        subject=header.subject,
+        content=StatusUpdateContent.model_validate_json(accepted.plaintext),
+        actor=_node_actor(header.sender),
+        now=now,
+    )
+    return issue_receipt(accepted.sealed, received_at=now, key=node.signing_key(now))
+
+
 # -- partner officers ---------------------------------------------------------------------------
 
 
@@ -334,6 +373,10 @@ def open_received(
     principal.require(StaffRole.PARTNER_OFFICER)
     row = session.get(ReceivedPacketRow, packet_id)
     actor = Actor.of(principal)
+    if row is None and tombstone(session, packet_id) is not None:
+        # Deleted long enough ago that even its header facts are gone; the log remembers.
+        deny(session, at=now, actor=actor, outcome="deleted", packet_id=packet_id)
+        raise Gone("this referral has been deleted and is no longer available")
     if row is None or row.kind != MessageKind.REFERRAL.value:
         deny(session, at=now, actor=actor, outcome="no_such_packet")
         raise NotFound("referral")

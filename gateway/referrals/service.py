@@ -22,6 +22,7 @@ from consent.policy import Recipient, check_content, decide
 from consent.retention import section_deadlines
 from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
+from gateway.cases.repository import case_events
 from gateway.cases.service import own_case
 from gateway.consents.service import current_grants, subject_facts
 from gateway.delivery.outbox import Message, seal_and_queue
@@ -100,6 +101,7 @@ def create_referral(
         sections=[SectionName(s) for s in content.section_names()],
         sent_at=now.replace(microsecond=0),
         is_child=facts.is_child,
+        events=case_events(session, case.id),
     )
     delete_by = max(deadlines.values())
     referral_id = secrets.token_hex(16)

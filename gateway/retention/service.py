@@ -22,19 +22,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, delete, func, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from gateway.accesslog.service import Action, Actor, record
 from gateway.auth import Principal
 from gateway.errors import Unprocessable
-from gateway.inbox.models import ReceivedPacketRow, ReceivedSectionRow
+from gateway.inbox.models import EXPIRED, WITHDRAWN, ReceivedPacketRow, ReceivedSectionRow
 from gateway.node import Node
 from gateway.periodic import run_periodically
 from gateway.referrals.models import ReferralRow
 from gateway.referrals.sent import drop_sent_sections
 from gateway.retention.models import LegalHoldRow
 from schemas.common import StaffRole
+from schemas.envelope import MessageKind
 
 log = logging.getLogger("avrr.retention")
 
@@ -48,15 +49,22 @@ class PurgeReport:
     received_sections: int = 0
     sent_sections: int = 0
     subjects_erased: int = 0
+    packets_forgotten: int = 0
     batches: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.received_sections or self.sent_sections or self.subjects_erased)
+        return bool(
+            self.received_sections
+            or self.sent_sections
+            or self.subjects_erased
+            or self.packets_forgotten
+        )
 
     def __str__(self) -> str:
         return (
             f"purged {self.received_sections} received and {self.sent_sections} sent sections "
-            f"in {self.batches} batches; erased the keys of {self.subjects_erased} people"
+            f"in {self.batches} batches; erased the keys of {self.subjects_erased} people; "
+            f"forgot {self.packets_forgotten} emptied packets"
         )
 
 
@@ -100,7 +108,7 @@ class Purger:
 
     def run_once(self, *, max_batches: int = 10_000) -> PurgeReport:
         report = PurgeReport()
-        for step in (self._received_batch, self._sent_batch):
+        for step in (self._received_batch, self._sent_batch, self._forget_batch):
             # Each side gets its own allowance, so a long recipient purge never starves the other.
             for _ in range(max_batches):
                 erase: set[str] = set()
@@ -143,7 +151,7 @@ class Purger:
             packet = packets[packet_id]
             packet.expired_sections = sorted({*packet.expired_sections, *sections})
             gone = set(packet.expired_sections) | set(packet.withdrawn_sections)
-            packet.status = "expired" if gone >= set(packet.sections) else packet.status
+            packet.status = EXPIRED if gone >= set(packet.sections) else packet.status
             record(
                 session,
                 at=now,
@@ -177,6 +185,32 @@ class Purger:
                 )
                 report.subjects_erased += 1
         return len(rows)
+
+    def _forget_batch(
+        self, session: Session, now: datetime, report: PurgeReport, erase: set[str]
+    ) -> int:
+        """Drop the header facts of received packets that hold nothing any more.
+
+        Kept until no copy of the envelope could still be accepted (its creation time is past
+        the acceptance window), since the stored packet id is what refuses a replay until then.
+        The tombstones stay in the access log.
+        """
+        settings = self._node.settings
+        replayable_since = now - settings.acceptance_window - settings.clock_skew
+        emptied = or_(
+            ReceivedPacketRow.kind != MessageKind.REFERRAL.value,
+            ReceivedPacketRow.status.in_((EXPIRED, WITHDRAWN)),
+        )
+        ids = session.scalars(
+            select(ReceivedPacketRow.packet_id)
+            .where(emptied, ReceivedPacketRow.created_at < replayable_since)
+            .order_by(ReceivedPacketRow.created_at)
+            .limit(self._batch)
+        ).all()
+        if ids:
+            session.execute(delete(ReceivedPacketRow).where(ReceivedPacketRow.packet_id.in_(ids)))
+        report.packets_forgotten += len(ids)
+        return len(ids)
 
     # -- sender side -----------------------------------------------------------------------------
 

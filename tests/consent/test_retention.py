@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent.retention import FALLBACK, cap_deadlines, section_deadlines
+from consent.retention import FALLBACK, cap_deadlines, rule_event, section_deadlines
 from schemas.common import Purpose, SectionName
 from schemas.directory import RetentionEvent, RetentionRule
 
@@ -62,6 +62,7 @@ def deadlines(
     sent_at: datetime = SENT,
     rules: Sequence[RetentionRule] = RULES,
     horizons: Mapping[RetentionEvent, int] = HORIZONS,
+    events: Mapping[RetentionEvent, datetime] | None = None,
 ) -> dict[SectionName, datetime]:
     return section_deadlines(
         rules=rules,
@@ -70,6 +71,7 @@ def deadlines(
         sections=sections,
         sent_at=sent_at,
         is_child=is_child,
+        events=events,
     )
 
 
@@ -116,6 +118,58 @@ class TestSectionDeadlines:
         dates = deadlines(Purpose.ARRIVAL_RECEPTION, [MEDICAL])
 
         assert dates[MEDICAL] == SENT + 14 * DAY
+
+    def test_a_reported_event_counts_from_when_it_happened_not_from_the_horizon(self) -> None:
+        arrived = SENT + 5 * DAY
+        dates = deadlines(
+            Purpose.ARRIVAL_RECEPTION,
+            [ARRIVAL, MEDICAL, TRAVEL],
+            events={RetentionEvent.ARRIVAL: arrived},
+        )
+
+        assert dates == {
+            ARRIVAL: arrived + 90 * DAY,
+            MEDICAL: SENT + 14 * DAY,
+            TRAVEL: arrived + 30 * DAY,
+        }
+
+    def test_a_late_event_moves_the_date_later_than_assumed(self) -> None:
+        arrived = SENT + 100 * DAY
+        dates = deadlines(
+            Purpose.ARRIVAL_RECEPTION, [TRAVEL], events={RetentionEvent.ARRIVAL: arrived}
+        )
+
+        assert dates[TRAVEL] == arrived + 30 * DAY
+
+    def test_a_reported_event_of_another_kind_changes_nothing(self) -> None:
+        started = SENT + 3 * DAY
+        dates = deadlines(
+            Purpose.ARRIVAL_RECEPTION,
+            [ARRIVAL, TRAVEL],
+            events={RetentionEvent.ASSISTANCE_STARTED: started},
+        )
+
+        assert dates == deadlines(Purpose.ARRIVAL_RECEPTION, [ARRIVAL, TRAVEL])
+
+    def test_a_child_minimum_still_applies_from_a_reported_event(self) -> None:
+        started = SENT + 10 * DAY
+        dates = deadlines(
+            Purpose.REINTEGRATION_ASSISTANCE,
+            [REINTEGRATION],
+            is_child=True,
+            events={RetentionEvent.ASSISTANCE_STARTED: started},
+        )
+
+        assert dates[REINTEGRATION] == started + 730 * DAY
+
+    def test_the_event_of_a_section_is_its_rules(self) -> None:
+        assert rule_event(RULES, Purpose.ARRIVAL_RECEPTION, TRAVEL) is RetentionEvent.ARRIVAL
+        assert (
+            rule_event(RULES, Purpose.REINTEGRATION_ASSISTANCE, REINTEGRATION)
+            is RetentionEvent.ASSISTANCE_STARTED
+        )
+        # No rule: the fallback counts from sending.
+        assert rule_event(RULES, Purpose.MEDICAL_ESCORT, TRAVEL) is RetentionEvent.REFERRAL_SENT
 
     def test_child_is_kept_at_least_the_child_minimum(self) -> None:
         adult = deadlines(Purpose.REINTEGRATION_ASSISTANCE, [REINTEGRATION])

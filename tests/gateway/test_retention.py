@@ -149,6 +149,59 @@ class TestPurge:
         for node in (host, partner):
             assert CANARY.encode() not in database_text(node.engine), node.node_id
 
+    def test_an_emptied_packet_is_forgotten_once_it_can_no_longer_be_replayed(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        from tests.gateway.test_inbox import post, sealed_body
+
+        body = sealed_body(host, partner)
+        assert post(host, partner, body).status_code == 200
+        # Withdrawn at once (no section left), but still inside the acceptance window: the
+        # stored packet id is what refuses a replay, so it stays.
+        with partner.sessions.begin() as session:
+            row = session.scalars(select(ReceivedPacketRow)).one()
+            packet_id = row.packet_id
+            session.execute(text("DELETE FROM received_sections"))
+            row.status = "withdrawn"
+        assert purge(partner).packets_forgotten == 0
+        assert post(host, partner, body).status_code == 200  # the same packet again: same receipt
+
+        host.clock.advance(days=15)
+        pair.publish()
+        assert purge(partner).packets_forgotten == 1
+
+        with partner.sessions() as session:
+            assert session.get(ReceivedPacketRow, packet_id) is None
+        # Now the envelope is too old to be accepted at all, so forgetting it opens no replay.
+        assert post(host, partner, body).status_code == 400
+
+    def test_a_packet_with_sections_left_is_never_forgotten(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        sent = canary_referral(host, partner)
+        pair.deliver(host)
+        host.clock.advance(days=100)  # travel and medical are past their date, arrival is not
+        pair.publish()
+
+        report = purge(partner)
+
+        assert (report.received_sections, report.packets_forgotten) == (2, 0)
+        assert open_packet(partner, sent["packet_id"]).status_code == 200
+
+    def test_a_forgotten_packet_still_answers_410_from_its_tombstone(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        sent = canary_referral(host, partner)
+        pair.deliver(host)
+        host.clock.advance(days=151)
+        pair.publish()
+        assert purge(partner).packets_forgotten == 1
+
+        response = open_packet(partner, sent["packet_id"])
+
+        assert response.status_code == 410
+        assert open_packet(partner, secrets.token_hex(16)).status_code == 404
+
     def test_purge_works_in_batches(
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:

@@ -251,7 +251,7 @@ class TestRetentionRule:
 
     @pytest.mark.parametrize(
         ("field", "value"),
-        [("event", "case_closed"), ("section", "history"), ("purpose", "research")],
+        [("event", "case_reopened"), ("section", "history"), ("purpose", "research")],
     )
     def test_unknown_names_are_refused(self, field: str, value: str) -> None:
         with pytest.raises(ValidationError) as exc_info:
@@ -324,7 +324,7 @@ class TestDirectoryRetention:
 
     def test_horizon_for_an_unknown_event_is_refused(self) -> None:
         with pytest.raises(ValidationError) as exc_info:
-            Directory.model_validate(directory_data(event_horizon_days={"case_closed": 10}))
+            Directory.model_validate(directory_data(event_horizon_days={"case_reopened": 10}))
 
         assert error_types(exc_info.value) == ["enum"]
 

@@ -36,6 +36,9 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(length=80), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
     )
+    op.create_index(
+        op.f("ix_access_events_packet_id"), "access_events", ["packet_id"], unique=False
+    )
     op.create_index(op.f("ix_access_events_subject"), "access_events", ["subject"], unique=False)
     op.create_table(
         "cases",
@@ -79,6 +82,7 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=64), nullable=False),
         sa.Column("purpose", sa.String(length=40), nullable=False),
         sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("consent_ref", sa.String(length=32), nullable=False),
         sa.Column("sections", sa.JSON(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("delete_by", UTCDateTime(), nullable=False),
@@ -108,6 +112,19 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_seen_node_tokens_expires_at"), "seen_node_tokens", ["expires_at"], unique=False
+    )
+    op.create_table(
+        "case_events",
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("event", sa.String(length=30), nullable=False),
+        sa.Column("occurred_at", UTCDateTime(), nullable=False),
+        sa.Column("recorded_at", UTCDateTime(), nullable=False),
+        sa.Column("reported_by", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+        ),
+        sa.PrimaryKeyConstraint("case_id", "event"),
     )
     op.create_table(
         "consents",
@@ -321,6 +338,7 @@ def downgrade() -> None:
     op.drop_table("received_sections")
     op.drop_index(op.f("ix_consents_case_id"), table_name="consents")
     op.drop_table("consents")
+    op.drop_table("case_events")
     op.drop_index(op.f("ix_seen_node_tokens_expires_at"), table_name="seen_node_tokens")
     op.drop_table("seen_node_tokens")
     op.drop_index(op.f("ix_received_packets_subject"), table_name="received_packets")
@@ -334,4 +352,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_cases_office"), table_name="cases")
     op.drop_table("cases")
     op.drop_index(op.f("ix_access_events_subject"), table_name="access_events")
+    op.drop_index(op.f("ix_access_events_packet_id"), table_name="access_events")
     op.drop_table("access_events")
