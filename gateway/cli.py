@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from crypto.errors import InvalidSignature
 from crypto.keys import SigningKey
 from crypto.signed import verify_document
+from gateway.audit_cli import audit
 from gateway.auth import StaffTokenIssuer
 from gateway.clock import SystemClock
 from gateway.config import CONFIG_FILE, Settings
@@ -389,7 +390,8 @@ def serve(home: Path, host: str, port: int) -> None:
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between runs.")
 def worker(home: Path, once: bool, interval: float) -> None:
-    """Deliver the outbox: retries with backoff, dead-letters past the deadline."""
+    """Deliver the outbox, purge what is past its date, and keep the access log checkpointed."""
+    from gateway.accesslog.tree import AUDIT_INTERVAL, AuditLog
     from gateway.delivery.service import DeliveryWorker
     from gateway.node import Node
     from gateway.retention.service import Purger
@@ -400,20 +402,34 @@ def worker(home: Path, once: bool, interval: float) -> None:
     with httpx.Client(timeout=settings.delivery_timeout_seconds) as http:
         delivery = DeliveryWorker(node=node_, sessions=sessions, client=NodeClient(http=http))
         purger = Purger(node=node_, sessions=sessions)
+        audit = AuditLog(node=node_, sessions=sessions)
         if once:
             click.echo(f"delivery: {delivery.run_once()}")
             click.echo(f"purge: {purger.run_once()}")
+            click.echo(f"audit: {audit.run_once()}")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        click.echo(f"delivery worker running every {interval}s, purge every minute; Ctrl-C to stop")
-        purging = threading.Thread(
-            target=purger.run_forever, kwargs={"interval": 60.0, "stop": stop}, daemon=True
+        click.echo(
+            f"delivery worker running every {interval}s, purge every minute, access-log "
+            f"checkpoints every {AUDIT_INTERVAL:.0f}s; Ctrl-C to stop"
         )
-        purging.start()
+        background = [
+            threading.Thread(
+                target=purger.run_forever, kwargs={"interval": 60.0, "stop": stop}, daemon=True
+            ),
+            threading.Thread(
+                target=audit.run_forever,
+                kwargs={"interval": AUDIT_INTERVAL, "stop": stop},
+                daemon=True,
+            ),
+        ]
+        for thread in background:
+            thread.start()
         delivery.run_forever(interval=interval, stop=stop)
-        purging.join(timeout=30)
+        for thread in background:
+            thread.join(timeout=30)
 
 
 @main.command()
@@ -438,3 +454,4 @@ def demo() -> None:
 
 
 main.add_command(consent)
+main.add_command(audit)

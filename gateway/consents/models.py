@@ -88,5 +88,7 @@ class RevocationRow(Base):
     packets: Mapped[list[dict[str, Any]]] = mapped_column(JSON())
     status: Mapped[str] = mapped_column(String(20))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Packets the recipient's receipt says a legal hold keeps (not deleted).
+    held: Mapped[list[str]] = mapped_column(JSON(), default=list)
     #: The recipient's signed deletion receipt, exactly as it came.
     deletion_receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON(), nullable=True)

@@ -74,6 +74,7 @@ def send_revocation(
         recipient=first.recipient,
         packets=[p.model_dump(mode="json") for p in revoked],
         status="pending",
+        held=[],
         confirmed_at=None,
         deletion_receipt=None,
     )

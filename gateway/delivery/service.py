@@ -39,6 +39,7 @@ from gateway.node import Node
 from gateway.periodic import run_periodically
 from gateway.referrals import repository
 from gateway.referrals.models import DeliveryAttemptRow, OutboxRow, ReceiptRow, ReferralRow
+from gateway.retention.proof import note_answer
 from partners.client import INBOX_PATH, NodeClient
 from partners.directory import FederationView
 from partners.errors import DeliveryFailed, DirectoryError
@@ -258,8 +259,10 @@ class DeliveryWorker:
         if revocation is None:
             return
         revocation.status = "held" if deletion.held else "confirmed"
+        revocation.held = list(deletion.held)
         revocation.confirmed_at = done
         revocation.deletion_receipt = doc.model_dump(mode="json")
+        note_answer(session, revocation, done)
         record(
             session,
             at=done,

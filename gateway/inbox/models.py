@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, UTCDateTime
@@ -37,6 +37,8 @@ class ReceivedPacketRow(Base):
     withdrawn_sections: Mapped[list[str]] = mapped_column(JSON())
     #: Sections deleted because their retention period ended (tombstones are in the access log).
     expired_sections: Mapped[list[str]] = mapped_column(JSON(), default=list)
+    #: How many times partner officers opened it (each opening also has its log entry).
+    opened_count: Mapped[int] = mapped_column(Integer, default=0)
     #: The signed receipt we returned; a repeated delivery gets exactly this again.
     receipt: Mapped[dict[str, Any]] = mapped_column(JSON())
 

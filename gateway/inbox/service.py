@@ -187,6 +187,7 @@ def receive(
             status=ACTIVE,
             withdrawn_sections=[],
             expired_sections=[],
+            opened_count=0,
             receipt=answer.model_dump(mode="json"),
         )
     )
@@ -401,6 +402,7 @@ def open_received(
         )
         raise Gone("this referral has passed its deletion date and is no longer available")
     content = _open_sections(session, node, row)
+    row.opened_count += 1
     record(
         session,
         at=now,

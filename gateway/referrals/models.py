@@ -47,6 +47,8 @@ class ReferralRow(Base):
     )
     #: Sections deleted here because their retention period ended.
     expired_sections: Mapped[list[str]] = mapped_column(JSON(), default=list)
+    #: When verified deletion receipts first covered every section sent (``retention.proof``).
+    deletion_proven_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     status: Mapped[str] = mapped_column(String(20))
 
 

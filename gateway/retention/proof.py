@@ -29,7 +29,8 @@ from schemas.common import StaffRole
 from schemas.consent import RevocationReason
 
 PROOF_BATCH = 500
-_PROVEN = ("confirmed",)
+#: A request answered by a verified deletion receipt (``held`` packets in it are not deleted).
+_ANSWERED = ("confirmed", "held")
 
 
 def _requests_naming(session: Session, case_ids: Iterable[str]) -> dict[str, list[RevocationRow]]:
@@ -50,7 +51,7 @@ def _unproven(referral: ReferralRow, requests: Sequence[RevocationRow]) -> list[
     proven = {
         section
         for request in requests
-        if request.status in _PROVEN
+        if request.status in _ANSWERED and referral.packet_id not in request.held
         for packet in request.packets
         if packet["packet_id"] == referral.packet_id
         for section in packet["sections"]
@@ -58,21 +59,41 @@ def _unproven(referral: ReferralRow, requests: Sequence[RevocationRow]) -> list[
     return sorted(set(referral.section_delete_by) - proven)
 
 
+def note_answer(session: Session, request: RevocationRow, now: datetime) -> None:
+    """After a verified deletion receipt: mark the packets whose every section is now proven."""
+    packet_ids = [p["packet_id"] for p in request.packets]
+    referrals = session.scalars(
+        select(ReferralRow).where(
+            ReferralRow.packet_id.in_(packet_ids), ReferralRow.deletion_proven_at.is_(None)
+        )
+    ).all()
+    naming = _requests_naming(session, {r.case_id for r in referrals})
+    for referral in referrals:
+        if not _unproven(referral, naming.get(referral.packet_id, [])):
+            referral.deletion_proven_at = now
+
+
 def _past_date(session: Session, now: datetime, limit: int) -> Sequence[ReferralRow]:
+    """Delivered packets past their date whose deletion is not proven yet, oldest first."""
     return session.scalars(
         select(ReferralRow)
-        .where(ReferralRow.status == repository.DELIVERED, ReferralRow.delete_by <= now)
+        .where(
+            ReferralRow.status == repository.DELIVERED,
+            ReferralRow.delete_by <= now,
+            ReferralRow.deletion_proven_at.is_(None),
+        )
         .order_by(ReferralRow.delete_by, ReferralRow.id)
         .limit(limit)
     ).all()
 
 
-def overdue(
-    session: Session, principal: Principal, now: datetime, *, limit: int = PROOF_BATCH
-) -> list[OverdueDeletion]:
-    """Delivered packets past their date without a verified deletion receipt for every section."""
+def overdue(session: Session, principal: Principal, now: datetime) -> list[OverdueDeletion]:
+    """Delivered packets past their date without a verified deletion receipt for every section.
+
+    At most ``PROOF_BATCH``, oldest first; proven packets leave the list for good.
+    """
     principal.require(StaffRole.DPO)
-    referrals = _past_date(session, now, limit)
+    referrals = _past_date(session, now, PROOF_BATCH)
     naming = _requests_naming(session, (r.case_id for r in referrals))
     report = []
     for referral in referrals:

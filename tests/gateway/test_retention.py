@@ -473,6 +473,34 @@ class TestDeletionProof:
         assert self.overdue(host) == []
         assert self.ask(host).json() == []
 
+    def test_proven_packets_leave_the_list_for_good_and_make_room_for_newer_ones(
+        self,
+        pair: TestFederation,
+        host: TestNode,
+        partner: TestNode,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        from gateway.retention import proof
+
+        monkeypatch.setattr(proof, "PROOF_BATCH", 1)
+        first = canary_referral(host, partner)
+        host.clock.advance(days=1)
+        second = canary_referral(host, partner)
+        pair.deliver(host)
+        host.clock.advance(days=151)
+        pair.publish()
+        assert [o["packet_id"] for o in self.overdue(host)] == [first["packet_id"]]
+
+        self.ask(host)
+        pair.deliver(host)
+
+        assert [o["packet_id"] for o in self.overdue(host)] == [second["packet_id"]]
+        with host.sessions() as session:
+            proven = session.scalars(
+                select(ReferralRow.packet_id).where(ReferralRow.deletion_proven_at.is_not(None))
+            ).all()
+        assert proven == [first["packet_id"]]
+
     def test_a_recipient_hold_is_signed_as_held_not_as_deleted(
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:

@@ -24,6 +24,7 @@ def upgrade() -> None:
     op.create_table(
         "access_events",
         sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("leaf_index", sa.BigInteger(), nullable=True),
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.Column("actor", sa.String(length=128), nullable=False),
         sa.Column("actor_org", sa.String(length=64), nullable=False),
@@ -35,7 +36,9 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=40), nullable=True),
         sa.Column("outcome", sa.String(length=80), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
+        sa.UniqueConstraint("leaf_index"),
     )
+    op.create_index(op.f("ix_access_events_action"), "access_events", ["action"], unique=False)
     op.create_index(
         op.f("ix_access_events_packet_id"), "access_events", ["packet_id"], unique=False
     )
@@ -76,6 +79,29 @@ def upgrade() -> None:
     op.create_index(op.f("ix_legal_holds_packet_id"), "legal_holds", ["packet_id"], unique=False)
     op.create_index(op.f("ix_legal_holds_subject"), "legal_holds", ["subject"], unique=False)
     op.create_table(
+        "log_checkpoints",
+        sa.Column("size", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("root", sa.String(length=64), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("document", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("size"),
+    )
+    op.create_index(op.f("ix_log_checkpoints_at"), "log_checkpoints", ["at"], unique=False)
+    op.create_table(
+        "log_nodes",
+        sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("index", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("level", "index"),
+    )
+    op.create_table(
+        "log_state",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("frontier", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
         "received_packets",
         sa.Column("packet_id", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
@@ -91,6 +117,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("withdrawn_sections", sa.JSON(), nullable=False),
         sa.Column("expired_sections", sa.JSON(), nullable=False),
+        sa.Column("opened_count", sa.Integer(), nullable=False),
         sa.Column("receipt", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("packet_id"),
     )
@@ -187,6 +214,7 @@ def upgrade() -> None:
         sa.Column("section_delete_by", sa.JSON(), nullable=False),
         sa.Column("next_delete_at", UTCDateTime(), nullable=True),
         sa.Column("expired_sections", sa.JSON(), nullable=False),
+        sa.Column("deletion_proven_at", UTCDateTime(), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
@@ -271,6 +299,7 @@ def upgrade() -> None:
         sa.Column("packets", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("confirmed_at", UTCDateTime(), nullable=True),
+        sa.Column("held", sa.JSON(), nullable=False),
         sa.Column("deletion_receipt", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],
@@ -345,6 +374,10 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_received_packets_sender"), table_name="received_packets")
     op.drop_index(op.f("ix_received_packets_received_at"), table_name="received_packets")
     op.drop_table("received_packets")
+    op.drop_table("log_state")
+    op.drop_table("log_nodes")
+    op.drop_index(op.f("ix_log_checkpoints_at"), table_name="log_checkpoints")
+    op.drop_table("log_checkpoints")
     op.drop_index(op.f("ix_legal_holds_subject"), table_name="legal_holds")
     op.drop_index(op.f("ix_legal_holds_packet_id"), table_name="legal_holds")
     op.drop_table("legal_holds")
@@ -353,4 +386,5 @@ def downgrade() -> None:
     op.drop_table("cases")
     op.drop_index(op.f("ix_access_events_subject"), table_name="access_events")
     op.drop_index(op.f("ix_access_events_packet_id"), table_name="access_events")
+    op.drop_index(op.f("ix_access_events_action"), table_name="access_events")
     op.drop_table("access_events")

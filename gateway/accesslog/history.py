@@ -1,0 +1,60 @@
+"""A person's history from the access log, each entry with its proof of inclusion.
+
+The proofs are against the node's latest signed checkpoint, returned alongside: the person (or
+anyone for them) checks the signature with the node's key from the directory, then each entry
+with ``partners.auditlog.entry_is_in``. Entries newer than the checkpoint come without a proof
+until the next one (at most a minute while the worker runs).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto.merkle import SubtreeRoot, inclusion_proof
+from gateway.accesslog.models import AccessEventRow
+from gateway.accesslog.tree import latest_checkpoint, log_entry, stored_subtree_root
+from partners.auditlog import entry_leaf
+from schemas.audit import LogEntry, ProvenEntry, SubjectHistory
+from schemas.envelope import SignedDocument
+
+HISTORY_LIMIT = 5_000
+
+
+def subject_history(session: Session, subject: str) -> SubjectHistory:
+    rows = session.scalars(
+        select(AccessEventRow)
+        .where(AccessEventRow.subject == subject, AccessEventRow.leaf_index.is_not(None))
+        .order_by(AccessEventRow.leaf_index)
+        .limit(HISTORY_LIMIT)
+    ).all()
+    checkpoint = latest_checkpoint(session)
+    size = checkpoint.size if checkpoint else 0
+    subtree_root = stored_subtree_root(session)
+    entries = []
+    for row in rows:
+        entry = log_entry(row)
+        entries.append(
+            _proven(entry, size, subtree_root) if entry.index < size else _unproven(entry)
+        )
+    return SubjectHistory(
+        subject=subject,
+        checkpoint=SignedDocument.model_validate(checkpoint.document) if checkpoint else None,
+        entries=entries,
+    )
+
+
+def _proven(entry: LogEntry, size: int, subtree_root: SubtreeRoot) -> ProvenEntry:
+    proof = inclusion_proof(entry.index, size, subtree_root)
+    return ProvenEntry(
+        entry=entry,
+        leaf_hash=entry_leaf(entry).hex(),
+        inclusion_proof=[p.hex() for p in proof],
+        checkpoint_size=size,
+    )
+
+
+def _unproven(entry: LogEntry) -> ProvenEntry:
+    return ProvenEntry(
+        entry=entry, leaf_hash=entry_leaf(entry).hex(), inclusion_proof=None, checkpoint_size=None
+    )

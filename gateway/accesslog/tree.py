@@ -1,0 +1,188 @@
+"""Placing access-log entries in the Merkle log, signing checkpoints, and serving proofs.
+
+One writer at a time (``sequence``): it takes entries not yet placed, in write order, gives each
+the next leaf index, stores the leaf hash and every perfect subtree the entry completes
+(``log_nodes``), and keeps the compact range in ``log_state``. A concurrent second writer fails
+on the unique leaf index or the state row and rolls back; its entries wait for the next run.
+
+``checkpoint`` signs (size, root, time) with the node's key whenever the log has grown since the
+last checkpoint; the worker does both every ``AUDIT_INTERVAL`` seconds, well within the minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crypto.merkle import EMPTY_ROOT, Frontier, SubtreeRoot, fold, perfect_subtrees
+from gateway.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
+from gateway.node import Node
+from gateway.periodic import run_periodically
+from partners.auditlog import entry_leaf, entry_time, sign_checkpoint
+from schemas.audit import Checkpoint, LogEntry
+from schemas.envelope import SignedDocument
+
+log = logging.getLogger("avrr.audit")
+
+STATE_ID = 1
+#: Seconds between runs of the sequencer and checkpointer in ``avrr worker``.
+AUDIT_INTERVAL = 20.0
+SEQUENCE_BATCH = 5_000
+
+
+def log_entry(row: AccessEventRow, index: int | None = None) -> LogEntry:
+    """The entry as hashed and shown; ``index`` places an entry not yet sequenced."""
+    index = row.leaf_index if index is None else index
+    if index is None:
+        raise ValueError("an entry has no place in the log before it is sequenced")
+    return LogEntry(
+        index=index,
+        at=entry_time(row.at),
+        actor=row.actor,
+        actor_org=row.actor_org,
+        actor_role=row.actor_role,
+        action=row.action,
+        subject=row.subject,
+        packet_id=row.packet_id,
+        sections=sorted(row.sections),
+        purpose=row.purpose,
+        outcome=row.outcome,
+    )
+
+
+@dataclass
+class AuditRun:
+    sequenced: int = 0
+    checkpoint: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.sequenced or self.checkpoint is not None)
+
+    def __str__(self) -> str:
+        signed = f"; signed a checkpoint at size {self.checkpoint}" if self.checkpoint else ""
+        return f"placed {self.sequenced} entries in the log{signed}"
+
+
+def _state(session: Session) -> LogStateRow:
+    state = session.scalars(
+        select(LogStateRow).where(LogStateRow.id == STATE_ID).with_for_update()
+    ).first()
+    if state is None:
+        state = LogStateRow(id=STATE_ID, size=0, frontier=Frontier().to_bytes())
+        session.add(state)
+        session.flush()
+    return state
+
+
+def sequence_batch(session: Session, limit: int = SEQUENCE_BATCH) -> int:
+    """Place up to ``limit`` waiting entries, in the caller's transaction; how many were placed."""
+    state = _state(session)
+    rows = session.scalars(
+        select(AccessEventRow)
+        .where(AccessEventRow.leaf_index.is_(None))
+        .order_by(AccessEventRow.seq)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return 0
+    frontier = Frontier.from_bytes(state.frontier)
+    if frontier.size != state.size:
+        raise RuntimeError("the log state row is inconsistent; run `avrr audit verify`")
+    nodes: list[dict[str, object]] = []
+    placed: list[dict[str, object]] = []
+    for row in rows:
+        index = frontier.size
+        placed.append({"seq": row.seq, "leaf_index": index})
+        frontier, completed = frontier.append_nodes(entry_leaf(log_entry(row, index)))
+        nodes.extend({"level": lv, "index": ix, "hash": h} for lv, ix, h in completed)
+    session.execute(update(AccessEventRow), placed)
+    session.execute(insert(LogNodeRow), nodes)
+    state.size, state.frontier = frontier.size, frontier.to_bytes()
+    return len(rows)
+
+
+def latest_checkpoint(session: Session) -> CheckpointRow | None:
+    return session.scalars(
+        select(CheckpointRow).order_by(CheckpointRow.size.desc()).limit(1)
+    ).first()
+
+
+def stored_subtree_root(session: Session) -> SubtreeRoot:
+    """Subtree roots for proofs, from the stored perfect subtrees (``O(log n)`` rows each)."""
+
+    def subtree_root(start: int, end: int) -> bytes:
+        blocks = perfect_subtrees(start, end)
+        found = dict(
+            session.execute(
+                select(tuple_(LogNodeRow.level, LogNodeRow.index), LogNodeRow.hash).where(
+                    tuple_(LogNodeRow.level, LogNodeRow.index).in_(blocks)
+                )
+            ).tuples()
+        )
+        try:
+            return fold([found[block] for block in blocks])
+        except (KeyError, IndexError) as exc:
+            raise LookupError(f"the stored tree lacks entries [{start}, {end})") from exc
+
+    return subtree_root
+
+
+class AuditLog:
+    """The sequencer and checkpointer of one node."""
+
+    def __init__(self, *, node: Node, sessions: sessionmaker[Session]) -> None:
+        self._node = node
+        self._sessions = sessions
+
+    def sequence(self) -> int:
+        total = 0
+        while True:
+            try:
+                with self._sessions.begin() as session:
+                    placed = sequence_batch(session)
+            except IntegrityError:
+                log.warning("another sequencer placed entries at the same time; retrying later")
+                return total
+            total += placed
+            if placed < SEQUENCE_BATCH:
+                return total
+
+    def checkpoint(self, now: datetime | None = None) -> CheckpointRow | None:
+        """Sign the log's current size and root, if it grew since the last checkpoint."""
+        now = now or self._node.clock.now()
+        with self._sessions.begin() as session:
+            state = session.get(LogStateRow, STATE_ID)
+            size = state.size if state else 0
+            last = session.scalar(select(func.max(CheckpointRow.size)))
+            if size == 0 or (last is not None and last >= size):
+                return None
+            frontier = Frontier.from_bytes(state.frontier) if state else Frontier()
+            root = frontier.root() if size else EMPTY_ROOT
+            signed = Checkpoint(
+                node=self._node.node_id, size=size, root=root.hex(), at=now.replace(microsecond=0)
+            )
+            document = sign_checkpoint(signed, self._node.signing_key(now))
+            row = CheckpointRow(
+                size=size, root=signed.root, at=signed.at, document=document.model_dump()
+            )
+            session.add(row)
+        return row
+
+    def run_once(self) -> AuditRun:
+        run = AuditRun(sequenced=self.sequence())
+        row = self.checkpoint()
+        run.checkpoint = row.size if row else None
+        return run
+
+    def run_forever(self, *, interval: float, stop: threading.Event) -> None:
+        run_periodically(self.run_once, interval=interval, stop=stop, log=log, name="audit")
+
+
+def checkpoint_document(row: CheckpointRow) -> SignedDocument:
+    return SignedDocument.model_validate(row.document)
