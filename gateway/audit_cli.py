@@ -73,6 +73,7 @@ def verify(home: Path, exported: Path | None, as_json: bool) -> None:
         )
     if as_json:
         click.echo(report.model_dump_json(indent=2))
+        raise SystemExit(0 if report.ok else 1)
     if report.ok:
         click.echo(
             f"access log OK: {report.entries} entries, {report.checkpoints} checkpoints hold"

@@ -38,7 +38,15 @@ class Principal:
 
     def require(self, *roles: StaffRole) -> None:
         if self.role not in roles:
-            raise Forbidden("your role may not do this")
+            raise WrongRole(self)
+
+
+class WrongRole(Forbidden):
+    """A caller whose role may not do what it asked; the request's unit of work logs the denial."""
+
+    def __init__(self, principal: Principal) -> None:
+        super().__init__("your role may not do this")
+        self.principal = principal
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Staff routes take one ``CallDep``: the request's unit of work, the node, the aut
 and the time the request is handled, so each route is only its parameters and one service call.
 
 One request is one unit of work: the session commits when the route returns and rolls back if it
-raises, keeping only access-log entries marked ``keep`` (refusals, denied accesses).
+raises, keeping only access-log entries marked ``keep`` (refusals, denied accesses). A caller
+turned away for their role (``WrongRole``) gets an ``access_denied`` entry the same way.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gateway.accesslog.service import restore_kept
-from gateway.auth import Principal
+from gateway.accesslog.service import Actor, deny, restore_kept
+from gateway.auth import Principal, WrongRole
 from gateway.errors import Unauthorised
 from gateway.node import Node
 
@@ -37,10 +38,18 @@ def unit_of_work(request: Request) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except BaseException:
+    except BaseException as exc:
         session.rollback()
         try:
-            if restore_kept(session):
+            kept = restore_kept(session)
+            if isinstance(exc, WrongRole):
+                deny(
+                    session,
+                    at=request.app.state.node.clock.now(),
+                    actor=Actor.of(exc.principal),
+                    outcome="wrong_role",
+                )
+            if kept or isinstance(exc, WrongRole):
                 session.commit()
         except SQLAlchemyError as failure:
             session.rollback()

@@ -66,7 +66,7 @@ class NoticedAccess(Inbound):
     """One thing a recipient did with a packet, as its node tells the sender. No staff names."""
 
     packet_id: RandomId
-    action: Literal["opened", "deleted", "purged", "corrected"]
+    action: Literal["opened", "deleted", "purged"]
     at: AwareDatetime
     actor_role: Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")]
     sections: Annotated[list[SectionName], Field(max_length=4)] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, UTCDateTime
@@ -19,6 +19,10 @@ from gateway.db import Base, UTCDateTime
 
 class AccessEventRow(Base):
     __tablename__ = "access_events"
+    __table_args__ = (
+        Index("ix_access_events_action_at", "action", "at"),
+        Index("ix_access_events_actor_at", "actor", "at"),
+    )
 
     #: Write order only; gaps and commit order mean nothing. The log's order is ``leaf_index``.
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -28,7 +32,7 @@ class AccessEventRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     actor_org: Mapped[str] = mapped_column(String(64))
     actor_role: Mapped[str] = mapped_column(String(40))
-    action: Mapped[str] = mapped_column(String(40), index=True)
+    action: Mapped[str] = mapped_column(String(40))
     #: A case id (host) or a subject pseudonym (recipient): never a name.
     subject: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     packet_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)

@@ -22,6 +22,7 @@ KEEP_ON_ROLLBACK = "avrr_access_entries_kept_on_rollback"
 
 class Action(StrEnum):
     CASE_CREATED = "case_created"
+    CASE_CORRECTED = "case_corrected"
     CASE_VIEWED = "case_viewed"
     CONSENT_RECORDED = "consent_recorded"
     CONSENT_NARROWED = "consent_narrowed"
@@ -39,11 +40,14 @@ class Action(StrEnum):
     DEADLINE_MOVED = "deadline_moved"
     REFERRAL_SEALED = "referral_sealed"
     REFERRAL_REFUSED = "referral_refused"
+    SENT = "sent"
     DELIVERED = "delivered"
     DEAD_LETTERED = "dead_lettered"
     RECEIVED = "received"
     OPENED = "opened"
     ACCESS_DENIED = "access_denied"
+    EXPORTED = "exported"
+    HISTORY_VIEWED = "history_viewed"
 
 
 @dataclass(frozen=True)

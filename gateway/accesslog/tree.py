@@ -118,13 +118,12 @@ def stored_subtree_root(session: Session) -> SubtreeRoot:
 
     def subtree_root(start: int, end: int) -> bytes:
         blocks = perfect_subtrees(start, end)
-        found = dict(
-            session.execute(
-                select(tuple_(LogNodeRow.level, LogNodeRow.index), LogNodeRow.hash).where(
-                    tuple_(LogNodeRow.level, LogNodeRow.index).in_(blocks)
-                )
-            ).tuples()
-        )
+        rows = session.execute(
+            select(LogNodeRow.level, LogNodeRow.index, LogNodeRow.hash).where(
+                tuple_(LogNodeRow.level, LogNodeRow.index).in_(blocks)
+            )
+        ).all()
+        found = {(level, index): value for level, index, value in rows}
         try:
             return fold([found[block] for block in blocks])
         except (KeyError, IndexError) as exc:

@@ -29,8 +29,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from crypto.merkle import Frontier, consistency_proof
-from gateway.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow
-from gateway.accesslog.tree import log_entry, stored_subtree_root
+from gateway.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
+from gateway.accesslog.tree import STATE_ID, log_entry, stored_subtree_root
 from partners.auditlog import BadCheckpoint, entry_leaf, extends, verify_checkpoint
 from partners.directory import FederationView
 from schemas.audit import AuditProblem, AuditReport, Checkpoint
@@ -121,6 +121,7 @@ def verify_log(
     findings = _Findings()
     targets = _signed_targets(session, view, node_id, exported, findings)
     pending = list(targets)
+    sizes = {t.checkpoint.size for t in targets}
     frontier = Frontier()
     last_good = 0
     expected = 0
@@ -143,17 +144,19 @@ def verify_log(
             )
         frontier = frontier.append(leaf)
         expected = index + 1
+        held = True
         while pending and pending[0].checkpoint.size == frontier.size:
             target = pending.pop(0)
             if frontier.root().hex() != target.checkpoint.root:
+                held = False
                 findings.add(
                     "checkpoint_mismatch",
                     last_good,
                     f"the log no longer matches the {target.label}: an entry from #{last_good} "
                     f"to #{target.checkpoint.size - 1} was changed, removed, added or moved",
                 )
-            else:
-                last_good = target.checkpoint.size
+        if held and frontier.size in sizes:
+            last_good = frontier.size
     for target in pending:
         findings.add(
             "truncated",
@@ -161,6 +164,7 @@ def verify_log(
             f"the {target.label} covers {target.checkpoint.size} entries but the log has "
             f"{frontier.size}: entries from #{frontier.size} on were removed",
         )
+    _check_counts(session, frontier.size, findings)
     _check_latest_consistency(session, targets, findings)
     unsequenced = session.scalar(
         select(func.count()).select_from(AccessEventRow).where(AccessEventRow.leaf_index.is_(None))
@@ -172,6 +176,22 @@ def verify_log(
         checked_at=now,
         problems=findings.problems,
     )
+
+
+def _check_counts(session: Session, entries: int, findings: _Findings) -> None:
+    """Entries placed but not yet checkpointed must not vanish from the end either."""
+    state = session.get(LogStateRow, STATE_ID)
+    leaves = session.scalar(
+        select(func.count()).select_from(LogNodeRow).where(LogNodeRow.level == 0)
+    )
+    placed = max(state.size if state else 0, int(leaves or 0))
+    if placed > entries and not any(p.kind == "truncated" for p in findings.problems):
+        findings.add(
+            "truncated",
+            entries,
+            f"{placed} entries were placed in the log but {entries} are stored: entries from "
+            f"#{entries} on were removed",
+        )
 
 
 def _check_latest_consistency(

@@ -40,6 +40,12 @@ def read_case(case_id: CaseId, call: CallDep) -> CaseRead:
     return service.read_case(call.session, call.node, call.user, case_id, call.now)
 
 
+@router.put("/{case_id}", responses={**ERRORS, 410: ERRORS[404]})
+def correct_case(case_id: CaseId, body: CaseCreate, call: CallDep) -> CaseRead:
+    """Correct the person's details (all of them are sent; the access log names no values)."""
+    return service.correct_case(call.session, call.node, call.user, case_id, body, call.now)
+
+
 @router.post("/{case_id}/events", status_code=201, responses=ERRORS)
 def record_event(case_id: CaseId, body: CaseEventCreate, call: CallDep) -> CaseEventRead:
     """Report an event of the person's return (arrival, start of assistance, case closed).

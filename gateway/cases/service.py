@@ -65,6 +65,35 @@ def create_case(
     return case_read(node, row)
 
 
+def correct_case(
+    session: Session,
+    node: Node,
+    principal: Principal,
+    case_id: str,
+    body: CaseCreate,
+    now: datetime,
+) -> CaseRead:
+    """Replace the person's details with corrected ones; the log says whether any changed, no value.
+
+    What was already sent is not changed by this; recipients keep what they received until a
+    correction is sent to them.
+    """
+    row = own_case(session, principal, case_id, now)
+    before = person(node, row).model_dump(mode="json")
+    after = body.model_dump(mode="json")
+    changed = sorted(name for name in after if after[name] != before.get(name))
+    row.sealed = seal_json(node.keys, row.id, after, context=PERSON)
+    record(
+        session,
+        at=now,
+        actor=Actor.of(principal),
+        action=Action.CASE_CORRECTED,
+        subject=row.id,
+        outcome="corrected" if changed else "unchanged",
+    )
+    return case_read(node, row)
+
+
 def own_case(session: Session, principal: Principal, case_id: str, now: datetime) -> CaseRow:
     """The case if it belongs to the caller's office; otherwise NotFound (and a denied entry)."""
     principal.require(StaffRole.CASEWORKER)

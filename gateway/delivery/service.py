@@ -84,6 +84,9 @@ class _Sent:
     revocation: RevocationContent | None
 
 
+#: Attempt outcomes that mean nothing went out (no ``sent`` entry for them).
+_NOT_SENT = frozenset({"past_deadline", "no_directory_entry"})
+
 _Confirm = Callable[[Session, OutboxRow, SignedDocument, datetime], None]
 
 
@@ -193,6 +196,7 @@ class DeliveryWorker:
             row.status, row.finished_at, row.claimed_until = repository.DELIVERED, done, None
             # Nothing needs the sealed copy any more; keep only its digest.
             row.envelope = ""
+            self._note_sent(session, row, now, "delivered")
             row.attempts += 1
             session.add(
                 DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome="delivered")
@@ -243,7 +247,9 @@ class DeliveryWorker:
                         document=doc.model_dump(mode="json"),
                     )
                 )
-            self._mark_referral(session, row, repository.DELIVERED, Action.DELIVERED, done)
+            self._mark_referral(
+                session, row, repository.DELIVERED, Action.DELIVERED, done, "receipt_verified"
+            )
 
         return confirm_receipt
 
@@ -294,6 +300,8 @@ class DeliveryWorker:
             row = session.get(OutboxRow, outbox_id)
             if row is None or row.claim_token != token or row.status != repository.PENDING:
                 return
+            if outcome not in _NOT_SENT:
+                self._note_sent(session, row, now, outcome)
             row.attempts += 1
             session.add(DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome=outcome))
             delay = backoff(
@@ -319,8 +327,33 @@ class DeliveryWorker:
                 row.next_attempt_at, row.claimed_until, row.claim_token = now + delay, None, None
                 report.retried += 1
 
+    def _note_sent(self, session: Session, row: OutboxRow, now: datetime, outcome: str) -> None:
+        """The first time a referral goes out to its recipient (whatever came of it) is logged."""
+        if row.attempts or row.referral_id is None:
+            return
+        referral = session.get(ReferralRow, row.referral_id)
+        if referral is None:
+            return
+        record(
+            session,
+            at=now,
+            actor=self._actor,
+            action=Action.SENT,
+            subject=referral.case_id,
+            packet_id=row.packet_id,
+            sections=sorted(referral.sent_sections),
+            purpose=referral.purpose,
+            outcome=outcome,
+        )
+
     def _mark_referral(
-        self, session: Session, row: OutboxRow, status: str, action: Action, now: datetime
+        self,
+        session: Session,
+        row: OutboxRow,
+        status: str,
+        action: Action,
+        now: datetime,
+        outcome: str | None = None,
     ) -> None:
         if row.referral_id is None:
             return
@@ -337,5 +370,5 @@ class DeliveryWorker:
             packet_id=row.packet_id,
             sections=sorted(referral.sent_sections),
             purpose=referral.purpose,
-            outcome=status,
+            outcome=outcome or status,
         )

@@ -29,6 +29,7 @@ from consent.retention import cap_deadlines, section_deadlines
 from crypto.envelope import SealedEnvelope, envelope_digest, parse
 from crypto.errors import InvalidEnvelope, RejectReason
 from crypto.storage import StoredDataUnreadable, open_at_rest, seal_at_rest
+from gateway.accesslog.notices import apply_notice, queue_notices
 from gateway.accesslog.service import Action, Actor, deny, record, tombstone
 from gateway.auth import Principal
 from gateway.errors import EnvelopeRejected, Gone, NotFound, Unauthorised
@@ -50,6 +51,7 @@ from partners.inbound import AcceptancePolicy, AcceptedEnvelope, ContentCheck, a
 from partners.receipts import issue_deletion_receipt, issue_receipt
 from partners.tokens import verify_node_token
 from schemas.api import ReceivedReferralRead, ReceivedReferralSummary
+from schemas.audit import AccessNoticeContent, NoticedAccess
 from schemas.common import PartnerRole, SectionName, StaffRole
 from schemas.consent import RevocationContent, RevocationReason
 from schemas.envelope import MessageKind, SignedDocument, WireEnvelope
@@ -58,7 +60,12 @@ from schemas.status import StatusUpdateContent
 
 log = logging.getLogger("avrr.inbox")
 
-ACCEPTED_KINDS = (MessageKind.REFERRAL, MessageKind.REVOCATION, MessageKind.STATUS_UPDATE)
+ACCEPTED_KINDS = (
+    MessageKind.REFERRAL,
+    MessageKind.REVOCATION,
+    MessageKind.STATUS_UPDATE,
+    MessageKind.ACCESS_NOTICE,
+)
 
 
 def _bearer(authorization: str | None) -> str:
@@ -77,6 +84,16 @@ def _content_check(view: FederationView, self_id: str, latest: datetime) -> Cont
         if header.kind not in ACCEPTED_KINDS:
             raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
         header_sections = {s.value for s in header.sections}
+        if header.kind is MessageKind.ACCESS_NOTICE:
+            try:
+                notice = AccessNoticeContent.model_validate_json(plaintext)
+            except ValidationError as exc:
+                raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH) from exc
+            if {s.value for s in notice.sections()} != header_sections:
+                raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
+            if any(access.at > latest for access in notice.accesses):
+                raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
+            return
         if header.kind is MessageKind.STATUS_UPDATE:
             try:
                 update = StatusUpdateContent.model_validate_json(plaintext)
@@ -168,6 +185,16 @@ def receive(
         answer = _apply_revocation(session, node, accepted, now)
     elif kind is MessageKind.STATUS_UPDATE:
         answer = _apply_status_update(session, node, accepted, now)
+    elif kind is MessageKind.ACCESS_NOTICE:
+        header = accepted.sealed.header
+        apply_notice(
+            session,
+            node,
+            sender=header.sender,
+            subject=header.subject,
+            content=AccessNoticeContent.model_validate_json(accepted.plaintext),
+        )
+        answer = issue_receipt(accepted.sealed, received_at=now, key=node.signing_key(now))
     else:
         answer = _store_referral(session, node, accepted, now)
     header = accepted.sealed.header
@@ -413,6 +440,14 @@ def open_received(
         sections=sorted(content),
         purpose=row.purpose,
     )
+    opened = NoticedAccess(
+        packet_id=row.packet_id,
+        action="opened",
+        at=now,
+        actor_role=principal.role.value,
+        sections=[SectionName(s) for s in sorted(content)],
+    )
+    queue_notices(session, node, [(row, opened)], now)
     summary = _summary(row, node.directory())
     return ReceivedReferralRead(**summary.model_dump(), content=content)
 

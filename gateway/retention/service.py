@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, delete, func, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
+from gateway.accesslog.notices import queue_notices
 from gateway.accesslog.service import Action, Actor, record
 from gateway.auth import Principal
 from gateway.errors import Unprocessable
@@ -34,7 +35,8 @@ from gateway.periodic import run_periodically
 from gateway.referrals.models import ReferralRow
 from gateway.referrals.sent import drop_sent_sections
 from gateway.retention.models import LegalHoldRow
-from schemas.common import StaffRole
+from schemas.audit import NoticedAccess
+from schemas.common import SectionName, StaffRole
 from schemas.envelope import MessageKind
 
 log = logging.getLogger("avrr.retention")
@@ -147,8 +149,22 @@ class Purger:
             packets[packet.packet_id] = packet
             session.delete(section_row)
         session.flush()
+        noticed = []
         for packet_id, sections in expired.items():
             packet = packets[packet_id]
+            noticed.append(
+                (
+                    packet,
+                    NoticedAccess(
+                        packet_id=packet_id,
+                        action="purged",
+                        at=now,
+                        actor_role="node",
+                        sections=[SectionName(s) for s in sorted(sections)],
+                        outcome=RULE,
+                    ),
+                )
+            )
             packet.expired_sections = sorted({*packet.expired_sections, *sections})
             gone = set(packet.expired_sections) | set(packet.withdrawn_sections)
             packet.status = EXPIRED if gone >= set(packet.sections) else packet.status
@@ -163,6 +179,7 @@ class Purger:
                 purpose=packet.purpose,
                 outcome=RULE,
             )
+        queue_notices(session, self._node, noticed, now)
         report.received_sections += len(rows)
         for subject in {p.subject for p in packets.values()}:
             remaining = session.scalar(

@@ -107,7 +107,13 @@ class TestReferralExchange:
             actions = session.scalars(
                 select(AccessEventRow.action).order_by(AccessEventRow.seq)
             ).all()
-        assert actions == ["case_created", "consent_recorded", "referral_sealed", "delivered"]
+        assert actions == [
+            "case_created",
+            "consent_recorded",
+            "referral_sealed",
+            "sent",
+            "delivered",
+        ]
 
 
 class TestPseudonyms:

@@ -313,7 +313,10 @@ class TestLegalHold:
         )
         assert self.hold(host, **body).status_code == 201
         with host.sessions() as session:
-            assert session.scalars(select(AccessEventRow.action)).all() == ["legal_hold"]
+            assert session.scalars(select(AccessEventRow.action)).all() == [
+                "access_denied",
+                "legal_hold",
+            ]
 
     @pytest.mark.parametrize(
         "body",

@@ -38,7 +38,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq"),
         sa.UniqueConstraint("leaf_index"),
     )
-    op.create_index(op.f("ix_access_events_action"), "access_events", ["action"], unique=False)
+    op.create_index("ix_access_events_action_at", "access_events", ["action", "at"], unique=False)
+    op.create_index("ix_access_events_actor_at", "access_events", ["actor", "at"], unique=False)
     op.create_index(
         op.f("ix_access_events_packet_id"), "access_events", ["packet_id"], unique=False
     )
@@ -386,5 +387,6 @@ def downgrade() -> None:
     op.drop_table("cases")
     op.drop_index(op.f("ix_access_events_subject"), table_name="access_events")
     op.drop_index(op.f("ix_access_events_packet_id"), table_name="access_events")
-    op.drop_index(op.f("ix_access_events_action"), table_name="access_events")
+    op.drop_index("ix_access_events_actor_at", table_name="access_events")
+    op.drop_index("ix_access_events_action_at", table_name="access_events")
     op.drop_table("access_events")
