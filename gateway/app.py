@@ -15,6 +15,7 @@ import logging
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
+from gateway.audit.endpoints import router as audit_router
 from gateway.cases.endpoints import router as cases_router
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
@@ -45,7 +46,15 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     install_error_handlers(app)
-    routers = (cases_router, consents_router, referrals_router, federation, received, dpo_router)
+    routers = (
+        cases_router,
+        consents_router,
+        referrals_router,
+        federation,
+        received,
+        dpo_router,
+        audit_router,
+    )
     for router in routers:
         app.include_router(router)
 

@@ -212,6 +212,9 @@ def _walk(work: Path) -> None:
         "--office",
         "reception",
     )
+    dpo = _avrr(
+        "node", "token", host_home, "--user", "dpo-0001", "--role", "dpo", "--office", "dpo"
+    )
 
     with (
         _serving(host_home, host_port, work / "host.log") as host,
@@ -393,7 +396,71 @@ def _walk(work: Path) -> None:
             "the partner now holds travel and arrival only; medical is gone",
         )
 
-    _step("7. Both nodes stopped")
+        _step("7. The access logs: partner notices reach the host; both logs are checkpointed")
+        print("    partner: " + _avrr("worker", partner_home, "--once").replace("\n", "; "))
+        print("    host: " + _avrr("worker", host_home, "--once").replace("\n", "; "))
+        for name, home in (("host", host_home), ("partner", partner_home)):
+            _check(
+                _avrr("audit", "verify", home).startswith("access log OK"),
+                f"`avrr audit verify` recomputed the {name}'s whole log: every checkpoint holds",
+            )
+        as_dpo = {"Authorization": f"Bearer {dpo}"}
+        history = _json(
+            httpx.get(f"{host}/api/v1/audit/subjects/{case['id']}/history", headers=as_dpo),
+            200,
+            "read the person's history",
+        )
+        _print_history(history)
+        _check(
+            _proofs_hold(history, host_home),
+            "every entry carries an inclusion proof that verifies against the signed checkpoint",
+        )
+        by_partner = [
+            e["entry"]["action"]
+            for e in history["entries"]
+            if e["entry"]["actor_org"] == "origin-reception"
+        ]
+        _check(
+            by_partner.count("opened") == 2,
+            "the partner's two openings are in the host's log for this person",
+        )
+        refused = httpx.get(f"{host}/api/v1/cases/{case['id']}", headers=as_dpo)
+        _check(refused.status_code == 403, "the DPO reads the log, never the case itself")
+
+    _step("8. Both nodes stopped")
+
+
+def _print_history(history: dict[str, Any]) -> None:
+    print("    the person's history across the federation, as the host's DPO sees it:")
+    for item in history["entries"]:
+        entry = item["entry"]
+        who = f"{entry['actor_org']}/{entry['actor_role']}"
+        packet = f" packet {entry['packet_id'][:8]}" if entry["packet_id"] else ""
+        sections = f" [{', '.join(entry['sections'])}]" if entry["sections"] else ""
+        print(
+            f"      #{entry['index']:<3} {entry['at'][:19]}  {who:<34} {entry['action']}"
+            f"{packet}{sections}"
+        )
+
+
+def _proofs_hold(history: dict[str, Any], host_home: Path) -> bool:
+    """Check every proof as the person (or anyone) could: with the node's key and nothing else."""
+    from gateway.clock import SystemClock
+    from gateway.config import Settings
+    from gateway.node import Node
+    from partners.auditlog import entry_is_in, verify_checkpoint
+    from schemas.audit import LogEntry
+    from schemas.envelope import SignedDocument
+
+    node = Node(settings=Settings.for_home(host_home), clock=SystemClock())
+    checkpoint = verify_checkpoint(
+        SignedDocument.model_validate(history["checkpoint"]), node.directory(), node.node_id
+    )
+    return bool(history["entries"]) and all(
+        item["inclusion_proof"] is not None
+        and entry_is_in(LogEntry.model_validate(item["entry"]), item["inclusion_proof"], checkpoint)
+        for item in history["entries"]
+    )
 
 
 def run() -> int:

@@ -82,6 +82,8 @@ def verify_checkpoint(doc: SignedDocument, view: FederationView, node: str) -> C
 
 def entry_is_in(entry: LogEntry, proof: list[str], checkpoint: Checkpoint) -> bool:
     """Whether ``proof`` shows ``entry`` in the log ``checkpoint`` commits to."""
+    if entry.index is None:
+        return False
     try:
         path = [bytes.fromhex(p) for p in proof]
     except ValueError:

@@ -21,9 +21,12 @@ Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class LogEntry(Outbound):
-    """One access-log entry. ``at`` is ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, exactly as hashed."""
+    """One access-log entry. ``at`` is ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, exactly as hashed.
 
-    index: int
+    ``index`` is its place in the log; None for an entry the sequencer has not placed yet.
+    """
+
+    index: int | None
     at: str
     actor: str
     actor_org: str

@@ -34,8 +34,11 @@ def subject_history(session: Session, subject: str) -> SubjectHistory:
     entries = []
     for row in rows:
         entry = log_entry(row)
+        index = row.leaf_index
         entries.append(
-            _proven(entry, size, subtree_root) if entry.index < size else _unproven(entry)
+            _proven(entry, index, size, subtree_root)
+            if index is not None and index < size
+            else _unproven(entry)
         )
     return SubjectHistory(
         subject=subject,
@@ -44,8 +47,8 @@ def subject_history(session: Session, subject: str) -> SubjectHistory:
     )
 
 
-def _proven(entry: LogEntry, size: int, subtree_root: SubtreeRoot) -> ProvenEntry:
-    proof = inclusion_proof(entry.index, size, subtree_root)
+def _proven(entry: LogEntry, index: int, size: int, subtree_root: SubtreeRoot) -> ProvenEntry:
+    proof = inclusion_proof(index, size, subtree_root)
     return ProvenEntry(
         entry=entry,
         leaf_hash=entry_leaf(entry).hex(),
