@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto.merkle import EMPTY_ROOT, Frontier, SubtreeRoot, fold, perfect_subtrees
+from crypto.merkle import EMPTY_ROOT, Frontier, SubtreeRoot, fold, leaf_hash, perfect_subtrees
 from gateway.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
 from gateway.node import Node
 from gateway.periodic import run_periodically
-from partners.auditlog import entry_leaf, entry_time, sign_checkpoint
+from partners.auditlog import entry_time, fields_bytes, sign_checkpoint
 from schemas.audit import Checkpoint, LogEntry
 from schemas.envelope import SignedDocument
 
@@ -56,6 +58,27 @@ def log_entry(row: AccessEventRow, index: int | None = None) -> LogEntry:
     )
 
 
+#: The columns an entry's leaf is computed from, in ``partners.auditlog.fields_bytes`` order.
+LEAF_COLUMNS = (
+    AccessEventRow.at,
+    AccessEventRow.actor,
+    AccessEventRow.actor_org,
+    AccessEventRow.actor_role,
+    AccessEventRow.action,
+    AccessEventRow.subject,
+    AccessEventRow.packet_id,
+    AccessEventRow.sections,
+    AccessEventRow.purpose,
+    AccessEventRow.outcome,
+)
+
+
+def row_leaf(fields: Sequence[Any]) -> bytes:
+    """The leaf hash of an entry from its ``LEAF_COLUMNS`` values (no ORM object, no model)."""
+    at, *rest = fields
+    return leaf_hash(fields_bytes(entry_time(at), *rest))
+
+
 @dataclass
 class AuditRun:
     sequenced: int = 0
@@ -83,8 +106,8 @@ def _state(session: Session) -> LogStateRow:
 def sequence_batch(session: Session, limit: int = SEQUENCE_BATCH) -> int:
     """Place up to ``limit`` waiting entries, in the caller's transaction; how many were placed."""
     state = _state(session)
-    rows = session.scalars(
-        select(AccessEventRow)
+    rows = session.execute(
+        select(AccessEventRow.seq, *LEAF_COLUMNS)
         .where(AccessEventRow.leaf_index.is_(None))
         .order_by(AccessEventRow.seq)
         .limit(limit)
@@ -96,10 +119,9 @@ def sequence_batch(session: Session, limit: int = SEQUENCE_BATCH) -> int:
         raise RuntimeError("the log state row is inconsistent; run `avrr audit verify`")
     nodes: list[dict[str, object]] = []
     placed: list[dict[str, object]] = []
-    for row in rows:
-        index = frontier.size
-        placed.append({"seq": row.seq, "leaf_index": index})
-        frontier, completed = frontier.append_nodes(entry_leaf(log_entry(row, index)))
+    for seq, *fields in rows:
+        placed.append({"seq": seq, "leaf_index": frontier.size})
+        frontier, completed = frontier.append_nodes(row_leaf(fields))
         nodes.extend({"level": lv, "index": ix, "hash": h} for lv, ix, h in completed)
     session.execute(update(AccessEventRow), placed)
     session.execute(insert(LogNodeRow), nodes)

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from crypto.merkle import Frontier, consistency_proof
 from gateway.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
-from gateway.accesslog.tree import STATE_ID, log_entry, stored_subtree_root
-from partners.auditlog import BadCheckpoint, entry_leaf, extends, verify_checkpoint
+from gateway.accesslog.tree import LEAF_COLUMNS, STATE_ID, row_leaf, stored_subtree_root
+from partners.auditlog import BadCheckpoint, extends, verify_checkpoint
 from partners.directory import FederationView
 from schemas.audit import AuditProblem, AuditReport, Checkpoint
 from schemas.envelope import SignedDocument
@@ -55,12 +55,13 @@ class _Findings:
             self.problems.append(AuditProblem(kind=kind, index=index, detail=detail))
 
 
-def _placed(session: Session) -> Iterator[tuple[AccessEventRow, bytes | None]]:
-    """Every placed entry in log order with the leaf hash stored for its place, in chunks."""
+def _placed(session: Session) -> Iterator[tuple[int, bytes, bytes | None]]:
+    """Every placed entry in log order: its place, its leaf rehashed from its fields, and the
+    leaf hash the tree stored for that place. In chunks, as plain rows (no ORM objects)."""
     after = -1
     while True:
         rows = session.execute(
-            select(AccessEventRow, LogNodeRow.hash)
+            select(AccessEventRow.leaf_index, LogNodeRow.hash, *LEAF_COLUMNS)
             .outerjoin(
                 LogNodeRow,
                 and_(LogNodeRow.level == 0, LogNodeRow.index == AccessEventRow.leaf_index),
@@ -71,10 +72,9 @@ def _placed(session: Session) -> Iterator[tuple[AccessEventRow, bytes | None]]:
         ).all()
         if not rows:
             return
-        yield from [(entry, stored) for entry, stored in rows]
-        last = rows[-1][0].leaf_index
-        after = after if last is None else last
-        session.expunge_all()
+        for index, stored, *fields in rows:
+            after = after if index is None else index  # never None: the filter excludes it
+            yield after, row_leaf(fields), stored
 
 
 def _signed_targets(
@@ -125,15 +125,13 @@ def verify_log(
     frontier = Frontier()
     last_good = 0
     expected = 0
-    for row, stored in _placed(session):
-        index = expected if row.leaf_index is None else row.leaf_index
+    for index, leaf, stored in _placed(session):
         if index != expected:
             findings.add(
                 "missing_entry",
                 expected,
                 f"entries #{expected} to #{index - 1} are missing from the log",
             )
-        leaf = entry_leaf(log_entry(row))
         if stored is None:
             findings.add("entry_not_in_tree", index, f"entry #{index} was never placed in the tree")
         elif stored != leaf:
