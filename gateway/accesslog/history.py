@@ -22,10 +22,13 @@ HISTORY_LIMIT = 5_000
 
 
 def subject_history(session: Session, subject: str) -> SubjectHistory:
+    # Placed entries in log order, then those still waiting for their place in write order.
     rows = session.scalars(
         select(AccessEventRow)
-        .where(AccessEventRow.subject == subject, AccessEventRow.leaf_index.is_not(None))
-        .order_by(AccessEventRow.leaf_index)
+        .where(AccessEventRow.subject == subject)
+        .order_by(
+            AccessEventRow.leaf_index.is_(None), AccessEventRow.leaf_index, AccessEventRow.seq
+        )
         .limit(HISTORY_LIMIT)
     ).all()
     checkpoint = latest_checkpoint(session)

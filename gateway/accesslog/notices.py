@@ -98,6 +98,8 @@ def apply_notice(
         referral = sent.get(access.packet_id)
         if referral is None or pseudonym_for(node, referral.case_id, sender) != subject:
             continue
+        if not {s.value for s in access.sections} <= set(referral.section_delete_by):
+            continue  # sections this node never sent in that packet
         record(
             session,
             at=access.at,

@@ -38,13 +38,10 @@ AUDIT_INTERVAL = 20.0
 SEQUENCE_BATCH = 5_000
 
 
-def log_entry(row: AccessEventRow, index: int | None = None) -> LogEntry:
-    """The entry as hashed and shown; ``index`` places an entry not yet sequenced."""
-    index = row.leaf_index if index is None else index
-    if index is None:
-        raise ValueError("an entry has no place in the log before it is sequenced")
+def log_entry(row: AccessEventRow) -> LogEntry:
+    """The entry as hashed and shown; ``index`` is None until the sequencer has placed it."""
     return LogEntry(
-        index=index,
+        index=row.leaf_index,
         at=entry_time(row.at),
         actor=row.actor,
         actor_org=row.actor_org,

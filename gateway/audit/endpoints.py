@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -12,6 +11,7 @@ from gateway.audit import reports, service
 from gateway.cases.endpoints import ERRORS
 from gateway.deps import CallDep
 from schemas.audit import AuditProblem, AuditReport, ConsistencyRead, LogEntry, SubjectHistory
+from schemas.common import AwareDatetime
 from schemas.envelope import SignedDocument
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit (data protection officer)"])
@@ -26,8 +26,8 @@ def search(
     organisation: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=128)] = None,
     action: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=service.SEARCH_LIMIT)] = 200,
 ) -> list[LogEntry]:
     """Search the log by person (case id or pseudonym), organisation, user, action and time."""

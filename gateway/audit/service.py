@@ -23,7 +23,6 @@ from gateway.audit import reports
 from gateway.auth import Principal
 from gateway.errors import Unprocessable
 from gateway.node import Node
-from partners.auditlog import entry_time
 from schemas.audit import AuditProblem, AuditReport, ConsistencyRead, LogEntry, SubjectHistory
 from schemas.common import StaffRole
 from schemas.envelope import SignedDocument
@@ -65,26 +64,7 @@ def search(session: Session, principal: Principal, query: Search, now: datetime)
     ).all()
     if query.subject:
         _viewed(session, principal, query.subject, now)
-    return [_shown(row) for row in rows]
-
-
-def _shown(row: AccessEventRow) -> LogEntry:
-    if row.leaf_index is not None:
-        return log_entry(row)
-    # Not placed in the log yet (the worker does so within seconds): shown without its place.
-    return LogEntry(
-        index=None,
-        at=entry_time(row.at),
-        actor=row.actor,
-        actor_org=row.actor_org,
-        actor_role=row.actor_role,
-        action=row.action,
-        subject=row.subject,
-        packet_id=row.packet_id,
-        sections=sorted(row.sections),
-        purpose=row.purpose,
-        outcome=row.outcome,
-    )
+    return [log_entry(row) for row in rows]
 
 
 def _viewed(session: Session, principal: Principal, subject: str, now: datetime) -> None:

@@ -99,7 +99,15 @@ def own_case(session: Session, principal: Principal, case_id: str, now: datetime
     principal.require(StaffRole.CASEWORKER)
     row = repository.case_in_office(session, case_id, principal.office)
     if row is None:
-        deny(session, at=now, actor=Actor.of(principal), outcome="case_not_in_office")
+        # An attempt on another office's case belongs in that person's history too.
+        probed = case_id if session.get(CaseRow, case_id) is not None else None
+        deny(
+            session,
+            at=now,
+            actor=Actor.of(principal),
+            outcome="case_not_in_office",
+            subject=probed,
+        )
         raise NotFound("case")
     return row
 

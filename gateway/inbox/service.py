@@ -406,7 +406,7 @@ def open_received(
         deny(session, at=now, actor=actor, outcome="deleted", packet_id=packet_id)
         raise Gone("this referral has been deleted and is no longer available")
     if row is None or row.kind != MessageKind.REFERRAL.value:
-        deny(session, at=now, actor=actor, outcome="no_such_packet")
+        deny(session, at=now, actor=actor, outcome="no_such_packet", packet_id=packet_id)
         raise NotFound("referral")
     if row.status == WITHDRAWN:
         deny(

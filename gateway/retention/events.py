@@ -211,7 +211,13 @@ def report_received_event(
     principal.require(StaffRole.PARTNER_OFFICER)
     row = session.get(ReceivedPacketRow, packet_id)
     if row is None or row.kind != MessageKind.REFERRAL.value:
-        deny(session, at=now, actor=Actor.of(principal), outcome="no_such_packet")
+        deny(
+            session,
+            at=now,
+            actor=Actor.of(principal),
+            outcome="no_such_packet",
+            packet_id=packet_id,
+        )
         raise NotFound("referral")
     occurred = _when(node, body.occurred_at, now)
     content = StatusUpdateContent(
