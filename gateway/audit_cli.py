@@ -7,11 +7,13 @@ do not have to trust it.
     avrr audit checkpoint HOME                            (place waiting entries, sign now)
     avrr audit export-checkpoints HOME [--out FILE]       (keep these somewhere else)
     avrr audit history HOME SUBJECT                       (a person's entries, with proofs)
+    avrr audit report HOME NAME [--csv]                   (a DPO report)
     avrr audit reconcile HOME                             (service tables against the log)
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +32,15 @@ if TYPE_CHECKING:
     from gateway.node import Node
 
 HOME = click.Path(exists=True, file_okay=False, path_type=Path)
+#: Kept in step with ``gateway.audit.reports.REPORTS`` (a test checks).
+REPORT_NAMES = (
+    "processing",
+    "transfers",
+    "overdue-deletions",
+    "pending-withdrawals",
+    "denied",
+    "unusual",
+)
 
 
 def _open(home: Path) -> tuple[Node, sessionmaker[Session]]:
@@ -59,24 +70,32 @@ def audit() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def verify(home: Path, exported: Path | None, as_json: bool) -> None:
     """Recompute the whole log and check it against every signed checkpoint."""
+    from gateway.accesslog.tree import witness_document
     from gateway.accesslog.verify import verify_log
+    from gateway.errors import ServiceUnavailable
 
     node, sessions = _open(home)
     documents = _read_checkpoints(exported) if exported else []
+    witness = witness_document(node.home)
+    try:
+        view = node.directory()
+    except ServiceUnavailable as exc:
+        raise click.ClickException(f"cannot verify: {exc.detail}") from exc
     with sessions() as session:
         report = verify_log(
             session,
             node_id=node.node_id,
-            view=node.directory(),
+            view=view,
             now=node.clock.now(),
-            exported=documents,
+            exported=[*documents, *([witness] if witness else [])],
         )
     if as_json:
         click.echo(report.model_dump_json(indent=2))
         raise SystemExit(0 if report.ok else 1)
     if report.ok:
         click.echo(
-            f"access log OK: {report.entries} entries, {report.checkpoints} checkpoints hold"
+            f"access log OK: {report.entries} entries, {report.checkpoints} signed "
+            f"checkpoint{'s' if report.checkpoints != 1 else ''} hold"
             + (f"; {report.unsequenced} entries wait for their place" if report.unsequenced else "")
         )
         return
@@ -132,11 +151,47 @@ def export_checkpoints(home: Path, out: Path | None) -> None:
 def history(home: Path, subject: str) -> None:
     """Every entry about one person (case id or pseudonym), each with its inclusion proof."""
     from gateway.accesslog.history import subject_history
+    from gateway.accesslog.service import Action, Actor, record
 
-    _, sessions = _open(home)
-    with sessions() as session:
+    node, sessions = _open(home)
+    with sessions.begin() as session:
         result = subject_history(session, subject)
+        record(
+            session,
+            at=node.clock.now(),
+            actor=Actor(user=f"cli:{getpass.getuser()}", org=node.node_id, role="dpo"),
+            action=Action.HISTORY_VIEWED,
+            subject=subject,
+        )
     click.echo(result.model_dump_json(indent=2))
+
+
+@audit.command()
+@click.argument("home", type=HOME)
+@click.argument("name", type=click.Choice(sorted(REPORT_NAMES)))
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of JSON.")
+def report(home: Path, name: str, as_csv: bool) -> None:
+    """One DPO report: processing, transfers, overdue-deletions, pending-withdrawals, denied,
+    unusual. Taking it out is logged (``exported``), as through the API."""
+    from gateway.accesslog.service import Action, Actor, record
+    from gateway.audit import reports
+
+    node, sessions = _open(home)
+    with sessions.begin() as session:
+        built = reports.build(name, session, node, node.clock.now())
+        record(
+            session,
+            at=node.clock.now(),
+            actor=Actor(user=f"cli:{getpass.getuser()}", org=node.node_id, role="dpo"),
+            action=Action.EXPORTED,
+            subject=None,
+            outcome=f"report:{name}",
+        )
+    if as_csv:
+        click.echo(reports.to_csv(built), nl=False)
+        return
+    payload = {"name": built.name, "title": built.title, "columns": built.columns}
+    click.echo(json.dumps({**payload, "rows": built.rows}, indent=2))
 
 
 @audit.command()

@@ -98,6 +98,11 @@ class NodeHome:
         return self.path / "operator.json"
 
     @property
+    def checkpoint_witness(self) -> Path:
+        """The latest signed access-log checkpoint, kept outside the database on purpose."""
+        return self.path / "audit" / "latest-checkpoint.json"
+
+    @property
     def directory_file(self) -> Path:
         return self.path / "directory.json"
 

@@ -26,7 +26,12 @@ def _logged(action: Action, packet: InstrumentedAttribute[str]) -> ColumnElement
 def reconcile(session: Session, limit: int = 1_000) -> list[AuditProblem]:
     checks: list[tuple[str, Action, InstrumentedAttribute[str], ColumnElement[bool] | None]] = [
         ("referral sealed", Action.REFERRAL_SEALED, ReferralRow.packet_id, None),
-        ("delivery receipt verified", Action.DELIVERED, ReceiptRow.packet_id, None),
+        (
+            "delivery receipt verified",
+            Action.DELIVERED,
+            ReceiptRow.packet_id,
+            ReceiptRow.packet_id.in_(select(ReferralRow.packet_id)),
+        ),
         (
             "packet received",
             Action.RECEIVED,

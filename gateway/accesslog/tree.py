@@ -11,6 +11,7 @@ last checkpoint; the worker does both every ``AUDIT_INTERVAL`` seconds, well wit
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -22,8 +23,10 @@ from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from crypto.encoding import b64decode
 from crypto.merkle import EMPTY_ROOT, Frontier, SubtreeRoot, fold, leaf_hash, perfect_subtrees
 from gateway.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
+from gateway.home import NodeHome, write_public
 from gateway.node import Node
 from gateway.periodic import run_periodically
 from partners.auditlog import entry_time, fields_bytes, sign_checkpoint
@@ -172,14 +175,40 @@ class AuditLog:
                 return total
 
     def checkpoint(self, now: datetime | None = None) -> CheckpointRow | None:
-        """Sign the log's current size and root, if it grew since the last checkpoint."""
+        """Sign the log's current size and root, if it grew since the last checkpoint.
+
+        The newest checkpoint is also written to a file in the node's home (the witness), outside
+        the database: a log rewritten in the database alone, with its latest checkpoints
+        removed, is then refused here instead of being signed again, and ``verify`` holds the
+        log to the witness as to any exported checkpoint.
+        """
         now = now or self._node.clock.now()
+        try:
+            row = self._sign(now)
+        except IntegrityError:
+            log.warning("another worker signed a checkpoint of the same size; skipping")
+            return None
+        if row is not None:
+            self._node.home.checkpoint_witness.parent.mkdir(parents=True, exist_ok=True)
+            write_public(
+                self._node.home.checkpoint_witness,
+                json.dumps(row.document, sort_keys=True).encode("utf-8"),
+            )
+        return row
+
+    def _sign(self, now: datetime) -> CheckpointRow | None:
         with self._sessions.begin() as session:
             state = session.get(LogStateRow, STATE_ID)
             size = state.size if state else 0
             last = session.scalar(select(func.max(CheckpointRow.size)))
             if size == 0 or (last is not None and last >= size):
                 return None
+            witness = read_witness(self._node.home)
+            if witness is not None and (last is None or witness.size > last):
+                raise LogRewritten(
+                    f"the witness file holds a checkpoint of size {witness.size} that the "
+                    "database no longer has; run `avrr audit verify`"
+                )
             frontier = Frontier.from_bytes(state.frontier) if state else Frontier()
             root = frontier.root() if size else EMPTY_ROOT
             signed = Checkpoint(
@@ -194,12 +223,36 @@ class AuditLog:
 
     def run_once(self) -> AuditRun:
         run = AuditRun(sequenced=self.sequence())
-        row = self.checkpoint()
+        try:
+            row = self.checkpoint()
+        except LogRewritten as alarm:
+            log.error("no checkpoint signed: %s", alarm)
+            return run
         run.checkpoint = row.size if row else None
         return run
 
     def run_forever(self, *, interval: float, stop: threading.Event) -> None:
         run_periodically(self.run_once, interval=interval, stop=stop, log=log, name="audit")
+
+
+class LogRewritten(RuntimeError):
+    """The database lost checkpoints the witness file still has: nothing more is signed."""
+
+
+def read_witness(home: NodeHome) -> Checkpoint | None:
+    """The checkpoint in the witness file, as signed (its signature is checked by verify)."""
+    document = witness_document(home)
+    if document is None:
+        return None
+    return Checkpoint.model_validate_json(b64decode(document.payload))
+
+
+def witness_document(home: NodeHome) -> SignedDocument | None:
+    try:
+        data = home.checkpoint_witness.read_bytes()
+    except FileNotFoundError:
+        return None
+    return SignedDocument.model_validate_json(data)
 
 
 def checkpoint_document(row: CheckpointRow) -> SignedDocument:

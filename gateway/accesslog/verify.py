@@ -103,6 +103,11 @@ def _signed_targets(
         except BadCheckpoint:
             findings.add("bad_checkpoint_signature", None, "an exported checkpoint does not verify")
             continue
+        if any(
+            (t.checkpoint.size, t.checkpoint.root) == (checkpoint.size, checkpoint.root)
+            for t in targets
+        ):
+            continue  # the same statement as one already held to the log
         label = (
             f"exported checkpoint of size {checkpoint.size} signed at {checkpoint.at.isoformat()}"
         )
@@ -183,7 +188,8 @@ def _check_counts(session: Session, entries: int, findings: _Findings) -> None:
         select(func.count()).select_from(LogNodeRow).where(LogNodeRow.level == 0)
     )
     placed = max(state.size if state else 0, int(leaves or 0))
-    if placed > entries and not any(p.kind == "truncated" for p in findings.problems):
+    already = {p.kind for p in findings.problems}
+    if placed > entries and not already & {"truncated", "missing_entry"}:
         findings.add(
             "truncated",
             entries,

@@ -17,7 +17,12 @@ from gateway.accesslog.history import subject_history
 from gateway.accesslog.models import AccessEventRow, CheckpointRow
 from gateway.accesslog.reconcile import reconcile
 from gateway.accesslog.service import Action, Actor, record
-from gateway.accesslog.tree import checkpoint_document, log_entry, stored_subtree_root
+from gateway.accesslog.tree import (
+    checkpoint_document,
+    log_entry,
+    stored_subtree_root,
+    witness_document,
+)
 from gateway.accesslog.verify import verify_log
 from gateway.audit import reports
 from gateway.auth import Principal
@@ -106,7 +111,14 @@ def consistency(
 
 def verify(session: Session, node: Node, principal: Principal, now: datetime) -> AuditReport:
     principal.require(StaffRole.DPO)
-    return verify_log(session, node_id=node.node_id, view=node.directory(), now=now)
+    witness = witness_document(node.home)
+    return verify_log(
+        session,
+        node_id=node.node_id,
+        view=node.directory(),
+        now=now,
+        exported=[witness] if witness else [],
+    )
 
 
 def unlogged(session: Session, principal: Principal) -> list[AuditProblem]:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.accesslog.service import Action, Actor, record
@@ -329,7 +330,17 @@ class DeliveryWorker:
 
     def _note_sent(self, session: Session, row: OutboxRow, now: datetime, outcome: str) -> None:
         """The first time a referral goes out to its recipient (whatever came of it) is logged."""
-        if row.attempts or row.referral_id is None:
+        if row.referral_id is None:
+            return
+        went_out = session.scalar(
+            select(DeliveryAttemptRow.id)
+            .where(
+                DeliveryAttemptRow.outbox_id == row.id,
+                DeliveryAttemptRow.outcome.not_in(_NOT_SENT),
+            )
+            .limit(1)
+        )
+        if went_out is not None:
             return
         referral = session.get(ReferralRow, row.referral_id)
         if referral is None:

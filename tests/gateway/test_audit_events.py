@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from gateway.accesslog.models import AccessEventRow
+from gateway.accesslog.reconcile import reconcile
 from gateway.accesslog.tree import AuditLog
 from gateway.consents.models import RevocationRow
 from gateway.delivery.outbox import Message, pseudonym_for, seal_and_queue
@@ -876,6 +877,28 @@ def who(entry: AccessEventRow) -> tuple[str, str, str]:
     return entry.actor, entry.actor_org, entry.actor_role
 
 
+class TestSent:
+    def test_a_first_attempt_that_never_went_out_does_not_hide_the_real_sending(
+        self, world: World
+    ) -> None:
+        host, partner = world.host, world.partner
+        sent = flows.referral(host, partner.node_id)
+        # The partner is missing from the directory for a while: nothing goes out.
+        directory = world.pair.directory()
+        directory = directory.model_copy(
+            update={"nodes": [n for n in directory.nodes if n.node_id != partner.node_id]}
+        )
+        world.pair.publish(directory)
+        assert world.pair.deliver(host).retried == 1
+        assert entries(host, "sent") == []
+
+        world.pair.publish()
+        host.clock.advance(hours=1)
+        entry = logged_once(host, "sent", lambda: world.pair.deliver(host))
+
+        assert (entry.packet_id, entry.outcome) == (sent["packet_id"], "delivered")
+
+
 class TestFederatedView:
     def test_the_partners_opening_is_logged_for_the_case_without_the_officers_id(
         self, world: World
@@ -898,6 +921,18 @@ class TestFederatedView:
             name for name, cell in all_cells(host) if OFFICER in cell or OFFICER_OFFICE in cell
         ]
         assert leaks == []
+
+    def test_notices_and_their_receipts_leave_reconciliation_clean_on_both_nodes(
+        self, world: World
+    ) -> None:
+        host, partner = world.host, world.partner
+        sent = delivered_referral(world.pair, host, partner.node_id)
+        ok(open_packet(partner, sent["packet_id"]))
+        assert world.pair.deliver(partner).delivered == 1
+
+        for node in (host, partner):
+            with node.sessions() as session:
+                assert reconcile(session) == [], node.node_id
 
     def test_a_purge_on_the_partner_is_logged_for_the_case(self, world: World) -> None:
         host, partner = world.host, world.partner

@@ -24,7 +24,13 @@ from crypto.merkle import Frontier, consistency_proof
 from gateway.accesslog.history import subject_history
 from gateway.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
 from gateway.accesslog.service import Action, Actor, record
-from gateway.accesslog.tree import STATE_ID, AuditLog, log_entry, stored_subtree_root
+from gateway.accesslog.tree import (
+    STATE_ID,
+    AuditLog,
+    log_entry,
+    stored_subtree_root,
+    witness_document,
+)
 from gateway.accesslog.verify import verify_log
 from gateway.cli import main
 from gateway.config import Settings
@@ -332,12 +338,32 @@ class TestTampering:
             rewrite(session, 3)
             session.execute(delete(CheckpointRow))
         logged.clock.advance(minutes=1)
+        logged.home.checkpoint_witness.unlink()  # an attacker who also holds the node's files
         resigned = audit_log(logged).checkpoint(logged.clock.now())
         assert resigned is not None
         assert resigned.size == 16
 
         assert verify(logged).problems == []
         report = verify(logged, exported=[exported])
+        assert first_problem(report) == ("checkpoint_mismatch", 0)
+
+    def test_the_witness_file_refuses_to_re_sign_a_rewrite_and_exposes_it(
+        self, logged: TestNode
+    ) -> None:
+        # Database access alone: entries, tree and checkpoint rows rewritten, files untouched.
+        with logged.sessions.begin() as session:
+            rewrite(session, 3)
+            session.execute(delete(CheckpointRow))
+        logged.clock.advance(minutes=1)
+        write_entries(logged, 1, prefix="after")
+
+        run = audit_log(logged).run_once()
+
+        assert run.sequenced == 1
+        assert run.checkpoint is None
+        witness = witness_document(logged.home)
+        assert witness is not None
+        report = verify(logged, exported=[witness])
         assert first_problem(report) == ("checkpoint_mismatch", 0)
 
     def test_an_exported_checkpoint_of_the_same_size_names_the_rewrite_from_the_start(
@@ -348,6 +374,7 @@ class TestTampering:
             rewrite(session, 3)
             session.execute(delete(CheckpointRow))
         logged.clock.advance(minutes=1)
+        logged.home.checkpoint_witness.unlink()
         assert audit_log(logged).checkpoint(logged.clock.now()) is not None
         report = verify(logged, exported=[exported])
         assert ("checkpoint_mismatch", 0) in [(p.kind, p.index) for p in report.problems]
@@ -453,7 +480,7 @@ def cli_home(tmp_path: Path, database_url: Any) -> Path:
 class TestCommandLine:
     def test_verify_passes_an_untouched_log(self, cli_home: Path) -> None:
         out = ok("audit", "verify", cli_home)
-        assert "access log OK: 8 entries, 1 checkpoints hold" in out
+        assert "access log OK: 8 entries, 1 signed checkpoint hold" in out
 
     def test_verify_fails_on_an_edit_and_names_the_entry(self, cli_home: Path) -> None:
         with cli_sessions(cli_home) as sessions, sessions.begin() as session:
@@ -469,11 +496,16 @@ class TestCommandLine:
         assert "wrote 1 checkpoints" in ok(
             "audit", "export-checkpoints", cli_home, "--out", exported
         )
-        assert "2 checkpoints hold" in ok("audit", "verify", cli_home, "--checkpoints", exported)
+        # The export repeats the node's own checkpoint: one signed statement, checked once.
+        assert "1 signed checkpoint hold" in ok(
+            "audit", "verify", cli_home, "--checkpoints", exported
+        )
 
         with cli_sessions(cli_home) as sessions, sessions.begin() as session:
             rewrite(session, 2)
             session.execute(delete(CheckpointRow))
+        # An attacker who also controls the node's files removes the witness and re-signs.
+        (cli_home / "audit" / "latest-checkpoint.json").unlink()
         ok("audit", "checkpoint", cli_home)
 
         assert "access log OK" in ok("audit", "verify", cli_home)
@@ -486,10 +518,41 @@ class TestCommandLine:
         exported = tmp_path / "checkpoints.json"
         exported.write_text(ok("audit", "export-checkpoints", cli_home))
         printed = ok("audit", "verify", cli_home, "--checkpoints", exported, "--json")
-        # The JSON report is followed by the one-line verdict, so read the first document only.
-        report, _ = json.JSONDecoder().raw_decode(printed)
+        report = json.loads(printed)
         assert report["problems"] == []
-        assert report["checkpoints"] == 2
+        assert report["checkpoints"] == 1
+
+
+class TestCommandLineReadingIsLogged:
+    def test_every_report_comes_out_as_json_or_csv_and_is_logged(self, cli_home: Path) -> None:
+        from gateway.audit.reports import REPORTS
+        from gateway.audit_cli import REPORT_NAMES
+
+        assert sorted(REPORT_NAMES) == sorted(REPORTS)
+        for name in REPORT_NAMES:
+            as_json = json.loads(ok("audit", "report", cli_home, name))
+            assert as_json["name"] == name
+            header = ok("audit", "report", cli_home, name, "--csv").splitlines()[0]
+            assert header.split(",") == as_json["columns"]
+        with cli_sessions(cli_home) as sessions, sessions() as session:
+            outcomes = session.scalars(
+                select(AccessEventRow.outcome).where(AccessEventRow.action == "exported")
+            ).all()
+        assert sorted(outcomes) == sorted(f"report:{n}" for n in REPORT_NAMES for _ in range(2))
+
+    def test_reading_a_persons_history_is_logged(self, cli_home: Path) -> None:
+        subject = "ab" * 16
+        history = json.loads(ok("audit", "history", cli_home, subject))
+
+        assert history["subject"] == subject
+        with cli_sessions(cli_home) as sessions, sessions() as session:
+            viewed = session.scalars(
+                select(AccessEventRow.actor).where(
+                    AccessEventRow.action == "history_viewed", AccessEventRow.subject == subject
+                )
+            ).all()
+        assert len(viewed) == 1
+        assert viewed[0].startswith("cli:")
 
 
 # -- proofs -------------------------------------------------------------------------------------
