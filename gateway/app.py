@@ -11,10 +11,13 @@ Example::
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
 
+from gateway import portal as portal_pkg
 from gateway.audit.endpoints import router as audit_router
 from gateway.cases.endpoints import router as cases_router
 from gateway.clock import Clock, SystemClock
@@ -27,6 +30,9 @@ from gateway.errors import install_error_handlers
 from gateway.inbox.endpoints import federation, received
 from gateway.limits import BodySizeLimit
 from gateway.node import Node
+from gateway.portal.endpoints import router as cards_router
+from gateway.portal.security import browser_headers
+from gateway.portal.web import router as portal_router
 from gateway.referrals.endpoints import router as referrals_router
 
 
@@ -54,9 +60,13 @@ def create_app(
         received,
         dpo_router,
         audit_router,
+        cards_router,
+        portal_router,
     )
     for router in routers:
         app.include_router(router)
+    app.mount("/portal/static", StaticFiles(directory=Path(portal_pkg.__file__).parent / "static"))
+    app.middleware("http")(browser_headers)
 
     @app.get("/healthz", tags=["operations"])
     def health(node: NodeDep, session: SessionDep) -> dict[str, str]:

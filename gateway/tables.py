@@ -6,6 +6,7 @@ from gateway.consents import models as consents_models
 from gateway.db import Base
 from gateway.idempotency import IdempotencyRow
 from gateway.inbox import models as inbox_models
+from gateway.portal import models as portal_models
 from gateway.referrals import models as referrals_models
 from gateway.retention.models import LegalHoldRow
 
@@ -19,5 +20,6 @@ __all__ = [
     "consents_models",
     "inbox_models",
     "metadata",
+    "portal_models",
     "referrals_models",
 ]

@@ -203,3 +203,22 @@ class CaseEventRead(Outbound):
     recorded_at: datetime
     #: How many packets' delete-by dates moved on this node (0 for a report: the sender decides).
     packets_updated: int
+
+
+class CardCreate(Inbound):
+    """Issue an access card; the portal opens in ``language`` for it."""
+
+    language: Literal["en", "fr", "ar", "es", "ps"] = "en"
+
+
+class CardIssued(Outbound):
+    """Shown once: the code is not stored and cannot be shown again."""
+
+    reference: str
+    code: str
+    language: str
+    issued_at: datetime
+
+
+class CorrectionAnswer(Inbound):
+    accepted: bool

@@ -113,3 +113,47 @@ class SubjectHistory(Outbound):
     #: The node's latest signed checkpoint; every proof below is against it.
     checkpoint: SignedDocument | None
     entries: list[ProvenEntry]
+
+
+# -- the person's own view (portal and export) --------------------------------------------------
+
+
+class SharedPacket(Outbound):
+    """One packet sent about the person: to whom, why, when, and what of it is still held."""
+
+    packet_id: str
+    recipient: str
+    recipient_organisation: str
+    recipient_country: str
+    purpose: str
+    sent_at: datetime
+    status: str
+    sections_sent: list[str]
+    withdrawn_sections: list[str]
+    expired_sections: list[str]
+    delete_by: datetime
+    #: What this node still holds of what it sent, section by section.
+    content: dict[str, object]
+
+
+class CorrectionRead(Outbound):
+    id: str
+    requested_at: datetime
+    text: str
+    status: str
+    answered_at: datetime | None
+
+
+class PersonExport(Outbound):
+    """Everything the node holds about the person, as the person downloads it."""
+
+    format: Literal["avrr-person-export/1"] = "avrr-person-export/1"
+    node: str
+    organisation: str
+    exported_at: datetime
+    case_reference: str
+    details: dict[str, object]
+    shared: list[SharedPacket]
+    consents: list[dict[str, object]]
+    corrections: list[CorrectionRead]
+    history: SubjectHistory

@@ -48,6 +48,12 @@ class Action(StrEnum):
     ACCESS_DENIED = "access_denied"
     EXPORTED = "exported"
     HISTORY_VIEWED = "history_viewed"
+    CARD_ISSUED = "card_issued"
+    CARD_REVOKED = "card_revoked"
+    SIGNED_IN = "signed_in"
+    PORTAL_VIEWED = "portal_viewed"
+    CORRECTION_REQUESTED = "correction_requested"
+    CORRECTION_ANSWERED = "correction_answered"
 
 
 @dataclass(frozen=True)

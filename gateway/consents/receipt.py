@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from crypto.signed import sign_document
 from gateway.accesslog.service import Action, Actor, record
 from gateway.auth import Principal
+from gateway.cases.models import CaseRow
 from gateway.cases.service import own_case, person
 from gateway.consents import repository
 from gateway.consents.receipt_text import GIVERS, METHODS, PURPOSES, RTL, SECTIONS, STATUSES, TEXT
@@ -49,6 +50,18 @@ def consent_receipt(
 ) -> tuple[SignedDocument, ConsentReceipt, str]:
     """The signed receipt of a consent's current version, and the person's language."""
     case = own_case(session, principal, case_id, now)
+    return receipt_for(session, node, case, consent_id, Actor.of(principal), now)
+
+
+def receipt_for(
+    session: Session,
+    node: Node,
+    case: CaseRow,
+    consent_id: str,
+    actor: Actor,
+    now: datetime,
+) -> tuple[SignedDocument, ConsentReceipt, str]:
+    """As ``consent_receipt``, for a case already authorised (the portal comes here)."""
     row = repository.consent_of_case(session, case.id, consent_id)
     if row is None:
         raise NotFound("consent")
@@ -86,7 +99,7 @@ def consent_receipt(
     record(
         session,
         at=now,
-        actor=Actor.of(principal),
+        actor=actor,
         action=Action.CONSENT_RECEIPT_ISSUED,
         subject=case.id,
         sections=current.sections,

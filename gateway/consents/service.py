@@ -164,7 +164,12 @@ def list_consents(
     session: Session, principal: Principal, case_id: str, now: datetime
 ) -> list[ConsentRead]:
     case = own_case(session, principal, case_id, now)
-    rows = repository.consents_of(session, case.id)
+    return consents_of_case(session, case.id)
+
+
+def consents_of_case(session: Session, case_id: str) -> list[ConsentRead]:
+    """Every consent of a case with its history (the caller has authorised the reader)."""
+    rows = repository.consents_of(session, case_id)
     history = repository.versions_of(session, [r.id for r in rows])
     return [_read(row, history[row.id]) for row in rows]
 
@@ -235,7 +240,7 @@ def narrow(
         recipient=row.recipient,
         sections=[SectionName(s) for s in removed],
     )
-    return _withdraw(session, node, principal, case, scope, [(row, current, keep)], now)
+    return _withdraw(session, node, Actor.of(principal), case, scope, [(row, current, keep)], now)
 
 
 def withdraw(
@@ -247,6 +252,21 @@ def withdraw(
     now: datetime,
 ) -> WithdrawalRead:
     case = own_case(session, principal, case_id, now)
+    return withdraw_for(session, node, Actor.of(principal), case, body, now)
+
+
+def withdraw_for(
+    session: Session,
+    node: Node,
+    actor: Actor,
+    case: CaseRow,
+    body: WithdrawalCreate,
+    now: datetime,
+) -> WithdrawalRead:
+    """Withdraw what ``body`` names for ``case``, recorded as done by ``actor``.
+
+    The caseworker's route and the person's own portal both come here.
+    """
     rows = repository.consents_of(session, case.id)
     history = repository.versions_of(session, [r.id for r in rows])
     changes = []
@@ -264,25 +284,24 @@ def withdraw(
             changes.append((row, current, keep))
     if not changes:
         raise Unprocessable("no active consent of this person matches what is to be withdrawn")
-    return _withdraw(session, node, principal, case, body, changes, now)
+    return _withdraw(session, node, actor, case, body, changes, now)
 
 
 def _withdraw(
     session: Session,
     node: Node,
-    principal: Principal,
+    actor: Actor,
     case: CaseRow,
     scope: WithdrawalCreate,
     changes: list[tuple[ConsentRow, ConsentVersionRow, set[str]]],
     now: datetime,
 ) -> WithdrawalRead:
-    actor = Actor.of(principal)
     withdrawal = WithdrawalRow(
         id=secrets.token_hex(16),
         case_id=case.id,
         requested_at=now,
         requested_by=scope.requested_by.value,
-        recorded_by=principal.user,
+        recorded_by=actor.user,
         purpose=scope.purpose.value if scope.purpose else None,
         recipient=scope.recipient,
         sections=sorted(s.value for s in scope.sections) if scope.sections else None,
@@ -302,7 +321,7 @@ def _withdraw(
                 sections=sorted(keep),
                 fields=fields,
                 recorded_at=now,
-                recorded_by=principal.user,
+                recorded_by=actor.user,
                 withdrawal_id=withdrawal.id,
             )
         )
@@ -444,7 +463,7 @@ def erase(
         if history[row.id][-1].status != ConsentStatus.WITHDRAWN
     ]
     withdrawal = (
-        _withdraw(session, node, principal, case, WithdrawalCreate(), changes, now)
+        _withdraw(session, node, Actor.of(principal), case, WithdrawalCreate(), changes, now)
         if changes
         else None
     )

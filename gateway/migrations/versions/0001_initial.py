@@ -103,6 +103,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
+        "portal_sessions",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=True),
+        sa.Column("card_reference", sa.String(length=20), nullable=True),
+        sa.Column("staff_user", sa.String(length=128), nullable=True),
+        sa.Column("staff_office", sa.String(length=64), nullable=True),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("csrf", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("last_seen_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("token_hash"),
+    )
+    op.create_index(
+        op.f("ix_portal_sessions_case_id"), "portal_sessions", ["case_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_portal_sessions_last_seen_at"), "portal_sessions", ["last_seen_at"], unique=False
+    )
+    op.create_table(
         "received_packets",
         sa.Column("packet_id", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
@@ -142,6 +162,33 @@ def upgrade() -> None:
         op.f("ix_seen_node_tokens_expires_at"), "seen_node_tokens", ["expires_at"], unique=False
     )
     op.create_table(
+        "sign_in_throttle",
+        sa.Column("client", sa.String(length=64), nullable=False),
+        sa.Column("window_start", UTCDateTime(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("locked_until", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("client"),
+    )
+    op.create_table(
+        "access_cards",
+        sa.Column("reference", sa.String(length=20), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("code_hash", sa.String(length=200), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("issued_at", UTCDateTime(), nullable=False),
+        sa.Column("issued_by", sa.String(length=128), nullable=False),
+        sa.Column("revoked_at", UTCDateTime(), nullable=True),
+        sa.Column("failed_attempts", sa.Integer(), nullable=False),
+        sa.Column("locked_until", UTCDateTime(), nullable=True),
+        sa.Column("last_used_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+        ),
+        sa.PrimaryKeyConstraint("reference"),
+    )
+    op.create_index(op.f("ix_access_cards_case_id"), "access_cards", ["case_id"], unique=False)
+    op.create_table(
         "case_events",
         sa.Column("case_id", sa.String(length=32), nullable=False),
         sa.Column("event", sa.String(length=30), nullable=False),
@@ -180,6 +227,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_consents_case_id"), "consents", ["case_id"], unique=False)
+    op.create_table(
+        "correction_requests",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("requested_at", UTCDateTime(), nullable=False),
+        sa.Column("sealed_text", sa.LargeBinary(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("answered_at", UTCDateTime(), nullable=True),
+        sa.Column("answered_by", sa.String(length=128), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        op.f("ix_correction_requests_case_id"), "correction_requests", ["case_id"], unique=False
+    )
     op.create_table(
         "received_sections",
         sa.Column("packet_id", sa.String(length=32), nullable=False),
@@ -366,15 +431,23 @@ def downgrade() -> None:
     op.drop_table("referrals")
     op.drop_index(op.f("ix_received_sections_delete_by"), table_name="received_sections")
     op.drop_table("received_sections")
+    op.drop_index(op.f("ix_correction_requests_case_id"), table_name="correction_requests")
+    op.drop_table("correction_requests")
     op.drop_index(op.f("ix_consents_case_id"), table_name="consents")
     op.drop_table("consents")
     op.drop_table("case_events")
+    op.drop_index(op.f("ix_access_cards_case_id"), table_name="access_cards")
+    op.drop_table("access_cards")
+    op.drop_table("sign_in_throttle")
     op.drop_index(op.f("ix_seen_node_tokens_expires_at"), table_name="seen_node_tokens")
     op.drop_table("seen_node_tokens")
     op.drop_index(op.f("ix_received_packets_subject"), table_name="received_packets")
     op.drop_index(op.f("ix_received_packets_sender"), table_name="received_packets")
     op.drop_index(op.f("ix_received_packets_received_at"), table_name="received_packets")
     op.drop_table("received_packets")
+    op.drop_index(op.f("ix_portal_sessions_last_seen_at"), table_name="portal_sessions")
+    op.drop_index(op.f("ix_portal_sessions_case_id"), table_name="portal_sessions")
+    op.drop_table("portal_sessions")
     op.drop_table("log_state")
     op.drop_table("log_nodes")
     op.drop_index(op.f("ix_log_checkpoints_at"), table_name="log_checkpoints")

@@ -1,0 +1,237 @@
+"""The person's portal: server-rendered pages, no JavaScript, in the person's language.
+
+Routes take nothing from the URL that names a person: who is asking comes only from the signed-in
+session, and everything shown belongs to that session's case.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from gateway.accesslog.history import subject_history
+from gateway.accesslog.service import Action, Actor, record
+from gateway.cases.models import CaseRow
+from gateway.cases.service import person
+from gateway.consents import receipt
+from gateway.consents import repository as consent_rows
+from gateway.consents.service import consents_of_case, withdraw_for
+from gateway.deps import NodeDep, SessionDep
+from gateway.errors import GatewayError
+from gateway.node import Node
+from gateway.portal import cards, sessions
+from gateway.portal import person as mine
+from gateway.portal.i18n import DEFAULT, environment, from_header, supported
+from gateway.portal.models import PortalSessionRow
+from schemas.consent import ConsentStatus, WithdrawalCreate
+
+router = APIRouter(prefix="/portal", include_in_schema=False)
+PATH = "/portal"
+Field = Annotated[str, Form(max_length=200)]
+LongField = Annotated[str, Form(max_length=4000)]
+
+
+def render(language: str, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    page = environment(language).get_template(template).render(**context)
+    return HTMLResponse(page, status_code=status)
+
+
+def _guest_language(request: Request) -> str:
+    return (
+        supported(request.query_params.get("lang"))
+        or from_header(request.headers.get("accept-language"))
+        or DEFAULT
+    )
+
+
+def _signed_in(db: Session, request: Request, node: Node) -> PortalSessionRow | None:
+    return sessions.current(db, request, "person", node.clock.now())
+
+
+def _case(db: Session, row: PortalSessionRow) -> CaseRow | None:
+    return db.get(CaseRow, row.case_id) if row.case_id else None
+
+
+def _actor(node: Node, row: PortalSessionRow) -> Actor:
+    return cards.person_actor(node, row.card_reference or "unknown")
+
+
+def _to_sign_in() -> RedirectResponse:
+    return RedirectResponse(f"{PATH}/", status_code=303)
+
+
+# -- signing in and out -------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def sign_in_page(request: Request, db: SessionDep, node: NodeDep) -> Response:
+    if _signed_in(db, request, node) is not None:
+        return RedirectResponse(f"{PATH}/home", status_code=303)
+    token = sessions.form_token(request)
+    chosen = supported(request.query_params.get("lang")) or ""
+    response = render(_guest_language(request), "sign_in.html", form_token=token, chosen=chosen)
+    sessions.set_form_cookie(response, token, PATH)
+    return response
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(
+    request: Request,
+    db: SessionDep,
+    node: NodeDep,
+    reference: Field,
+    code: Field,
+    form_token: Field,
+    language: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    now = node.clock.now()
+    shown = supported(language) or _guest_language(request)
+    if not sessions.same(request.cookies.get(sessions.FORM_COOKIE), form_token):
+        return render(shown, "message.html", status=400, message="form_expired")
+    address = request.client.host if request.client else "unknown"
+    attempt = cards.sign_in(db, node, reference=reference, code=code, address=address, now=now)
+    if attempt.outcome is not cards.SignIn.OK or attempt.card is None:
+        locked = attempt.outcome is cards.SignIn.LOCKED
+        return render(
+            shown,
+            "sign_in.html",
+            status=429 if locked else 401,
+            form_token=form_token,
+            chosen=supported(language) or "",
+            error="locked" if locked else "refused",
+        )
+    response = RedirectResponse(f"{PATH}/home", status_code=303)
+    sessions.start(
+        db,
+        response,
+        kind="person",
+        language=supported(language) or attempt.card.language,
+        now=now,
+        path=PATH,
+        case_id=attempt.card.case_id,
+        card_reference=attempt.card.reference,
+    )
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, db: SessionDep, node: NodeDep, csrf: Field) -> Response:
+    row = _signed_in(db, request, node)
+    response = _to_sign_in()
+    if row is not None and sessions.same(row.csrf, csrf):
+        sessions.end(db, request, response, PATH)
+    return response
+
+
+@router.post("/language")
+def choose_language(
+    request: Request,
+    db: SessionDep,
+    node: NodeDep,
+    csrf: Field,
+    language: Annotated[str, Form(max_length=8)],
+) -> Response:
+    row = _signed_in(db, request, node)
+    if row is None:
+        return RedirectResponse(f"{PATH}/?lang={supported(language) or DEFAULT}", status_code=303)
+    if sessions.same(row.csrf, csrf) and (chosen := supported(language)):
+        row.language = chosen
+    return RedirectResponse(f"{PATH}/home", status_code=303)
+
+
+# -- the person's pages -------------------------------------------------------------------------
+
+
+@router.get("/home", response_class=HTMLResponse)
+def home(request: Request, db: SessionDep, node: NodeDep) -> Response:
+    row = _signed_in(db, request, node)
+    case = _case(db, row) if row else None
+    if row is None or case is None:
+        return _to_sign_in()
+    now = node.clock.now()
+    record(db, at=now, actor=_actor(node, row), action=Action.PORTAL_VIEWED, subject=case.id)
+    db.flush()
+    try:
+        details = person(node, case).model_dump(mode="json")
+    except GatewayError:
+        return render(row.language, "message.html", status=410, message="erased")
+    return render(
+        row.language,
+        "home.html",
+        csrf=row.csrf,
+        details=details,
+        shared=mine.shared(db, node, case),
+        consents=consents_of_case(db, case.id),
+        history=subject_history(db, case.id),
+        corrections=mine.corrections(db, node, case),
+        notice=request.query_params.get("notice", ""),
+        withdrawn=ConsentStatus.WITHDRAWN,
+    )
+
+
+@router.post("/withdraw")
+def withdraw(
+    request: Request, db: SessionDep, node: NodeDep, csrf: Field, consent: Field
+) -> Response:
+    row = _signed_in(db, request, node)
+    case = _case(db, row) if row else None
+    if row is None or case is None or not sessions.same(row.csrf, csrf):
+        return _to_sign_in()
+    consent_row = consent_rows.consent_of_case(db, case.id, consent)
+    if consent_row is None:
+        return render(row.language, "message.html", status=404, message="not_found")
+    scope = WithdrawalCreate(purpose=consent_row.purpose, recipient=consent_row.recipient)
+    withdraw_for(db, node, _actor(node, row), case, scope, node.clock.now())
+    return RedirectResponse(f"{PATH}/home?notice=withdrawn", status_code=303)
+
+
+@router.post("/corrections")
+def correction(
+    request: Request, db: SessionDep, node: NodeDep, csrf: Field, text: LongField
+) -> Response:
+    row = _signed_in(db, request, node)
+    case = _case(db, row) if row else None
+    if row is None or case is None or not sessions.same(row.csrf, csrf):
+        return _to_sign_in()
+    mine.request_correction(db, node, case, _actor(node, row), text, node.clock.now())
+    return RedirectResponse(f"{PATH}/home?notice=correction", status_code=303)
+
+
+@router.get("/consents/{consent_id}/receipt", response_class=HTMLResponse)
+def consent_receipt(consent_id: str, request: Request, db: SessionDep, node: NodeDep) -> Response:
+    row = _signed_in(db, request, node)
+    case = _case(db, row) if row else None
+    if row is None or case is None:
+        return _to_sign_in()
+    if consent_rows.consent_of_case(db, case.id, consent_id) is None:
+        return render(row.language, "message.html", status=404, message="not_found")
+    doc, body, _ = receipt.receipt_for(
+        db, node, case, consent_id, _actor(node, row), node.clock.now()
+    )
+    return HTMLResponse(receipt.render_html(doc, body, row.language))
+
+
+@router.get("/export.json")
+def export_json(request: Request, db: SessionDep, node: NodeDep) -> Response:
+    row = _signed_in(db, request, node)
+    case = _case(db, row) if row else None
+    if row is None or case is None:
+        return _to_sign_in()
+    data = mine.export(db, node, case, _actor(node, row), node.clock.now())
+    return JSONResponse(
+        data.model_dump(mode="json"),
+        headers={"Content-Disposition": 'attachment; filename="my-data.json"'},
+    )
+
+
+@router.get("/export.html", response_class=HTMLResponse)
+def export_html(request: Request, db: SessionDep, node: NodeDep) -> Response:
+    row = _signed_in(db, request, node)
+    case = _case(db, row) if row else None
+    if row is None or case is None:
+        return _to_sign_in()
+    data = mine.export(db, node, case, _actor(node, row), node.clock.now())
+    return render(row.language, "export.html", data=data)
