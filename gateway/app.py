@@ -30,6 +30,7 @@ from gateway.errors import install_error_handlers
 from gateway.inbox.endpoints import federation, received
 from gateway.limits import BodySizeLimit
 from gateway.node import Node
+from gateway.portal.dpo_pages import router as dpo_pages_router
 from gateway.portal.endpoints import router as cards_router
 from gateway.portal.security import browser_headers
 from gateway.portal.web import router as portal_router
@@ -62,6 +63,7 @@ def create_app(
         audit_router,
         cards_router,
         portal_router,
+        dpo_pages_router,
     )
     for router in routers:
         app.include_router(router)
