@@ -60,7 +60,9 @@ class OutboxRow(Base):
     packet_id: Mapped[str] = mapped_column(String(32), unique=True)
     #: What the envelope carries: ``referral`` or ``revocation``.
     kind: Mapped[str] = mapped_column(String(30))
-    referral_id: Mapped[str | None] = mapped_column(ForeignKey("referrals.id"), nullable=True)
+    referral_id: Mapped[str | None] = mapped_column(
+        ForeignKey("referrals.id"), nullable=True, index=True
+    )
     recipient: Mapped[str] = mapped_column(String(64))
     envelope: Mapped[str] = mapped_column(Text())
     envelope_sha256: Mapped[str] = mapped_column(String(64))

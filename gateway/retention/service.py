@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, or_, select, text
+from sqlalchemy import Select, delete, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from gateway.accesslog.notices import queue_notices
@@ -42,6 +43,8 @@ from schemas.envelope import MessageKind
 log = logging.getLogger("avrr.retention")
 
 RULE = "retention_period_ended"
+BATCH, SQLITE_BATCH = 500, 200
+SQLITE_PAUSE = 0.1
 
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
@@ -98,11 +101,25 @@ def _not_held(
 
 class Purger:
     def __init__(
-        self, *, node: Node, sessions: sessionmaker[Session], batch_size: int = 500
+        self,
+        *,
+        node: Node,
+        sessions: sessionmaker[Session],
+        batch_size: int | None = None,
+        pause: float | None = None,
     ) -> None:
+        """``batch_size`` rows per transaction and ``pause`` seconds between transactions.
+
+        Defaults depend on the database. PostgreSQL locks rows, so live requests pass alongside
+        the purge: 500 rows, no pause. SQLite has one writer at a time and its waiting writers
+        retry after sleeps of up to 100 ms, so back-to-back batches would starve them: 200 rows,
+        then a 100 ms pause in which a waiting request takes the lock (docs/performance.md).
+        """
         self._node = node
         self._sessions = sessions
-        self._batch = batch_size
+        sqlite = sessions.kw["bind"].dialect.name == "sqlite" if sessions.kw.get("bind") else False
+        self._batch = batch_size or (SQLITE_BATCH if sqlite else BATCH)
+        self._pause = (SQLITE_PAUSE if sqlite else 0.0) if pause is None else pause
 
     @property
     def _actor(self) -> Actor:
@@ -122,6 +139,8 @@ class Purger:
                 report.batches += 1
                 if done < self._batch:
                     break
+                if self._pause:
+                    time.sleep(self._pause)  # let waiting requests have the database
         if report.received_sections or report.sent_sections:
             self._compact()
         return report
@@ -181,26 +200,28 @@ class Purger:
             )
         queue_notices(session, self._node, noticed, now)
         report.received_sections += len(rows)
-        for subject in {p.subject for p in packets.values()}:
-            remaining = session.scalar(
-                select(func.count())
-                .select_from(ReceivedSectionRow)
+        subjects = {p.subject for p in packets.values()}
+        still_held = set(
+            session.scalars(
+                select(ReceivedPacketRow.subject)
                 .join(
-                    ReceivedPacketRow, ReceivedPacketRow.packet_id == ReceivedSectionRow.packet_id
+                    ReceivedSectionRow, ReceivedSectionRow.packet_id == ReceivedPacketRow.packet_id
                 )
-                .where(ReceivedPacketRow.subject == subject)
+                .where(ReceivedPacketRow.subject.in_(subjects))
+                .distinct()
             )
-            if not remaining:
-                erase.add(subject)
-                record(
-                    session,
-                    at=now,
-                    actor=self._actor,
-                    action=Action.SUBJECT_KEY_DESTROYED,
-                    subject=subject,
-                    outcome=RULE,
-                )
-                report.subjects_erased += 1
+        )
+        for subject in sorted(subjects - still_held):
+            erase.add(subject)
+            record(
+                session,
+                at=now,
+                actor=self._actor,
+                action=Action.SUBJECT_KEY_DESTROYED,
+                subject=subject,
+                outcome=RULE,
+            )
+            report.subjects_erased += 1
         return len(rows)
 
     def _forget_batch(

@@ -354,6 +354,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("packet_id"),
     )
     op.create_index("ix_outbox_due", "outbox", ["status", "next_attempt_at"], unique=False)
+    op.create_index(op.f("ix_outbox_referral_id"), "outbox", ["referral_id"], unique=False)
     op.create_table(
         "revocations",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -420,6 +421,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_revocations_withdrawal_id"), table_name="revocations")
     op.drop_index(op.f("ix_revocations_case_id"), table_name="revocations")
     op.drop_table("revocations")
+    op.drop_index(op.f("ix_outbox_referral_id"), table_name="outbox")
     op.drop_index("ix_outbox_due", table_name="outbox")
     op.drop_table("outbox")
     op.drop_table("consent_versions")
