@@ -8,8 +8,12 @@ STAMP  := $(VENV)/.installed-stamp
 # Which database the tests use: "sqlite" (default) or a PostgreSQL URL, or "postgresql" for the
 # local server (postgresql://127.0.0.1/test). See tests/conftest.py.
 AVRR_TEST_DATABASE ?= sqlite
+# The browser tests (tests/browser) drive Debian's Chromium; it is installed with apt-get when
+# missing, never downloaded by a test tool.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test test-postgres lint format clean
+.PHONY: install demo test test-postgres lint format clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +26,21 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m gateway demo
 
-test: $(STAMP)
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium (Debian: apt-get install chromium) for the browser tests"; exit 1; }
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+test: $(STAMP) $(CHROMIUM)
 	AVRR_TEST_DATABASE=$(AVRR_TEST_DATABASE) $(BIN)/pytest
 
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) $(CHROMIUM)
 	AVRR_TEST_DATABASE=postgresql $(BIN)/pytest
+
+# After changing a portal template: new strings into every catalogue (then translate them).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o gateway/portal/locales/messages.pot --no-location --omit-header .
+	$(BIN)/pybabel update -i gateway/portal/locales/messages.pot -d gateway/portal/locales --no-fuzzy-matching
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
@@ -40,3 +54,9 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+# Benchmarks (bench/): every one on SQLite and on the local PostgreSQL; results in
+# bench/results.json. `make bench BENCH_ARGS=--quick` is a smoke run.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -35,6 +35,7 @@ def issue_card(
     if format == "html":
         return HTMLResponse(
             printable_card(issued, call.node.directory().node(call.node.node_id).organisation),
+            status_code=201,
             headers={"Cache-Control": "no-store"},
         )
     return CardIssued(

@@ -1,0 +1,373 @@
+"""The measuring kit every benchmark uses: timing, percentiles, runs, scratch databases, a live API.
+
+Rules every benchmark follows, and that this module makes easy to follow:
+
+- every verdict is a ratio against a baseline measured in the same run, on the same machine and
+  database, so a slower or busier machine moves both sides alike; absolute numbers are context;
+- a benchmark is repeated (``--runs``) and each figure is reported as the median of the runs with
+  its spread (lowest and highest run);
+- all traffic stays on 127.0.0.1; every process and scratch database a benchmark starts is stopped
+  or dropped when it ends, also on error; each run is bounded in time;
+- results are merged into ``bench/results.json`` under the benchmark's name and the database, so
+  benchmarks and databases can be run separately without overwriting each other's results.
+
+Example::
+
+    >>> LatencySummary.of([0.010, 0.012, 0.011]).p50_ms
+    11.0
+    >>> Spread.of([1.0, 3.0, 2.0]).median
+    2.0
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import multiprocessing
+import os
+import platform
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from gateway.config import Settings
+from gateway.db import make_engine, migrate
+
+T = TypeVar("T")
+
+RESULTS = Path(__file__).parent / "results.json"
+DATABASES = ("sqlite", "postgresql")
+#: The local server (trust authentication); ``AVRR_BENCH_POSTGRES`` names another loopback one.
+LOCAL_POSTGRES = "postgresql://127.0.0.1:5432/postgres"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_NAME = re.compile(r"^[a-z0-9_]{1,40}$")
+
+#: Child processes are spawned, not forked: a fork would copy the parent's open database
+#: connections and threads, which neither SQLite nor psycopg allow to be shared.
+SPAWN = multiprocessing.get_context("spawn")
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def emit(line: str = "") -> None:
+    """Write one line of the report to stdout at once (benchmarks are watched while they run)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(headers), rule, *(line(row) for row in rows)])
+
+
+def merge_results(
+    benchmark: str, database: str, entry: Mapping[str, Any], path: Path = RESULTS
+) -> None:
+    """Store ``entry`` as ``results[benchmark][database]``, keeping every other result.
+
+    Two benchmarks finishing at once must not lose each other's result, so the read and the
+    write happen under an exclusive lock on the folder (released when the folder is closed).
+    """
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        results: dict[str, Any] = json.loads(path.read_text("utf-8")) if path.exists() else {}
+        results.setdefault(benchmark, {})[database] = entry
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        os.close(folder)
+
+
+def source() -> dict[str, Any]:
+    """The commit measured, and whether the working tree differed from it (read-only git)."""
+    root = Path(__file__).parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            # A fixed git command on the project's own checkout: no input reaches it.
+            done = subprocess.run(  # noqa: S603
+                ["git", *args],  # noqa: S607
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout
+
+    # Porcelain lines are "XY path"; the status letters may be spaces, so nothing is stripped.
+    changed = [line[3:] for line in git("status", "--porcelain").splitlines()]
+    return {
+        "commit": git("rev-parse", "HEAD").strip() or None,
+        "uncommitted": sorted(path for path in changed if not path.startswith("bench/")),
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on, stored beside them."""
+    return {
+        # Other work on the machine (a test run, a build) moves every figure: say how busy it was.
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+def timed(call: Callable[[], T]) -> tuple[T, float]:
+    """``call()``'s result and how long it took, in seconds (monotonic, high resolution)."""
+    start = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - start
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0 to 100), interpolated between closest ranks as numpy does."""
+    if not samples:
+        raise ValueError("no samples")
+    if not 0 <= q <= 100:
+        raise ValueError("a percentile is between 0 and 100")
+    ordered = sorted(samples)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """A phase's latencies, in milliseconds."""
+
+    count: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> LatencySummary:
+        return cls(
+            count=len(seconds),
+            p50_ms=round(percentile(seconds, 50) * 1000, 3),
+            p99_ms=round(percentile(seconds, 99) * 1000, 3),
+            max_ms=round(max(seconds) * 1000, 3),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One figure over several runs: the median run, and the lowest and highest."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        if not values:
+            raise ValueError("no runs")
+        return cls(median=statistics.median(values), low=min(values), high=max(values))
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    def cells(self, digits: int = 1) -> list[str]:
+        return [f"{value:,.{digits}f}" for value in (self.median, self.low, self.high)]
+
+
+# -- scratch databases -------------------------------------------------------------------------
+
+
+def postgres_admin_url() -> str:
+    """The PostgreSQL server benchmarks may create databases on; it must be on loopback."""
+    url = os.environ.get("AVRR_BENCH_POSTGRES", "").strip() or LOCAL_POSTGRES
+    if make_url(url).host not in _LOOPBACK:
+        raise ValueError("benchmarks only use a PostgreSQL server on 127.0.0.1")
+    return url
+
+
+class ScratchDatabases:
+    """Fresh, migrated, empty databases for one benchmark; all removed when the block ends.
+
+    SQLite: files in a temporary folder, each a copy of one migrated template. PostgreSQL:
+    databases ``avrr_bench_<pid>_<name>`` on the loopback server, created and migrated on first
+    use and dropped ``WITH (FORCE)`` at the end, so a crashed child cannot leave one behind.
+    """
+
+    def __init__(self, kind: str) -> None:
+        if kind not in DATABASES:
+            raise ValueError(f"database is one of {', '.join(DATABASES)}")
+        self.kind = kind
+        self._urls: dict[str, str] = {}
+        self._folder: Path | None = None
+        self._admin: Engine | None = None
+        self._prefix = f"avrr_bench_{os.getpid()}_"
+
+    def __enter__(self) -> ScratchDatabases:
+        self._folder = Path(tempfile.mkdtemp(prefix="avrr-bench-"))
+        if self.kind == "sqlite":
+            engine = make_engine(f"sqlite:///{self._folder / 'template.db'}")
+            migrate(engine)
+            engine.dispose()
+        else:
+            admin = make_url(postgres_admin_url()).set(drivername="postgresql+psycopg")
+            self._admin = create_engine(admin, isolation_level="AUTOCOMMIT")
+        return self
+
+    @property
+    def folder(self) -> Path:
+        """A private temporary folder that lives as long as the databases (for node homes)."""
+        if self._folder is None:
+            raise RuntimeError("use ScratchDatabases in a with-block")
+        return self._folder
+
+    def url(self, name: str) -> str:
+        """The URL of the database ``name``, created and migrated on first use."""
+        if not _NAME.match(name):
+            raise ValueError("a scratch database name is lowercase letters, digits and _")
+        if name in self._urls:
+            return self._urls[name]
+        if self._admin is None:
+            path = self.folder / f"{name}.db"
+            shutil.copyfile(self.folder / "template.db", path)
+            url = f"sqlite:///{path}"
+        else:
+            database = self._prefix + name
+            with self._admin.connect() as connection:
+                # The name is checked against _NAME above and prefixed here: never user input.
+                connection.execute(text(f'CREATE DATABASE "{database}"'))
+            url = self._admin.url.set(database=database).render_as_string(hide_password=False)
+            engine = make_engine(url)
+            migrate(engine)
+            engine.dispose()
+        self._urls[name] = url
+        return url
+
+    def server_version(self) -> str:
+        if self._admin is None:
+            return f"SQLite {sqlite3.sqlite_version}"
+        with self._admin.connect() as connection:
+            version = connection.execute(text("SHOW server_version")).scalar_one()
+        return f"PostgreSQL {str(version).split()[0]}"
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._admin is not None:
+            with self._admin.connect() as connection:
+                for name in self._urls:
+                    connection.execute(
+                        text(f'DROP DATABASE IF EXISTS "{self._prefix + name}" WITH (FORCE)')
+                    )
+            self._admin.dispose()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def stop(process: BaseProcess, timeout: float = 10.0) -> None:
+    """Stop a child we started: politely (SIGTERM), then for sure (SIGKILL)."""
+    if process.is_alive():
+        process.terminate()
+        process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _serve(settings: Settings, port: int) -> None:
+    """The body of the API process: exactly what ``avrr serve`` runs, on 127.0.0.1."""
+    import uvicorn
+
+    from gateway.app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+class ApiServer:
+    """A node's real HTTP API in its own process (uvicorn, as ``avrr serve``), for one block.
+
+    Entering returns the base URL once ``/healthz`` answers 200; leaving stops the process.
+    """
+
+    def __init__(self, settings: Settings, *, startup_timeout: float = 60.0) -> None:
+        self._settings = settings
+        self._timeout = startup_timeout
+        self._process: BaseProcess | None = None
+
+    def __enter__(self) -> str:
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        self._process = SPAWN.Process(target=_serve, args=(self._settings, port), daemon=True)
+        self._process.start()
+        deadline = time.monotonic() + self._timeout
+        with httpx.Client(base_url=base_url, timeout=5.0) as probe:
+            while time.monotonic() < deadline:
+                if not self._process.is_alive():
+                    raise RuntimeError("the API process exited while starting")
+                try:
+                    if probe.get("/healthz").status_code == 200:
+                        return base_url
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        stop(self._process)
+        raise TimeoutError("the API did not become healthy in time")
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._process is not None:
+            stop(self._process)

@@ -1,0 +1,48 @@
+"""Run every benchmark on SQLite and on the local PostgreSQL: what ``make bench`` calls.
+
+Each benchmark module has ``NAME`` and ``main(argv) -> int`` accepting ``--database`` and
+``--quick``; this runs them one after the other (never two at once: they would measure each
+other) and stops at the first failure. Options after the command are passed to every benchmark.
+
+Example::
+
+    python -m bench.run                       # everything, full size
+    python -m bench.run --quick               # a smoke run
+    python -m bench.run --database postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from types import ModuleType
+
+from bench import audit, purge
+from bench.harness import DATABASES, RESULTS, emit
+
+#: Every benchmark, in the order they run.
+BENCHMARKS: list[ModuleType] = [purge, audit]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description="Run every benchmark on both databases."
+    )
+    parser.add_argument("--database", choices=DATABASES, action="append")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    for module in BENCHMARKS:
+        run: Callable[[list[str]], int] = module.main
+        for database in args.database or DATABASES:
+            emit()
+            status = run(["--database", database, *(["--quick"] if args.quick else [])])
+            if status:
+                return status
+    emit(f"\nall benchmarks done in {time.perf_counter() - started:.0f} s; results in {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
