@@ -13,7 +13,7 @@ AVRR_TEST_DATABASE ?= sqlite
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test test-postgres lint format clean messages
+.PHONY: install demo test test-postgres test-browser lint format clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,15 +27,18 @@ demo: $(STAMP)
 	$(BIN)/python -m gateway demo
 
 $(CHROMIUM):
-	@command -v apt-get >/dev/null || { echo "install Chromium (Debian: apt-get install chromium) for the browser tests"; exit 1; }
+	@command -v apt-get >/dev/null || { echo "install Chromium (Debian: apt-get install chromium) for the browser tests, or set CHROMIUM=/path/to/chromium" >&2; exit 1; }
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 test: $(STAMP) $(CHROMIUM)
-	AVRR_TEST_DATABASE=$(AVRR_TEST_DATABASE) $(BIN)/pytest
+	AVRR_TEST_DATABASE=$(AVRR_TEST_DATABASE) AVRR_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 test-postgres: $(STAMP) $(CHROMIUM)
-	AVRR_TEST_DATABASE=postgresql $(BIN)/pytest
+	AVRR_TEST_DATABASE=postgresql AVRR_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
+
+test-browser: $(STAMP) $(CHROMIUM)
+	AVRR_TEST_DATABASE=$(AVRR_TEST_DATABASE) AVRR_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/browser
 
 # After changing a portal template: new strings into every catalogue (then translate them).
 messages: $(STAMP)
@@ -53,7 +56,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info test-output
 
 # Benchmarks (bench/): every one on SQLite and on the local PostgreSQL; results in
 # bench/results.json. `make bench BENCH_ARGS=--quick` is a smoke run.

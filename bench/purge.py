@@ -20,7 +20,7 @@ validation, consent decision, minimisation, sealing, signing, outbox write, acce
 no delivery) one at a time, back to back, timing each, in three stretches:
 
 1. before the purge: unmeasured warm-up, then referrals whose last ``n // 2`` are baseline;
-2. during the purge: ``Purger.run_once`` (batch size 500) runs in its own process, as in the
+2. during the purge: ``Purger.run_once`` (the worker's defaults) runs in its own process, as in the
    worker, with the same home and database; referrals are posted until it finishes (``n``);
 3. after the purge: ``n - n // 2`` more referrals, the rest of the baseline.
 
@@ -335,7 +335,8 @@ def _purge_process(settings: Settings, channel: Connection) -> None:
 
         event.listen(sessions, "after_begin", began)
         event.listen(sessions, "after_transaction_end", ended)
-        purger = Purger(node=node, sessions=sessions, batch_size=500)
+        # The worker's own defaults for this database (batch size, pause between batches).
+        purger = Purger(node=node, sessions=sessions)
         channel.send("ready")
         channel.recv()
         start = time.perf_counter()
@@ -526,7 +527,7 @@ def summarise(
             "sections": config.sections,
             "packets": config.packets,
             "subjects": config.subjects,
-            "batch_size": 500,
+            "batch_size": "worker default (500 on PostgreSQL; 200 and a 100 ms pause on SQLite)",
             "runs": config.runs,
             "intake": "one client, sequential POST /api/v1/referrals over HTTP to uvicorn on "
             "127.0.0.1 (one API process); purge in a separate process",

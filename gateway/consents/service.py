@@ -287,6 +287,25 @@ def withdraw_for(
     return _withdraw(session, node, actor, case, body, changes, now)
 
 
+def withdraw_consent_for(
+    session: Session,
+    node: Node,
+    actor: Actor,
+    case: CaseRow,
+    consent_id: str,
+    now: datetime,
+) -> WithdrawalRead:
+    """Withdraw exactly one consent of ``case``, whole (the portal's button does this)."""
+    row = repository.consent_of_case(session, case.id, consent_id)
+    if row is None:
+        raise NotFound("consent")
+    current = repository.versions_of(session, [row.id])[row.id][-1]
+    if current.status == ConsentStatus.WITHDRAWN:
+        raise Unprocessable("this consent is already withdrawn")
+    scope = WithdrawalCreate(purpose=Purpose(row.purpose), recipient=row.recipient)
+    return _withdraw(session, node, actor, case, scope, [(row, current, set())], now)
+
+
 def _withdraw(
     session: Session,
     node: Node,

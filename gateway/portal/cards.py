@@ -8,8 +8,10 @@ person revokes the old ones.
 Signing in is throttled twice, and every failure is logged (``access_denied``):
 - per card: after ``CARD_FAILURES`` wrong codes in a row the card locks for ``CARD_LOCK``, and
   each further lock doubles (up to a day);
-- per client address: more than ``CLIENT_FAILURES`` failures within ``CLIENT_WINDOW`` lock that
-  address out for ``CLIENT_LOCK``, whatever the card. The address is stored only as a keyed hash.
+- per client address: more than ``CLIENT_FAILURES`` failures within ``CLIENT_WINDOW`` (a sliding
+  window) lock that address out for ``CLIENT_LOCK``, whatever the card. The address is stored
+  only as a keyed hash. Behind a reverse proxy, the proxy must pass the client's address
+  (uvicorn ``--proxy-headers`` with ``--forwarded-allow-ips``), or every person shares one.
 An unknown, revoked or wrong card all get the same answer and take the same time.
 """
 
@@ -24,7 +26,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gateway.accesslog.service import Action, Actor, deny, record
@@ -33,7 +35,7 @@ from gateway.cases.models import CaseRow
 from gateway.cases.service import own_case
 from gateway.errors import NotFound
 from gateway.node import Node
-from gateway.portal.models import AccessCardRow, SignInThrottleRow
+from gateway.portal.models import AccessCardRow, PortalSessionRow, SignInThrottleRow
 
 #: No 0/O, 1/I/L, U or V/W pairs: easy to read aloud and to type from paper.
 ALPHABET = "ABCDEFGHJKMNPQRSTWXYZ23456789"
@@ -95,11 +97,7 @@ def issue_card(
 ) -> IssuedCard:
     """A new card for the person; any earlier card of theirs stops working."""
     case = own_case(session, principal, case_id, now)
-    session.execute(
-        update(AccessCardRow)
-        .where(AccessCardRow.case_id == case.id, AccessCardRow.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    _revoke_all(session, case.id, now)
     code = _random(CODE_LENGTH)
     reference = _random(REFERENCE_LENGTH)
     session.add(
@@ -128,14 +126,26 @@ def issue_card(
 
 def revoke_cards(session: Session, principal: Principal, case_id: str, now: datetime) -> int:
     case = own_case(session, principal, case_id, now)
+    revoked = _revoke_all(session, case.id, now)
+    record(session, at=now, actor=Actor.of(principal), action=Action.CARD_REVOKED, subject=case.id)
+    return revoked
+
+
+def _revoke_all(session: Session, case_id: str, now: datetime) -> int:
+    """Stop the person's cards, and sign out every browser signed in with one of them."""
     live = session.scalars(
         select(AccessCardRow).where(
-            AccessCardRow.case_id == case.id, AccessCardRow.revoked_at.is_(None)
+            AccessCardRow.case_id == case_id, AccessCardRow.revoked_at.is_(None)
         )
     ).all()
     for card in live:
         card.revoked_at = now
-    record(session, at=now, actor=Actor.of(principal), action=Action.CARD_REVOKED, subject=case.id)
+    if live:
+        session.execute(
+            delete(PortalSessionRow).where(
+                PortalSessionRow.card_reference.in_([card.reference for card in live])
+            )
+        )
     return len(live)
 
 
@@ -171,8 +181,8 @@ def sign_in(
         if card is not None and usable:
             card.failed_attempts += 1
             if card.failed_attempts % CARD_FAILURES == 0:
-                times = card.failed_attempts // CARD_FAILURES
-                card.locked_until = now + min(CARD_LOCK * 2 ** (times - 1), CARD_LOCK_MAX)
+                doublings = min(card.failed_attempts // CARD_FAILURES - 1, 10)
+                card.locked_until = now + min(CARD_LOCK * 2**doublings, CARD_LOCK_MAX)
         locked = _client_failed(session, node, address, now)
         return Attempt(SignIn.LOCKED if locked else SignIn.REFUSED, card)
     card.failed_attempts, card.locked_until, card.last_used_at = 0, None, now
@@ -205,16 +215,27 @@ def _deny(
 
 
 def _client_failed(session: Session, node: Node, address: str, now: datetime) -> bool:
-    """Count a failure from this address; True if it is now locked out."""
+    """Count a failure from this address; True if it is now locked out.
+
+    A sliding window, estimated from two fixed ones: the failures of the current window plus
+    those of the previous one, weighted by how much of it still lies within ``CLIENT_WINDOW``.
+    """
     key = _client_key(node, address)
     row = session.get(SignInThrottleRow, key)
-    if row is None or row.window_start <= now - CLIENT_WINDOW:
-        if row is None:
-            row = SignInThrottleRow(client=key, window_start=now, failures=0, locked_until=None)
-            session.add(row)
-        row.window_start, row.failures, row.locked_until = now, 0, None
+    if row is None:
+        row = SignInThrottleRow(
+            client=key, window_start=now, failures=0, previous_failures=0, locked_until=None
+        )
+        session.add(row)
+    elapsed = now - row.window_start
+    if elapsed >= CLIENT_WINDOW:
+        row.previous_failures = row.failures if elapsed < 2 * CLIENT_WINDOW else 0
+        row.failures = 0
+        row.window_start = row.window_start + CLIENT_WINDOW * int(elapsed / CLIENT_WINDOW)
+        elapsed = now - row.window_start
     row.failures += 1
-    if row.failures > CLIENT_FAILURES:
+    overlap = max(0.0, 1 - elapsed / CLIENT_WINDOW)
+    if row.failures + row.previous_failures * overlap > CLIENT_FAILURES:
         row.locked_until = now + CLIENT_LOCK
         return True
     return False

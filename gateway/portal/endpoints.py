@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.accesslog.service import Action, Actor, record
 from gateway.cases.endpoints import ERRORS, CaseId
@@ -38,11 +38,14 @@ def issue_card(
             status_code=201,
             headers={"Cache-Control": "no-store"},
         )
-    return CardIssued(
+    card = CardIssued(
         reference=cards.grouped(issued.reference),
         code=cards.grouped(issued.code),
         language=issued.language,
         issued_at=issued.issued_at,
+    )
+    return JSONResponse(
+        card.model_dump(mode="json"), status_code=201, headers={"Cache-Control": "no-store"}
     )
 
 

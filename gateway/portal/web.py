@@ -18,15 +18,15 @@ from gateway.cases.models import CaseRow
 from gateway.cases.service import person
 from gateway.consents import receipt
 from gateway.consents import repository as consent_rows
-from gateway.consents.service import consents_of_case, withdraw_for
+from gateway.consents.service import consents_of_case, withdraw_consent_for
 from gateway.deps import NodeDep, SessionDep
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Unprocessable
 from gateway.node import Node
 from gateway.portal import cards, sessions
 from gateway.portal import person as mine
 from gateway.portal.i18n import DEFAULT, environment, from_header, supported
 from gateway.portal.models import PortalSessionRow
-from schemas.consent import ConsentStatus, WithdrawalCreate
+from schemas.consent import ConsentStatus
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 PATH = "/portal"
@@ -180,11 +180,12 @@ def withdraw(
     case = _case(db, row) if row else None
     if row is None or case is None or not sessions.same(row.csrf, csrf):
         return _to_sign_in()
-    consent_row = consent_rows.consent_of_case(db, case.id, consent)
-    if consent_row is None:
+    if consent_rows.consent_of_case(db, case.id, consent) is None:
         return render(row.language, "message.html", status=404, message="not_found")
-    scope = WithdrawalCreate(purpose=consent_row.purpose, recipient=consent_row.recipient)
-    withdraw_for(db, node, _actor(node, row), case, scope, node.clock.now())
+    try:
+        withdraw_consent_for(db, node, _actor(node, row), case, consent, node.clock.now())
+    except Unprocessable:
+        return RedirectResponse(f"{PATH}/home", status_code=303)  # already withdrawn
     return RedirectResponse(f"{PATH}/home?notice=withdrawn", status_code=303)
 
 
@@ -196,7 +197,10 @@ def correction(
     case = _case(db, row) if row else None
     if row is None or case is None or not sessions.same(row.csrf, csrf):
         return _to_sign_in()
-    mine.request_correction(db, node, case, _actor(node, row), text, node.clock.now())
+    try:
+        mine.request_correction(db, node, case, _actor(node, row), text, node.clock.now())
+    except Unprocessable:
+        return RedirectResponse(f"{PATH}/home#correction", status_code=303)  # nothing written
     return RedirectResponse(f"{PATH}/home?notice=correction", status_code=303)
 
 
@@ -211,7 +215,13 @@ def consent_receipt(consent_id: str, request: Request, db: SessionDep, node: Nod
     doc, body, _ = receipt.receipt_for(
         db, node, case, consent_id, _actor(node, row), node.clock.now()
     )
-    return HTMLResponse(receipt.render_html(doc, body, row.language))
+    page = HTMLResponse(receipt.render_html(doc, body, row.language))
+    # The printable receipt carries its own print styles inline; still no script at all.
+    page.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    return page
 
 
 @router.get("/export.json")

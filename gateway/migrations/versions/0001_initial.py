@@ -166,6 +166,7 @@ def upgrade() -> None:
         sa.Column("client", sa.String(length=64), nullable=False),
         sa.Column("window_start", UTCDateTime(), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("previous_failures", sa.Integer(), nullable=False),
         sa.Column("locked_until", UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("client"),
     )
