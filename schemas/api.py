@@ -222,3 +222,9 @@ class CardIssued(Outbound):
 
 class CorrectionAnswer(Inbound):
     accepted: bool
+
+
+class ReferralCorrectionCreate(Inbound):
+    """Corrected content for sections of a delivered referral (each section given whole)."""
+
+    content: ReferralContent

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 
 from schemas.common import AwareDatetime, Inbound, RandomId, SectionName
 from schemas.directory import RetentionEvent
+from schemas.sections import ReferralContent
 
 
 def _reportable(event: RetentionEvent) -> RetentionEvent:
@@ -63,3 +64,13 @@ class StatusUpdateContent(Inbound):
 
     def sections(self) -> list[SectionName]:
         return sorted({s for p in self.packets for s in (p.section_delete_by or {})})
+
+
+class CorrectionContent(Inbound):
+    """The plaintext of a ``correction`` envelope: new content for sections of one packet.
+
+    Whole sections replace the recipient's; sections it no longer holds stay gone.
+    """
+
+    packet_id: RandomId
+    content: ReferralContent

@@ -40,6 +40,8 @@ class Action(StrEnum):
     DEADLINE_MOVED = "deadline_moved"
     REFERRAL_SEALED = "referral_sealed"
     REFERRAL_REFUSED = "referral_refused"
+    REFERRAL_CORRECTED = "referral_corrected"
+    CORRECTED = "corrected"
     SENT = "sent"
     DELIVERED = "delivered"
     DEAD_LETTERED = "dead_lettered"

@@ -56,7 +56,7 @@ from schemas.common import PartnerRole, SectionName, StaffRole
 from schemas.consent import RevocationContent, RevocationReason
 from schemas.envelope import MessageKind, SignedDocument, WireEnvelope
 from schemas.sections import ReferralContent
-from schemas.status import StatusUpdateContent
+from schemas.status import CorrectionContent, StatusUpdateContent
 
 log = logging.getLogger("avrr.inbox")
 
@@ -65,6 +65,7 @@ ACCEPTED_KINDS = (
     MessageKind.REVOCATION,
     MessageKind.STATUS_UPDATE,
     MessageKind.ACCESS_NOTICE,
+    MessageKind.CORRECTION,
 )
 
 
@@ -114,7 +115,10 @@ def _content_check(view: FederationView, self_id: str, latest: datetime) -> Cont
                 raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
             return
         try:
-            content = ReferralContent.model_validate_json(plaintext)
+            if header.kind is MessageKind.CORRECTION:
+                content = CorrectionContent.model_validate_json(plaintext).content
+            else:
+                content = ReferralContent.model_validate_json(plaintext)
         except ValidationError as exc:
             raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH) from exc
         if set(content.section_names()) != header_sections:
@@ -185,6 +189,8 @@ def receive(
         answer = _apply_revocation(session, node, accepted, now)
     elif kind is MessageKind.STATUS_UPDATE:
         answer = _apply_status_update(session, node, accepted, now)
+    elif kind is MessageKind.CORRECTION:
+        answer = _apply_correction(session, node, accepted, now)
     elif kind is MessageKind.ACCESS_NOTICE:
         header = accepted.sealed.header
         apply_notice(
@@ -338,6 +344,50 @@ def _apply_revocation(
         deleted_at=now,
         key=node.signing_key(now),
     )
+
+
+def _apply_correction(
+    session: Session, node: Node, accepted: AcceptedEnvelope, now: datetime
+) -> SignedDocument:
+    """Replace the named sections of a packet from the same sender about the same person.
+
+    Only sections still held are replaced: a correction never brings back what was withdrawn
+    or deleted at its date.
+    """
+    header = accepted.sealed.header
+    correction = CorrectionContent.model_validate_json(accepted.plaintext)
+    row = session.get(ReceivedPacketRow, correction.packet_id)
+    if (
+        row is not None
+        and row.kind == MessageKind.REFERRAL.value
+        and row.sender == header.sender
+        and row.subject == header.subject
+    ):
+        key = node.keys.existing_key(row.subject)
+        replaced = []
+        for section, values in correction.content.to_wire().items():
+            held = session.get(ReceivedSectionRow, (row.packet_id, section))
+            if held is None or key is None:
+                continue
+            held.sealed = seal_at_rest(
+                key,
+                json.dumps(values, sort_keys=True).encode(),
+                context=_section_context(row.packet_id, section),
+            )
+            replaced.append(section)
+        if replaced:
+            record(
+                session,
+                at=now,
+                actor=_node_actor(header.sender),
+                action=Action.CORRECTED,
+                subject=row.subject,
+                packet_id=row.packet_id,
+                sections=replaced,
+                purpose=row.purpose,
+                outcome="sender_correction",
+            )
+    return issue_receipt(accepted.sealed, received_at=now, key=node.signing_key(now))
 
 
 def _apply_status_update(

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from gateway import idempotency
 from gateway.cases.endpoints import ERRORS
 from gateway.deps import CallDep, IdempotencyKey
-from gateway.referrals import service
-from schemas.api import ReferralCreate, ReferralRead
+from gateway.referrals import corrections, service
+from schemas.api import ReferralCorrectionCreate, ReferralCreate, ReferralRead
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
 HexId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -43,3 +43,14 @@ def list_referrals(
 @router.get("/{referral_id}", responses=ERRORS)
 def read_referral(referral_id: HexId, call: CallDep) -> ReferralRead:
     return service.read_referral(call.session, call.user, referral_id, call.now)
+
+
+@router.post("/{referral_id}/corrections", responses=ERRORS)
+def correct_referral(
+    referral_id: HexId, body: ReferralCorrectionCreate, call: CallDep
+) -> ReferralRead:
+    """Send the recipient corrected content for sections it still holds (policy and consent
+    decide again what goes)."""
+    return corrections.correct_referral(
+        call.session, call.node, call.user, referral_id, body, call.now
+    )

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from consent.errors import SharingRefused
 from consent.minimise import minimise
-from consent.policy import Recipient, check_content, decide
+from consent.policy import Allowance, Recipient, check_content, decide
 from consent.retention import section_deadlines
 from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
+from gateway.cases.models import CaseRow
 from gateway.cases.repository import case_events
 from gateway.cases.service import own_case
 from gateway.consents.service import current_grants, subject_facts
@@ -33,7 +34,8 @@ from gateway.referrals.models import ReferralRow
 from gateway.referrals.sent import seal_sent
 from partners.errors import UnknownNode
 from schemas.api import DeliveryAttemptRead, ReceiptRead, ReferralCreate, ReferralRead
-from schemas.common import SectionName, StaffRole
+from schemas.common import Purpose, SectionName, StaffRole, TransferGround
+from schemas.directory import NodeRecord
 from schemas.envelope import MessageKind
 from schemas.sections import ReferralContent
 
@@ -54,6 +56,52 @@ def _withheld(entered: ReferralContent, sent: ReferralContent) -> dict[str, Any]
     return withheld
 
 
+def allowed_content(
+    session: Session,
+    node: Node,
+    case: CaseRow,
+    target: NodeRecord,
+    purpose: Purpose,
+    ground: TransferGround,
+    entered: ReferralContent,
+    actor: Actor,
+    now: datetime,
+) -> tuple[ReferralContent, Allowance]:
+    """What of ``entered`` may go to ``target`` now: the policy and the person's consents decide.
+
+    A refusal is logged (kept even though the request then fails) and raised.
+    """
+    view = node.directory()
+    recipient = Recipient(
+        node_id=target.node_id, roles=frozenset(target.roles), country=target.country
+    )
+    try:
+        check_content(entered, purpose)
+        allowance = decide(
+            rule_for=view.rule,
+            consents=current_grants(session, case.id),
+            subject=subject_facts(node, case, now.date()),
+            recipient=recipient,
+            purpose=purpose,
+            ground=ground,
+            suspended_countries=view.suspended_countries,
+            now=now,
+        )
+        return minimise(entered, allowance), allowance
+    except SharingRefused as refusal:
+        record(
+            session,
+            at=now,
+            actor=actor,
+            action=Action.REFERRAL_REFUSED,
+            subject=case.id,
+            purpose=purpose.value,
+            outcome=refusal.rule.value,
+            keep=True,
+        )
+        raise
+
+
 def create_referral(
     session: Session, node: Node, principal: Principal, body: ReferralCreate, now: datetime
 ) -> ReferralRead:
@@ -63,35 +111,18 @@ def create_referral(
         target = view.node(body.recipient)
     except UnknownNode as exc:
         raise Unprocessable("the federation directory lists no such recipient") from exc
-    recipient = Recipient(
-        node_id=target.node_id, roles=frozenset(target.roles), country=target.country
-    )
     actor = Actor.of(principal)
-    try:
-        check_content(body.content, body.purpose)
-        allowance = decide(
-            rule_for=view.rule,
-            consents=current_grants(session, case.id),
-            subject=subject_facts(node, case, now.date()),
-            recipient=recipient,
-            purpose=body.purpose,
-            ground=body.transfer_ground,
-            suspended_countries=view.suspended_countries,
-            now=now,
-        )
-        content = minimise(body.content, allowance)
-    except SharingRefused as refusal:
-        record(
-            session,
-            at=now,
-            actor=actor,
-            action=Action.REFERRAL_REFUSED,
-            subject=case.id,
-            purpose=body.purpose.value,
-            outcome=refusal.rule.value,
-            keep=True,
-        )
-        raise
+    content, allowance = allowed_content(
+        session,
+        node,
+        case,
+        target,
+        body.purpose,
+        body.transfer_ground,
+        body.content,
+        actor,
+        now,
+    )
 
     facts = subject_facts(node, case, now.date())
     deadlines = section_deadlines(
@@ -152,10 +183,10 @@ def create_referral(
         sections=header.sections,
         purpose=body.purpose.value,
     )
-    return _read(session, referral)
+    return read_referral_row(session, referral)
 
 
-def _read(session: Session, row: ReferralRow) -> ReferralRead:
+def read_referral_row(session: Session, row: ReferralRow) -> ReferralRead:
     outbox = repository.outbox_of(session, row.id)
     attempts = repository.attempts_of(session, outbox.id) if outbox else []
     receipt = repository.receipt_of(session, row.packet_id)
@@ -192,11 +223,13 @@ def read_referral(
     if row is None:
         deny(session, at=now, actor=Actor.of(principal), outcome="referral_not_in_office")
         raise NotFound("referral")
-    return _read(session, row)
+    return read_referral_row(session, row)
 
 
 def list_referrals(
     session: Session, principal: Principal, case_id: str, now: datetime
 ) -> list[ReferralRead]:
     case = own_case(session, principal, case_id, now)
-    return [_read(session, row) for row in repository.referrals_of_case(session, case.id)]
+    return [
+        read_referral_row(session, row) for row in repository.referrals_of_case(session, case.id)
+    ]
