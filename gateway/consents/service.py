@@ -294,16 +294,25 @@ def withdraw_consent_for(
     case: CaseRow,
     consent_id: str,
     now: datetime,
+    sections: Sequence[str] = (),
 ) -> WithdrawalRead:
-    """Withdraw exactly one consent of ``case``, whole (the portal's button does this)."""
+    """Withdraw exactly one consent of ``case``: whole, or only ``sections`` of it (the portal)."""
     row = repository.consent_of_case(session, case.id, consent_id)
     if row is None:
         raise NotFound("consent")
     current = repository.versions_of(session, [row.id])[row.id][-1]
     if current.status == ConsentStatus.WITHDRAWN:
         raise Unprocessable("this consent is already withdrawn")
-    scope = WithdrawalCreate(purpose=Purpose(row.purpose), recipient=row.recipient)
-    return _withdraw(session, node, actor, case, scope, [(row, current, set())], now)
+    withdrawn = set(sections) & set(current.sections) if sections else set(current.sections)
+    if not withdrawn:
+        raise Unprocessable("none of these parts is covered by this consent")
+    keep = set(current.sections) - withdrawn
+    scope = WithdrawalCreate(
+        purpose=Purpose(row.purpose),
+        recipient=row.recipient,
+        sections=[SectionName(s) for s in sorted(withdrawn)] if keep else None,
+    )
+    return _withdraw(session, node, actor, case, scope, [(row, current, keep)], now)
 
 
 def _withdraw(

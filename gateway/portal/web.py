@@ -174,8 +174,14 @@ def home(request: Request, db: SessionDep, node: NodeDep) -> Response:
 
 @router.post("/withdraw")
 def withdraw(
-    request: Request, db: SessionDep, node: NodeDep, csrf: Field, consent: Field
+    request: Request,
+    db: SessionDep,
+    node: NodeDep,
+    csrf: Field,
+    consent: Field,
+    sections: Annotated[list[str] | None, Form(max_length=4)] = None,
 ) -> Response:
+    """Withdraw one consent: whole, or only the parts ticked on the form."""
     row = _signed_in(db, request, node)
     case = _case(db, row) if row else None
     if row is None or case is None or not sessions.same(row.csrf, csrf):
@@ -183,7 +189,9 @@ def withdraw(
     if consent_rows.consent_of_case(db, case.id, consent) is None:
         return render(row.language, "message.html", status=404, message="not_found")
     try:
-        withdraw_consent_for(db, node, _actor(node, row), case, consent, node.clock.now())
+        withdraw_consent_for(
+            db, node, _actor(node, row), case, consent, node.clock.now(), sections or ()
+        )
     except Unprocessable:
         return RedirectResponse(f"{PATH}/home", status_code=303)  # already withdrawn
     return RedirectResponse(f"{PATH}/home?notice=withdrawn", status_code=303)

@@ -482,6 +482,33 @@ class TestWithdrawal:
             ).all()
         assert held == []
 
+    def test_withdrawing_only_some_parts_deletes_only_those_at_the_recipient(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        a = make_person(host, partner, "Amadou", "Aleph-Canary")
+        assert pair.deliver(host).delivered == 1
+        card = issue_card(host, a.case_id)
+        browser = signed_in(host, card)
+        page = home(browser)
+
+        response = browser.post(
+            "/portal/withdraw",
+            data={"csrf": csrf_of(page), "consent": a.consent_id, "sections": ["medical"]},
+        )
+
+        assert response.status_code == 303
+        (consent,) = consents(host, a.case_id)
+        assert consent["status"] == "narrowed"
+        assert "medical" not in consent["sections"]
+        assert "travel" in consent["sections"]
+        assert withdraw_forms(home(browser)) == [a.consent_id]  # the rest can still be withdrawn
+        pair.deliver(host)
+        officer = partner.auth(StaffRole.PARTNER_OFFICER)
+        held = partner.client.get(f"/api/v1/received/{a.packet_id}", headers=officer).json()
+        assert held["withdrawn_sections"] == ["medical"]
+        assert "medical" not in held["content"]
+        assert "travel" in held["content"]
+
     def test_withdrawing_one_consent_leaves_the_persons_other_consents(
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:
