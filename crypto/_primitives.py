@@ -52,8 +52,24 @@ def encryption_public(seed: bytes) -> bytes:
     return x25519.X25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
 
 
-def ed25519_sign(seed: bytes, message: bytes) -> bytes:
-    return ed25519.Ed25519PrivateKey.from_private_bytes(seed).sign(message)
+class Signer:
+    """An Ed25519 private key loaded once, for a key that signs many times."""
+
+    __slots__ = ("_key", "public")
+
+    def __init__(self, seed: bytes) -> None:
+        self._key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+        self.public = self._key.public_key().public_bytes_raw()
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+    def __repr__(self) -> str:
+        return "Signer(<private>)"
+
+
+def signer(seed: bytes) -> Signer:
+    return Signer(seed)
 
 
 def ed25519_verify(public: bytes, signature: bytes, message: bytes) -> None:

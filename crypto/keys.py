@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 
 from crypto import _primitives
 from crypto.encoding import b64encode
@@ -75,8 +76,13 @@ class SigningKey(_PrivateKey):
     def generate(cls, *, valid_from: datetime, valid_until: datetime) -> SigningKey:
         return cls(_primitives.new_signing_seed(), valid_from, valid_until)
 
+    @cached_property
+    def _signer(self) -> _primitives.Signer:
+        # Loading the key from its seed costs as much as a signature; do it once per key.
+        return _primitives.signer(self.seed)
+
     def public_key(self) -> PublicKey:
-        public = _primitives.signing_public(self.seed)
+        public = self._signer.public
         return PublicKey(KeyUse.SIGNING, public, self.valid_from, self.valid_until)
 
     @property
@@ -84,7 +90,7 @@ class SigningKey(_PrivateKey):
         return self.public_key().key_id
 
     def sign(self, message: bytes) -> bytes:
-        return _primitives.ed25519_sign(self.seed, message)
+        return self._signer.sign(message)
 
 
 @dataclass(frozen=True)
