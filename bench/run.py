@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-from bench import audit, crypto, purge
+from bench import audit, crypto, intake, purge
 from bench.harness import DATABASES, RESULTS, emit
 
 #: Every benchmark, in the order they run.
-BENCHMARKS: list[ModuleType] = [crypto, purge, audit]
+BENCHMARKS: list[ModuleType] = [crypto, intake, purge, audit]
 
 
 def main(argv: list[str] | None = None) -> int:
