@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from crypto.merkle import SubtreeRoot, inclusion_proof
 from gateway.accesslog.models import AccessEventRow
-from gateway.accesslog.tree import latest_checkpoint, log_entry, stored_subtree_root
+from gateway.accesslog.tree import latest_checkpoint, log_entry, preloaded_subtree_root
 from partners.auditlog import entry_leaf
 from schemas.audit import LogEntry, ProvenEntry, SubjectHistory
 from schemas.envelope import SignedDocument
@@ -22,18 +22,22 @@ HISTORY_LIMIT = 5_000
 
 
 def subject_history(session: Session, subject: str) -> SubjectHistory:
-    # Placed entries in log order, then those still waiting for their place in write order.
-    rows = session.scalars(
+    # The newest entries (a history too long to show keeps its most recent part); shown placed
+    # entries in log order first, then those still waiting for their place in write order.
+    newest = session.scalars(
         select(AccessEventRow)
         .where(AccessEventRow.subject == subject)
-        .order_by(
-            AccessEventRow.leaf_index.is_(None), AccessEventRow.leaf_index, AccessEventRow.seq
-        )
+        .order_by(AccessEventRow.seq.desc())
         .limit(HISTORY_LIMIT)
     ).all()
+    rows = sorted(newest, key=lambda r: (r.leaf_index is None, r.leaf_index or 0, r.seq))
     checkpoint = latest_checkpoint(session)
     size = checkpoint.size if checkpoint else 0
-    subtree_root = stored_subtree_root(session)
+    subtree_root = preloaded_subtree_root(
+        session,
+        [r.leaf_index for r in rows if r.leaf_index is not None and r.leaf_index < size],
+        size,
+    )
     entries = []
     for row in rows:
         entry = log_entry(row)

@@ -83,8 +83,14 @@ def apply_notice(
     sender: str,
     subject: str,
     content: AccessNoticeContent,
+    now: datetime,
 ) -> None:
-    """Log what a recipient reports it did with packets this node sent it."""
+    """Log what a recipient reports it did with packets this node sent it.
+
+    An access dated before the acceptance window is ignored: a notice reports recent acts, and
+    back-dated entries would slip out of the DPO's reports.
+    """
+    oldest = now - node.settings.acceptance_window
     ids = {a.packet_id for a in content.accesses}
     sent = {
         r.packet_id: r
@@ -97,6 +103,8 @@ def apply_notice(
     for access in content.accesses:
         referral = sent.get(access.packet_id)
         if referral is None or pseudonym_for(node, referral.case_id, sender) != subject:
+            continue
+        if access.at < oldest:
             continue
         if not {s.value for s in access.sections} <= set(referral.section_delete_by):
             continue  # sections this node never sent in that packet

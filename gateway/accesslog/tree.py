@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto.encoding import b64decode
-from crypto.merkle import EMPTY_ROOT, Frontier, SubtreeRoot, fold, leaf_hash, perfect_subtrees
+from crypto.merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    SubtreeRoot,
+    consistency_proof,
+    fold,
+    inclusion_proof,
+    leaf_hash,
+    perfect_subtrees,
+    verify_consistency,
+)
 from gateway.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
 from gateway.home import NodeHome, write_public
 from gateway.node import Node
@@ -154,6 +164,37 @@ def stored_subtree_root(session: Session) -> SubtreeRoot:
     return subtree_root
 
 
+def preloaded_subtree_root(session: Session, indices: Iterable[int], size: int) -> SubtreeRoot:
+    """Subtree roots for the inclusion proofs of ``indices`` in a log of ``size``, read from the
+    stored tree in a few queries up front instead of a few per proof step."""
+    needed: set[tuple[int, int]] = set()
+
+    def record_blocks(start: int, end: int) -> bytes:
+        needed.update(perfect_subtrees(start, end))
+        return EMPTY_ROOT
+
+    for index in indices:
+        inclusion_proof(index, size, record_blocks)
+    found: dict[tuple[int, int], bytes] = {}
+    blocks = sorted(needed)
+    for start in range(0, len(blocks), 500):
+        chunk = blocks[start : start + 500]
+        rows = session.execute(
+            select(LogNodeRow.level, LogNodeRow.index, LogNodeRow.hash).where(
+                tuple_(LogNodeRow.level, LogNodeRow.index).in_(chunk)
+            )
+        ).all()
+        found.update({(level, index): value for level, index, value in rows})
+
+    def subtree_root(start: int, end: int) -> bytes:
+        try:
+            return fold([found[block] for block in perfect_subtrees(start, end)])
+        except KeyError as exc:
+            raise LookupError(f"the stored tree lacks entries [{start}, {end})") from exc
+
+    return subtree_root
+
+
 class AuditLog:
     """The sequencer and checkpointer of one node."""
 
@@ -204,12 +245,9 @@ class AuditLog:
             if size == 0 or (last is not None and last >= size):
                 return None
             witness = read_witness(self._node.home)
-            if witness is not None and (last is None or witness.size > last):
-                raise LogRewritten(
-                    f"the witness file holds a checkpoint of size {witness.size} that the "
-                    "database no longer has; run `avrr audit verify`"
-                )
             frontier = Frontier.from_bytes(state.frontier) if state else Frontier()
+            if witness is not None:
+                _extends_witness(session, witness, frontier)
             root = frontier.root() if size else EMPTY_ROOT
             signed = Checkpoint(
                 node=self._node.node_id, size=size, root=root.hex(), at=now.replace(microsecond=0)
@@ -236,7 +274,36 @@ class AuditLog:
 
 
 class LogRewritten(RuntimeError):
-    """The database lost checkpoints the witness file still has: nothing more is signed."""
+    """The log no longer extends the checkpoint in the witness file: nothing more is signed."""
+
+
+def _extends_witness(session: Session, witness: Checkpoint, frontier: Frontier) -> None:
+    """Refuse to sign unless the log, as stored now, still extends the witnessed checkpoint."""
+    stored = session.get(CheckpointRow, witness.size)
+    if stored is None or stored.root != witness.root or frontier.size < witness.size:
+        raise LogRewritten(
+            f"the database no longer holds the checkpoint of size {witness.size} that the "
+            "witness file holds; run `avrr audit verify`"
+        )
+    if frontier.size == witness.size:
+        consistent = frontier.root().hex() == witness.root
+    else:
+        try:
+            proof = consistency_proof(witness.size, frontier.size, stored_subtree_root(session))
+        except LookupError:
+            proof = []
+        consistent = verify_consistency(
+            witness.size,
+            frontier.size,
+            bytes.fromhex(witness.root),
+            frontier.root(),
+            proof,
+        )
+    if not consistent:
+        raise LogRewritten(
+            f"the log does not extend the witnessed checkpoint of size {witness.size}; "
+            "run `avrr audit verify`"
+        )
 
 
 def read_witness(home: NodeHome) -> Checkpoint | None:

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import ValidationError
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
@@ -91,7 +92,7 @@ def _signed_targets(
             checkpoint = verify_checkpoint(
                 SignedDocument.model_validate(row.document), view, node_id
             )
-        except BadCheckpoint:
+        except (BadCheckpoint, ValidationError):
             findings.add("bad_checkpoint_signature", None, f"the {label} does not verify")
             continue
         if (checkpoint.size, checkpoint.root) != (row.size, row.root):

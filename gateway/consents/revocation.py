@@ -9,6 +9,7 @@ delivery worker), and logged.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from gateway.accesslog.service import Action, Actor, record
 from gateway.consents.models import RevocationRow
 from gateway.delivery.outbox import Message, seal_and_queue
+from gateway.errors import Unprocessable
 from gateway.node import Node
 from gateway.referrals.models import ReferralRow
 from schemas.common import Purpose, SectionName
@@ -46,34 +48,41 @@ def send_revocation(
         for r, sections in packets
     ]
     content = RevocationContent(reason=reason, withdrawal_id=withdrawal_id, packets=revoked)
-    header = seal_and_queue(
-        session,
-        node,
-        Message(
-            kind=MessageKind.REVOCATION,
-            recipient=first.recipient,
-            purpose=Purpose(first.purpose),
-            case_id=first.case_id,
-            consent_ref=first.consent_ids[0],
-            sections=sorted({s for p in revoked for s in p.sections}),
-            content=content.model_dump(mode="json"),
-            # A revocation must travel even if the packets' own dates have passed (the
-            # recipient then holds nothing, and confirms so).
-            delete_by=max(
-                max(r.delete_by for r, _ in packets), now + node.settings.acceptance_window
+    status, sections = "pending", sorted({s for p in revoked for s in p.sections})
+    try:
+        header = seal_and_queue(
+            session,
+            node,
+            Message(
+                kind=MessageKind.REVOCATION,
+                recipient=first.recipient,
+                purpose=Purpose(first.purpose),
+                case_id=first.case_id,
+                consent_ref=first.consent_ids[0],
+                sections=sections,
+                content=content.model_dump(mode="json"),
+                # A revocation must travel even if the packets' own dates have passed (the
+                # recipient then holds nothing, and confirms so).
+                delete_by=max(
+                    max(r.delete_by for r, _ in packets), now + node.settings.acceptance_window
+                ),
             ),
-        ),
-        now,
-    )
+            now,
+        )
+        request_id = header.packet_id
+    except Unprocessable:
+        # The recipient left the federation (or has no usable key): nobody can be asked now.
+        # The request stays on record as undeliverable, for the DPO's pending-withdrawals report.
+        status, request_id = "undeliverable", secrets.token_hex(16)
     row = RevocationRow(
-        id=header.packet_id,
+        id=request_id,
         case_id=first.case_id,
         reason=reason.value,
         withdrawal_id=withdrawal_id,
         requested_at=now,
         recipient=first.recipient,
         packets=[p.model_dump(mode="json") for p in revoked],
-        status="pending",
+        status=status,
         held=[],
         confirmed_at=None,
         deletion_receipt=None,
@@ -85,9 +94,9 @@ def send_revocation(
         actor=actor,
         action=Action.REVOCATION_QUEUED,
         subject=first.case_id,
-        packet_id=header.packet_id,
-        sections=[s.value for s in header.sections],
+        packet_id=request_id,
+        sections=[s.value for s in sections],
         purpose=first.purpose,
-        outcome=reason.value,
+        outcome=reason.value if status == "pending" else "recipient_unreachable",
     )
     return row

@@ -29,6 +29,7 @@ from gateway.consents.models import ConsentRow, ConsentVersionRow, WithdrawalRow
 from gateway.consents.revocation import send_revocation
 from gateway.errors import Conflict, NotFound, Unprocessable
 from gateway.node import Node
+from gateway.portal.cards import revoke_all_cards
 from gateway.referrals import repository as referrals
 from gateway.referrals.models import ReferralRow
 from gateway.referrals.sent import drop_sent_sections
@@ -395,8 +396,14 @@ def _reach_recipients(
         affected = sorted(set(referral.sent_sections) - still)
         if not affected:
             continue
-        if referral.status == QUEUED:
-            outbox = referrals.outbox_of(session, referral.id)
+        outbox = referrals.outbox_of(session, referral.id) if referral.status == QUEUED else None
+        in_flight = (
+            outbox is not None
+            and outbox.status == referrals.PENDING
+            and outbox.claimed_until is not None
+            and outbox.claimed_until > now
+        )
+        if referral.status == QUEUED and not in_flight:
             if outbox is not None and outbox.status == referrals.PENDING:
                 outbox.status, outbox.finished_at, outbox.envelope = referrals.CANCELLED, now, ""
             referral.status = CANCELLED
@@ -413,6 +420,10 @@ def _reach_recipients(
                 outcome="consent_withdrawn",
             )
             continue
+        if in_flight and outbox is not None:
+            # A worker is posting it right now: stop any retry, and revoke it in case the post
+            # succeeds (if it does not, the recipient holds nothing and confirms so).
+            outbox.status, outbox.finished_at = referrals.CANCELLED, now
         to_revoke[(referral.recipient, referral.purpose)].append((referral, affected))
         # The host keeps no copy of withdrawn content either: only the section names remain.
         drop_sent_sections(node, referral, affected)
@@ -496,6 +507,7 @@ def erase(
         else None
     )
     node.keys.destroy(case.id)
+    revoke_all_cards(session, case.id, now)
     record(
         session,
         at=now,

@@ -22,7 +22,7 @@ from gateway.errors import Unprocessable
 from gateway.node import Node
 from gateway.referrals.models import OutboxRow
 from gateway.referrals.repository import PENDING
-from partners.errors import NoUsableKey
+from partners.errors import NoUsableKey, UnknownNode
 from schemas.common import Purpose, SectionName, TransferGround
 from schemas.envelope import EnvelopeHeader, MessageKind
 
@@ -65,6 +65,8 @@ def seal_and_queue(session: Session, node: Node, message: Message, now: datetime
         recipient_key = view.current_encryption_key(message.recipient, now)
     except NoUsableKey as exc:
         raise Unprocessable("the recipient has no valid encryption key in the directory") from exc
+    except UnknownNode as exc:
+        raise Unprocessable("the recipient is no longer in the federation directory") from exc
     header = EnvelopeHeader(
         kind=message.kind,
         packet_id=message.packet_id,

@@ -199,6 +199,7 @@ def receive(
             sender=header.sender,
             subject=header.subject,
             content=AccessNoticeContent.model_validate_json(accepted.plaintext),
+            now=now,
         )
         answer = issue_receipt(accepted.sealed, received_at=now, key=node.signing_key(now))
     else:
@@ -362,6 +363,7 @@ def _apply_correction(
         and row.kind == MessageKind.REFERRAL.value
         and row.sender == header.sender
         and row.subject == header.subject
+        and row.purpose == header.purpose.value
     ):
         key = node.keys.existing_key(row.subject)
         replaced = []

@@ -97,7 +97,7 @@ def issue_card(
 ) -> IssuedCard:
     """A new card for the person; any earlier card of theirs stops working."""
     case = own_case(session, principal, case_id, now)
-    _revoke_all(session, case.id, now)
+    revoke_all_cards(session, case.id, now)
     code = _random(CODE_LENGTH)
     reference = _random(REFERENCE_LENGTH)
     session.add(
@@ -126,12 +126,12 @@ def issue_card(
 
 def revoke_cards(session: Session, principal: Principal, case_id: str, now: datetime) -> int:
     case = own_case(session, principal, case_id, now)
-    revoked = _revoke_all(session, case.id, now)
+    revoked = revoke_all_cards(session, case.id, now)
     record(session, at=now, actor=Actor.of(principal), action=Action.CARD_REVOKED, subject=case.id)
     return revoked
 
 
-def _revoke_all(session: Session, case_id: str, now: datetime) -> int:
+def revoke_all_cards(session: Session, case_id: str, now: datetime) -> int:
     """Stop the person's cards, and sign out every browser signed in with one of them."""
     live = session.scalars(
         select(AccessCardRow).where(

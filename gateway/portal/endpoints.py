@@ -59,6 +59,14 @@ def revoke_cards(case_id: CaseId, call: CallDep) -> dict[str, int]:
 def corrections(case_id: CaseId, call: CallDep) -> list[CorrectionRead]:
     """What the person asked to have corrected, and the answers."""
     case = own_case(call.session, call.user, case_id, call.now)
+    record(
+        call.session,
+        at=call.now,
+        actor=Actor.of(call.user),
+        action=Action.CASE_VIEWED,
+        subject=case.id,
+        outcome="correction_requests",
+    )
     return mine.corrections(call.session, call.node, case)
 
 

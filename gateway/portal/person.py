@@ -92,6 +92,8 @@ def request_correction(
 ) -> CorrectionRequestRow:
     """The person says what is wrong; the caseworker of the case sees it and answers."""
     text = text.strip()
+    if node.keys.existing_key(case.id) is None:
+        raise Unprocessable("this person's data has been erased")
     if not text or len(text) > CORRECTION_MAX:
         raise Unprocessable(f"say what is wrong in 1 to {CORRECTION_MAX} characters")
     row = CorrectionRequestRow(

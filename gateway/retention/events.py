@@ -163,7 +163,11 @@ def _move_sent_dates(
     occurred = events[event]
     for group in updates.values():
         for start in range(0, len(group), _BATCH):
-            _send_update(session, node, group[start : start + _BATCH], event, occurred, now)
+            try:
+                _send_update(session, node, group[start : start + _BATCH], event, occurred, now)
+            except Unprocessable:
+                # That recipient left the federation: its own rules still delete the data.
+                continue
     return sum(len(group) for group in updates.values())
 
 
@@ -295,6 +299,13 @@ def _event_from_recipient(
         return
     case = session.get(CaseRow, case_ids.pop())
     if case is None or pseudonym_for(node, case.id, sender) != subject:
+        return
+    # A partner reports what it saw after receiving the packet, once; it cannot move an event
+    # already recorded (only the case's caseworker can), nor date one before the referral.
+    earliest = min(r.created_at for r in sent).replace(microsecond=0)
+    if content.occurred_at < earliest:
+        return
+    if session.get(CaseEventRow, (case.id, content.event.value)) is not None:
         return
     record_event(session, node, case, content.event, content.occurred_at, actor=actor, now=now)
 

@@ -33,6 +33,8 @@ from gateway.errors import Unprocessable
 from gateway.inbox.models import EXPIRED, WITHDRAWN, ReceivedPacketRow, ReceivedSectionRow
 from gateway.node import Node
 from gateway.periodic import run_periodically
+from gateway.portal.cards import forget_throttles
+from gateway.portal.sessions import expire_old
 from gateway.referrals.models import ReferralRow
 from gateway.referrals.sent import drop_sent_sections
 from gateway.retention.models import LegalHoldRow
@@ -141,6 +143,11 @@ class Purger:
                     break
                 if self._pause:
                     time.sleep(self._pause)  # let waiting requests have the database
+        with self._sessions.begin() as session:
+            # Expired portal sessions and old sign-in counters go too (they name cards, cases).
+            now = self._node.clock.now()
+            expire_old(session, now)
+            forget_throttles(session, now)
         if report.received_sections or report.sent_sections:
             self._compact()
         return report
