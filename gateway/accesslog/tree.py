@@ -145,21 +145,34 @@ def latest_checkpoint(session: Session) -> CheckpointRow | None:
     ).first()
 
 
-def stored_subtree_root(session: Session) -> SubtreeRoot:
-    """Subtree roots for proofs, from the stored perfect subtrees (``O(log n)`` rows each)."""
-
-    def subtree_root(start: int, end: int) -> bytes:
-        blocks = perfect_subtrees(start, end)
+def _stored_nodes(
+    session: Session, blocks: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """The stored hashes of these perfect subtrees, read in chunks."""
+    wanted = sorted(set(blocks))
+    found: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(wanted), 500):
         rows = session.execute(
             select(LogNodeRow.level, LogNodeRow.index, LogNodeRow.hash).where(
-                tuple_(LogNodeRow.level, LogNodeRow.index).in_(blocks)
+                tuple_(LogNodeRow.level, LogNodeRow.index).in_(wanted[start : start + 500])
             )
         ).all()
-        found = {(level, index): value for level, index, value in rows}
-        try:
-            return fold([found[block] for block in blocks])
-        except (KeyError, IndexError) as exc:
-            raise LookupError(f"the stored tree lacks entries [{start}, {end})") from exc
+        found.update({(level, index): value for level, index, value in rows})
+    return found
+
+
+def _fold(found: dict[tuple[int, int], bytes], start: int, end: int) -> bytes:
+    try:
+        return fold([found[block] for block in perfect_subtrees(start, end)])
+    except (KeyError, IndexError) as exc:
+        raise LookupError(f"the stored tree lacks entries [{start}, {end})") from exc
+
+
+def stored_subtree_root(session: Session) -> SubtreeRoot:
+    """Subtree roots for one proof, from the stored perfect subtrees (``O(log n)`` rows each)."""
+
+    def subtree_root(start: int, end: int) -> bytes:
+        return _fold(_stored_nodes(session, perfect_subtrees(start, end)), start, end)
 
     return subtree_root
 
@@ -175,24 +188,8 @@ def preloaded_subtree_root(session: Session, indices: Iterable[int], size: int) 
 
     for index in indices:
         inclusion_proof(index, size, record_blocks)
-    found: dict[tuple[int, int], bytes] = {}
-    blocks = sorted(needed)
-    for start in range(0, len(blocks), 500):
-        chunk = blocks[start : start + 500]
-        rows = session.execute(
-            select(LogNodeRow.level, LogNodeRow.index, LogNodeRow.hash).where(
-                tuple_(LogNodeRow.level, LogNodeRow.index).in_(chunk)
-            )
-        ).all()
-        found.update({(level, index): value for level, index, value in rows})
-
-    def subtree_root(start: int, end: int) -> bytes:
-        try:
-            return fold([found[block] for block in perfect_subtrees(start, end)])
-        except KeyError as exc:
-            raise LookupError(f"the stored tree lacks entries [{start}, {end})") from exc
-
-    return subtree_root
+    found = _stored_nodes(session, needed)
+    return lambda start, end: _fold(found, start, end)
 
 
 class AuditLog:

@@ -30,7 +30,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
@@ -44,6 +44,7 @@ from gateway.inbox.models import ReceivedPacketRow, ReceivedSectionRow
 from gateway.node import Node
 from gateway.referrals.models import ReferralRow
 from gateway.referrals.repository import DELIVERED
+from gateway.retention.proof import DeletionRequest, requests_naming, unproven
 from gateway.retention.service import active_holds
 from partners.errors import UnknownNode
 from schemas.directory import RetentionRule
@@ -68,7 +69,6 @@ NO_CURRENT_RULE = "(no rule in the current directory)"
 UNKNOWN_COUNTRY = "??"
 
 #: Revocation statuses that are answered by a verified deletion receipt (as ``retention.proof``).
-_ANSWERED = ("confirmed", "held")
 #: Revocation statuses of a withdrawal a recipient has not (fully) confirmed.
 _UNCONFIRMED = ("pending", "undeliverable", "held")
 
@@ -305,42 +305,7 @@ def transfers(session: Session, node: Node, now: datetime) -> Report:
 # -- 3. overdue deletions --------------------------------------------------------------------------
 
 
-class _Request(NamedTuple):
-    status: str
-    held: list[str]
-    packets: list[dict[str, Any]]
-
-
-def _requests_naming(session: Session, case_ids: Iterable[str]) -> dict[str, list[_Request]]:
-    """Packet id -> every deletion request that named it, oldest first (``retention.proof``)."""
-    naming: defaultdict[str, list[_Request]] = defaultdict(list)
-    for chunk in _chunks(sorted(set(case_ids))):
-        rows = session.execute(
-            select(RevocationRow.status, RevocationRow.held, RevocationRow.packets)
-            .where(RevocationRow.case_id.in_(chunk))
-            .order_by(RevocationRow.requested_at, RevocationRow.id)
-        ).all()
-        for row in rows:
-            request = _Request(row.status, list(row.held), list(row.packets))
-            for packet in request.packets:
-                naming[packet["packet_id"]].append(request)
-    return naming
-
-
-def _unproven(packet_id: str, sections: Iterable[str], requests: Sequence[_Request]) -> list[str]:
-    """The sections no verified deletion receipt covers (``held`` packets are not deleted)."""
-    proven = {
-        section
-        for request in requests
-        if request.status in _ANSWERED and packet_id not in request.held
-        for packet in request.packets
-        if packet["packet_id"] == packet_id
-        for section in packet["sections"]
-    }
-    return sorted(set(sections) - proven)
-
-
-def _why_unproven(packet_id: str, requests: Sequence[_Request]) -> str:
+def _why_unproven(packet_id: str, requests: Sequence[DeletionRequest]) -> str:
     if not requests:
         return "not_requested"
     last = requests[-1]
@@ -374,12 +339,12 @@ def _overdue_sent(session: Session, now: datetime) -> tuple[list[dict[str, objec
         .order_by(ReferralRow.delete_by, ReferralRow.id)
         .limit(ROW_LIMIT)
     ).all()
-    naming = _requests_naming(session, (r.case_id for r in rows))
+    naming = requests_naming(session, (r.case_id for r in rows))
     report: list[dict[str, object]] = []
     for row in rows:
         requests = naming.get(row.packet_id, [])
-        unproven = _unproven(row.packet_id, row.section_delete_by, requests)
-        if not unproven:
+        still = unproven(row.packet_id, row.section_delete_by, requests)
+        if not still:
             continue
         report.append(
             {
@@ -388,7 +353,7 @@ def _overdue_sent(session: Session, now: datetime) -> tuple[list[dict[str, objec
                 "subject": row.case_id,
                 "counterpart": row.recipient,
                 "purpose": row.purpose,
-                "sections": unproven,
+                "sections": still,
                 "delete_by": _iso(row.delete_by),
                 "days_overdue": (now - row.delete_by).days,
                 "reason": _why_unproven(row.packet_id, requests),

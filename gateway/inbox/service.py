@@ -42,6 +42,7 @@ from gateway.inbox.models import (
     ReceivedSectionRow,
     SeenNodeTokenRow,
 )
+from gateway.inbox.repository import received_from
 from gateway.node import Node
 from gateway.retention.events import apply_status_update
 from gateway.retention.service import active_holds
@@ -304,9 +305,11 @@ def _apply_revocation(
     held = []
     actor = _node_actor(header.sender)
     for revoked in revocation.packets:
-        row = session.get(ReceivedPacketRow, revoked.packet_id)
+        row = received_from(
+            session, revoked.packet_id, sender=header.sender, subject=header.subject
+        )
         sections = [s.value for s in revoked.sections]
-        if row is None or row.sender != header.sender or row.subject != header.subject:
+        if row is None:
             # Nothing of this sender's is held under that id (never received, or already gone).
             continue
         if not withdrawn and (row.packet_id in held_packets or row.subject in held_subjects):
@@ -357,12 +360,10 @@ def _apply_correction(
     """
     header = accepted.sealed.header
     correction = CorrectionContent.model_validate_json(accepted.plaintext)
-    row = session.get(ReceivedPacketRow, correction.packet_id)
+    row = received_from(session, correction.packet_id, sender=header.sender, subject=header.subject)
     if (
         row is not None
         and row.kind == MessageKind.REFERRAL.value
-        and row.sender == header.sender
-        and row.subject == header.subject
         and row.purpose == header.purpose.value
     ):
         key = node.keys.existing_key(row.subject)

@@ -51,8 +51,17 @@ def _signed_in(db: Session, request: Request, node: Node) -> PortalSessionRow | 
     return sessions.current(db, request, "person", node.clock.now())
 
 
-def _case(db: Session, row: PortalSessionRow) -> CaseRow | None:
-    return db.get(CaseRow, row.case_id) if row.case_id else None
+def _person(
+    db: Session, request: Request, node: Node, csrf: str | None = None
+) -> tuple[PortalSessionRow, CaseRow] | None:
+    """The signed-in session and its case; None if there is none, or a form's CSRF is wrong."""
+    row = _signed_in(db, request, node)
+    case = db.get(CaseRow, row.case_id) if row and row.case_id else None
+    if row is None or case is None:
+        return None
+    if csrf is not None and not sessions.same(row.csrf, csrf):
+        return None
+    return row, case
 
 
 def _actor(node: Node, row: PortalSessionRow) -> Actor:
@@ -147,10 +156,9 @@ def choose_language(
 
 @router.get("/home", response_class=HTMLResponse)
 def home(request: Request, db: SessionDep, node: NodeDep) -> Response:
-    row = _signed_in(db, request, node)
-    case = _case(db, row) if row else None
-    if row is None or case is None:
+    if (signed := _person(db, request, node)) is None:
         return _to_sign_in()
+    row, case = signed
     now = node.clock.now()
     record(db, at=now, actor=_actor(node, row), action=Action.PORTAL_VIEWED, subject=case.id)
     db.flush()
@@ -182,10 +190,9 @@ def withdraw(
     sections: Annotated[list[str] | None, Form(max_length=4)] = None,
 ) -> Response:
     """Withdraw one consent: whole, or only the parts ticked on the form."""
-    row = _signed_in(db, request, node)
-    case = _case(db, row) if row else None
-    if row is None or case is None or not sessions.same(row.csrf, csrf):
+    if (signed := _person(db, request, node, csrf)) is None:
         return _to_sign_in()
+    row, case = signed
     if consent_rows.consent_of_case(db, case.id, consent) is None:
         return render(row.language, "message.html", status=404, message="not_found")
     try:
@@ -201,10 +208,9 @@ def withdraw(
 def correction(
     request: Request, db: SessionDep, node: NodeDep, csrf: Field, text: LongField
 ) -> Response:
-    row = _signed_in(db, request, node)
-    case = _case(db, row) if row else None
-    if row is None or case is None or not sessions.same(row.csrf, csrf):
+    if (signed := _person(db, request, node, csrf)) is None:
         return _to_sign_in()
+    row, case = signed
     try:
         mine.request_correction(db, node, case, _actor(node, row), text, node.clock.now())
     except Unprocessable:
@@ -214,10 +220,9 @@ def correction(
 
 @router.get("/consents/{consent_id}/receipt", response_class=HTMLResponse)
 def consent_receipt(consent_id: str, request: Request, db: SessionDep, node: NodeDep) -> Response:
-    row = _signed_in(db, request, node)
-    case = _case(db, row) if row else None
-    if row is None or case is None:
+    if (signed := _person(db, request, node)) is None:
         return _to_sign_in()
+    row, case = signed
     if consent_rows.consent_of_case(db, case.id, consent_id) is None:
         return render(row.language, "message.html", status=404, message="not_found")
     doc, body, _ = receipt.receipt_for(
@@ -234,10 +239,9 @@ def consent_receipt(consent_id: str, request: Request, db: SessionDep, node: Nod
 
 @router.get("/export.json")
 def export_json(request: Request, db: SessionDep, node: NodeDep) -> Response:
-    row = _signed_in(db, request, node)
-    case = _case(db, row) if row else None
-    if row is None or case is None:
+    if (signed := _person(db, request, node)) is None:
         return _to_sign_in()
+    row, case = signed
     data = mine.export(db, node, case, _actor(node, row), node.clock.now())
     return JSONResponse(
         data.model_dump(mode="json"),
@@ -247,9 +251,8 @@ def export_json(request: Request, db: SessionDep, node: NodeDep) -> Response:
 
 @router.get("/export.html", response_class=HTMLResponse)
 def export_html(request: Request, db: SessionDep, node: NodeDep) -> Response:
-    row = _signed_in(db, request, node)
-    case = _case(db, row) if row else None
-    if row is None or case is None:
+    if (signed := _person(db, request, node)) is None:
         return _to_sign_in()
+    row, case = signed
     data = mine.export(db, node, case, _actor(node, row), node.clock.now())
     return render(row.language, "export.html", data=data)

@@ -30,6 +30,7 @@ from gateway.consents.service import subject_facts
 from gateway.delivery.outbox import Message, pseudonym_for, seal_and_queue
 from gateway.errors import Gone, NotFound, Unprocessable
 from gateway.inbox.models import ReceivedPacketRow, ReceivedSectionRow
+from gateway.inbox.repository import received_from
 from gateway.node import Node
 from gateway.referrals import repository
 from gateway.referrals.models import ReferralRow
@@ -321,8 +322,8 @@ def _dates_from_sender(
 ) -> None:
     directory = node.directory().directory
     for packet in content.packets:
-        row = session.get(ReceivedPacketRow, packet.packet_id)
-        if row is None or row.sender != sender or row.subject != subject:
+        row = received_from(session, packet.packet_id, sender=sender, subject=subject)
+        if row is None:
             continue  # never received, or no longer held: nothing to re-date
         purpose = Purpose(row.purpose)
         stated = {

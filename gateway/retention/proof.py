@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,30 +34,48 @@ PROOF_BATCH = 500
 _ANSWERED = ("confirmed", "held")
 
 
-def _requests_naming(session: Session, case_ids: Iterable[str]) -> dict[str, list[RevocationRow]]:
+class DeletionRequest(NamedTuple):
+    """What a deletion request and its answer say, without the signed receipt itself."""
+
+    status: str
+    held: list[str]
+    packets: list[dict[str, Any]]
+
+
+def requests_naming(session: Session, case_ids: Iterable[str]) -> dict[str, list[DeletionRequest]]:
     """Packet id -> every deletion request that named it, oldest first."""
-    rows = session.scalars(
-        select(RevocationRow)
-        .where(RevocationRow.case_id.in_(set(case_ids)))
-        .order_by(RevocationRow.requested_at, RevocationRow.id)
-    ).all()
-    naming: dict[str, list[RevocationRow]] = defaultdict(list)
-    for row in rows:
-        for packet in row.packets:
-            naming[packet["packet_id"]].append(row)
+    ids = sorted(set(case_ids))
+    naming: dict[str, list[DeletionRequest]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(RevocationRow.status, RevocationRow.held, RevocationRow.packets)
+            .where(RevocationRow.case_id.in_(ids[start : start + 500]))
+            .order_by(RevocationRow.requested_at, RevocationRow.id)
+        ).all()
+        for status, held, packets in rows:
+            request = DeletionRequest(status, list(held), list(packets))
+            for packet in request.packets:
+                naming[packet["packet_id"]].append(request)
     return naming
 
 
-def _unproven(referral: ReferralRow, requests: Sequence[RevocationRow]) -> list[str]:
+def unproven(
+    packet_id: str, sections: Iterable[str], requests: Sequence[DeletionRequest]
+) -> list[str]:
+    """The sections no verified deletion receipt covers (``held`` packets are not deleted)."""
     proven = {
         section
         for request in requests
-        if request.status in _ANSWERED and referral.packet_id not in request.held
+        if request.status in _ANSWERED and packet_id not in request.held
         for packet in request.packets
-        if packet["packet_id"] == referral.packet_id
+        if packet["packet_id"] == packet_id
         for section in packet["sections"]
     }
-    return sorted(set(referral.section_delete_by) - proven)
+    return sorted(set(sections) - proven)
+
+
+def _unproven(referral: ReferralRow, requests: Sequence[DeletionRequest]) -> list[str]:
+    return unproven(referral.packet_id, referral.section_delete_by, requests)
 
 
 def note_answer(session: Session, request: RevocationRow, now: datetime) -> None:
@@ -67,7 +86,7 @@ def note_answer(session: Session, request: RevocationRow, now: datetime) -> None
             ReferralRow.packet_id.in_(packet_ids), ReferralRow.deletion_proven_at.is_(None)
         )
     ).all()
-    naming = _requests_naming(session, {r.case_id for r in referrals})
+    naming = requests_naming(session, {r.case_id for r in referrals})
     for referral in referrals:
         if not _unproven(referral, naming.get(referral.packet_id, [])):
             referral.deletion_proven_at = now
@@ -94,7 +113,7 @@ def overdue(session: Session, principal: Principal, now: datetime) -> list[Overd
     """
     principal.require(StaffRole.DPO)
     referrals = _past_date(session, now, PROOF_BATCH)
-    naming = _requests_naming(session, (r.case_id for r in referrals))
+    naming = requests_naming(session, (r.case_id for r in referrals))
     report = []
     for referral in referrals:
         requests = naming.get(referral.packet_id, [])
@@ -144,7 +163,7 @@ def request_proof(
                 )
     else:
         referrals = _past_date(session, now, PROOF_BATCH)
-    naming = _requests_naming(session, (r.case_id for r in referrals))
+    naming = requests_naming(session, (r.case_id for r in referrals))
     groups: dict[tuple[str, str, str], list[tuple[ReferralRow, Sequence[str]]]] = defaultdict(list)
     for referral in referrals:
         requests = naming.get(referral.packet_id, [])
