@@ -339,13 +339,23 @@ class ApiServer:
     Entering returns the base URL once ``/healthz`` answers 200; leaving stops the process.
     """
 
-    def __init__(self, settings: Settings, *, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self, settings: Settings, *, port: int | None = None, startup_timeout: float = 60.0
+    ) -> None:
         self._settings = settings
+        self._port = port
         self._timeout = startup_timeout
         self._process: BaseProcess | None = None
 
+    @property
+    def pid(self) -> int:
+        """The API process's id, to profile it."""
+        if self._process is None or self._process.pid is None:
+            raise RuntimeError("the API is not running")
+        return self._process.pid
+
     def __enter__(self) -> str:
-        port = free_port()
+        port = self._port or free_port()
         base_url = f"http://127.0.0.1:{port}"
         self._process = SPAWN.Process(target=_serve, args=(self._settings, port), daemon=True)
         self._process.start()
@@ -371,3 +381,123 @@ class ApiServer:
     ) -> None:
         if self._process is not None:
             stop(self._process)
+
+
+# -- profiling ---------------------------------------------------------------------------------
+
+#: Where a sample's time goes: the innermost frame that is in one of these places (py-spy names
+#: a frame's file relative to its ``sys.path`` entry) names the cost centre. Time inside C or Rust code (libsodium, OpenSSL,
+#: sqlite3, psycopg) counts for the Python frame that called it, so our thin wrapper over the
+#: primitives (``crypto/_primitives.py``) counts as crypto.
+COST_CENTRES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "crypto primitives (cryptography, PyNaCl)",
+        ("crypto/_primitives.py", "nacl/", "cryptography/"),
+    ),
+    ("database (SQLAlchemy and driver)", ("sqlalchemy/", "sqlite3/", "psycopg")),
+    ("canonical JSON (rfc8785)", ("rfc8785/",)),
+    ("pydantic validation and serialisation", ("pydantic/", "pydantic_core/")),
+    ("JSON (stdlib)", ("json/",)),
+    (
+        "HTTP and ASGI (uvicorn, h11, starlette, fastapi, anyio, httpx)",
+        (
+            "uvicorn/",
+            "h11/",
+            "starlette/",
+            "fastapi/",
+            "anyio/",
+            "httpx/",
+            "httpcore/",
+            "asyncio/",
+        ),
+    ),
+    ("logging", ("logging/",)),
+)
+#: Leaf frames of a thread waiting, not working (py-spy cannot always tell them apart here):
+#: such samples are left out.
+IDLE = ("Condition.wait (threading.py", "EpollSelector.select (selectors.py", "Event.wait (")
+OUR_CODE = "our own code (gateway, consent, crypto, partners, schemas)"
+_OURS = ("gateway/", "consent/", "crypto/", "partners/", "schemas/", "bench/")
+
+
+def cost_centre(stack: str) -> str:
+    """The cost centre of one collapsed stack (``func (path:line);...``, outermost first).
+
+    Example::
+
+        >>> cost_centre("run (threading.py:1);seal (crypto/envelope.py:9);dumps (json/__init__.py:2)")
+        'JSON (stdlib)'
+        >>> cost_centre("run (threading.py:1)")
+        'other'
+    """
+    for frame in reversed(stack.split(";")):
+        path = frame[frame.rfind("(") + 1 :]
+        for name, markers in COST_CENTRES:
+            if path.startswith(markers):
+                return name
+        if path.startswith(_OURS):
+            return OUR_CODE
+    return "other"
+
+
+class Profiler:
+    """py-spy sampling running processes for a block; the samples, grouped by cost centre.
+
+    py-spy reads the processes' memory from outside (no change to the code measured); it needs
+    to be allowed to (root, or ``ptrace`` permission on the processes).
+    """
+
+    def __init__(self, processes: Mapping[str, int], folder: Path, rate: int = 100) -> None:
+        self._processes = dict(processes)
+        self._folder = folder
+        self._rate = rate
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def __enter__(self) -> Profiler:
+        spy = Path(sys.executable).with_name("py-spy")
+        for name, pid in self._processes.items():
+            # Fixed arguments: our own executable, a pid we started, a file in our own folder.
+            self._running[name] = subprocess.Popen(  # noqa: S603
+                [
+                    str(spy),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    str(self._rate),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(self._folder / f"{name}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for spy in self._running.values():
+            spy.send_signal(2)  # SIGINT: py-spy writes its output, then exits
+        for spy in self._running.values():
+            try:
+                spy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+
+    def costs(self) -> dict[str, dict[str, float]]:
+        """Per process: its samples, and the share of them (0 to 1) per cost centre."""
+        result: dict[str, dict[str, float]] = {}
+        for name in self._processes:
+            path = self._folder / f"{name}.txt"
+            counts: dict[str, int] = {}
+            lines = path.read_text("utf-8").splitlines() if path.exists() else []
+            for line in lines:
+                stack, _, count = line.rpartition(" ")
+                if stack.rpartition(";")[2].startswith(IDLE):
+                    continue
+                centre = cost_centre(stack)
+                counts[centre] = counts.get(centre, 0) + int(count)
+            total = sum(counts.values())
+            shares = {centre: count / total for centre, count in counts.items()} if total else {}
+            result[name] = {"samples": float(total), **shares}
+        return result

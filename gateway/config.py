@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     #: How long a worker holds a claimed outbox row before another may take it.
     claim_lease: timedelta = timedelta(minutes=2)
     delivery_timeout_seconds: float = 10.0
+    #: Envelopes one worker posts at once, each with its own transactions. 4 was the fastest
+    #: measured (``python -m bench.e2e --hop``, docs/performance.md).
+    delivery_concurrency: int = Field(default=4, ge=1, le=32)
     staff_token_lifetime: timedelta = timedelta(hours=8)
 
     @model_validator(mode="after")

@@ -23,7 +23,13 @@ def run_periodically(
     stop: threading.Event,
     log: logging.Logger,
     name: str,
+    drain: bool = False,
 ) -> None:
+    """Run ``step`` every ``interval`` seconds until ``stop`` is set.
+
+    With ``drain``, a run that did something (a truthy report) is followed at once by the next,
+    so a backlog is worked off at full speed and the interval only separates idle runs.
+    """
     while not stop.is_set():
         try:
             report = step()
@@ -32,4 +38,6 @@ def run_periodically(
         else:
             if report:
                 log.info("%s run: %s", name, report)
+                if drain:
+                    continue
         stop.wait(interval)

@@ -27,6 +27,7 @@ import random
 import secrets
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -130,13 +131,34 @@ class DeliveryWorker:
         return Actor(user="delivery-worker", org=self._node.node_id, role="node")
 
     def run_once(self, limit: int = 50) -> DeliveryReport:
-        report = DeliveryReport()
-        for outbox_id, token in self._claim(limit):
-            self._deliver(outbox_id, token, report)
-        return report
+        claimed = self._claim(limit)
+        concurrency = min(self._node.settings.delivery_concurrency, len(claimed))
+        if concurrency <= 1:
+            report = DeliveryReport()
+            for outbox_id, token in claimed:
+                self._deliver(outbox_id, token, report)
+            return report
+
+        def deliver(item: tuple[int, str]) -> DeliveryReport:
+            # Each row has its own transactions and its own report, so threads share nothing.
+            own = DeliveryReport()
+            self._deliver(*item, own)
+            return own
+
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="delivery") as pool:
+            reports = list(pool.map(deliver, claimed))
+        return DeliveryReport(
+            delivered=sum(r.delivered for r in reports),
+            retried=sum(r.retried for r in reports),
+            dead_lettered=sum(r.dead_lettered for r in reports),
+        )
 
     def run_forever(self, *, interval: float, stop: threading.Event) -> None:
-        run_periodically(self.run_once, interval=interval, stop=stop, log=log, name="delivery")
+        # A busy outbox is delivered batch after batch; the interval only spaces idle polls.
+        # Rows that failed wait for their backoff, so a failing recipient does not spin this.
+        run_periodically(
+            self.run_once, interval=interval, stop=stop, log=log, name="delivery", drain=True
+        )
 
     # -- steps ------------------------------------------------------------------------------------
 

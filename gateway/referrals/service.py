@@ -11,6 +11,7 @@ Invariants:
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ from gateway.delivery.outbox import Message, seal_and_queue
 from gateway.errors import NotFound, Unprocessable
 from gateway.node import Node
 from gateway.referrals import repository
-from gateway.referrals.models import ReferralRow
+from gateway.referrals.models import DeliveryAttemptRow, ReceiptRow, ReferralRow
 from gateway.referrals.sent import seal_sent
 from partners.errors import UnknownNode
 from schemas.api import DeliveryAttemptRead, ReceiptRead, ReferralCreate, ReferralRead
@@ -183,13 +184,20 @@ def create_referral(
         sections=header.sections,
         purpose=body.purpose.value,
     )
-    return read_referral_row(session, referral)
+    # Just queued: no attempt and no receipt yet, so nothing to read back from the database.
+    return referral_view(referral, attempts=[], receipt=None)
 
 
 def read_referral_row(session: Session, row: ReferralRow) -> ReferralRead:
     outbox = repository.outbox_of(session, row.id)
     attempts = repository.attempts_of(session, outbox.id) if outbox else []
-    receipt = repository.receipt_of(session, row.packet_id)
+    return referral_view(row, attempts, repository.receipt_of(session, row.packet_id))
+
+
+def referral_view(
+    row: ReferralRow, attempts: Sequence[DeliveryAttemptRow], receipt: ReceiptRow | None
+) -> ReferralRead:
+    """What a caseworker reads of a referral, from its row, attempts and receipt."""
     return ReferralRead(
         id=row.id,
         case_id=row.case_id,

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from gateway.delivery.service import backoff
 from gateway.inbox.models import ReceivedPacketRow
-from gateway.referrals.models import DeliveryAttemptRow, OutboxRow
+from gateway.referrals.models import DeliveryAttemptRow, OutboxRow, ReceiptRow
 from tests.support import flows
 from tests.support.federation import FederationTransport, TestFederation, TestNode
 
@@ -173,6 +173,22 @@ class TestCrashes:
         assert len(first) == 2
         assert len(second) == 2
         assert not {i for i, _ in first} & {i for i, _ in second}
+
+    @pytest.mark.parametrize("concurrency", [1, 4])
+    def test_a_batch_posted_several_at_once_is_delivered_once_each(
+        self, pair: TestFederation, host: TestNode, partner: TestNode, concurrency: int
+    ) -> None:
+        node = host.client.app.state.node  # type: ignore[attr-defined]
+        node.settings = node.settings.model_copy(update={"delivery_concurrency": concurrency})
+        for _ in range(6):
+            flows.referral(host, partner.node_id)
+        report = pair.deliver(host)
+        assert (report.delivered, report.retried, report.dead_lettered) == (6, 0, 0)
+        assert attempts(host) == ["delivered"] * 6
+        with partner.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(ReceivedPacketRow)) == 6
+        with host.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(ReceiptRow)) == 6
 
 
 class TestBackoff:

@@ -1,0 +1,587 @@
+"""Benchmark 2: end to end between two real nodes, against a bare relay of the same JSON.
+
+Ours, each in its own process on 127.0.0.1: the host's API (uvicorn, as ``avrr serve``), the
+host's worker (delivery and access-log sequencing, as ``avrr worker --interval 0.1``) and the
+recipient's API. A referral is accepted by the host (validation, consent decision, minimisation,
+sealing, signing, outbox, access log), posted by the worker to the recipient's inbox (token and
+envelope checked, opened, stored, receipted), and done when the worker has verified the signed
+receipt and stored it: the latency of a referral is from its submit to its receipt's
+``verified_at``.
+
+Baseline, the same three processes without the privacy: a bare FastAPI + SQLAlchemy host that
+stores the request's JSON in a table, a bare forwarder that posts each stored body to a bare
+recipient (which stores it) and marks the row delivered, one transaction per row, with the same
+polling interval. Both sides run on the same kind of database.
+
+Two phases per side and run:
+
+1. saturation: ``--referrals`` submitted by ``CLIENTS`` concurrent clients as fast as the host
+   takes them; throughput = referrals / (last receipt - first submit). R = ours / bare
+   (goal R >= 0.35);
+2. half rate: referrals submitted open-loop at half the saturation rate just measured, with
+   p50 and p99 of submit-to-receipt latency (goal: p99 within 5x p50).
+
+    python -m bench.e2e --database sqlite
+    python -m bench.e2e --database postgresql --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from pydantic import AnyHttpUrl
+from sqlalchemy import JSON, Float, Integer, create_engine, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from bench.harness import (
+    SPAWN,
+    ApiServer,
+    LatencySummary,
+    Profiler,
+    ScratchDatabases,
+    Spread,
+    emit,
+    free_port,
+    machine,
+    merge_results,
+    source,
+    stop,
+    table,
+)
+from bench.purge import HOST, SENDER, prepare_cases, staff_headers
+from gateway.config import Settings
+from schemas.common import PartnerRole
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from tests.support import flows
+    from tests.support.clock import FakeClock
+    from tests.support.federation import TestFederation
+
+NAME = "end_to_end"
+DESCRIPTION = "Benchmark: two nodes end to end at saturation, against a bare relay."
+GOAL_R = 0.35
+GOAL_TAIL = 5.0
+#: Concurrent submitting clients in the saturation phase; the worker's idle poll (seconds).
+CLIENTS = 4
+INTERVAL = 0.1
+CASES, WARMUP = 10, 10
+#: A phase whose referrals are not all receipted by then is a failure, not a figure.
+PHASE_TIMEOUT = 300.0
+#: py-spy's samples per second (the harness default).
+PROFILE_RATE = 100
+DEFAULT_CONCURRENCY: int = Settings.model_fields["delivery_concurrency"].default
+HOP_CONCURRENCY = (1, 2, 4, 8)
+PROFILES = Path(__file__).parent / "profiles"
+
+
+# -- ours ---------------------------------------------------------------------------------------
+
+
+def _worker_process(settings: Settings) -> None:
+    """The host's worker: delivery and access-log sequencing, as ``avrr worker`` runs them."""
+    from gateway.accesslog.tree import AUDIT_INTERVAL, AuditLog
+    from gateway.clock import SystemClock
+    from gateway.db import make_engine, make_sessionmaker
+    from gateway.delivery.service import DeliveryWorker
+    from gateway.node import Node
+    from partners.client import NodeClient
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    node = Node(settings=settings, clock=SystemClock())
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    with httpx.Client(timeout=settings.delivery_timeout_seconds) as http:
+        delivery = DeliveryWorker(node=node, sessions=sessions, client=NodeClient(http=http))
+        audit = AuditLog(node=node, sessions=sessions)
+        sequencer = threading.Thread(
+            target=audit.run_forever,
+            kwargs={"interval": AUDIT_INTERVAL, "stop": stopping},
+            daemon=True,
+        )
+        sequencer.start()
+        delivery.run_forever(interval=INTERVAL, stop=stopping)
+
+
+def _federation(databases: ScratchDatabases, run: int, inbox: dict[str, int]) -> TestFederation:
+    """A host and a recipient whose signed directory lists their real loopback inboxes."""
+    federation = TestFederation(
+        root=databases.folder / f"run{run}",
+        clock=FakeClock(datetime.now(UTC)),
+        database_url=lambda node_id: databases.url(f"{node_id.replace('-', '_')}_{run}"),
+    )
+    federation.add_node(HOST, [PartnerRole.HOST_MISSION], "DE")
+    federation.add_node(SENDER, [PartnerRole.RECEPTION_PARTNER], "SN")
+    directory = federation.directory()
+    listed = [
+        record.model_copy(update={"inbox_url": AnyHttpUrl(f"http://127.0.0.1:{inbox[n]}")})
+        for record in directory.nodes
+        if (n := record.node_id)
+    ]
+    federation.publish(directory.model_copy(update={"nodes": listed}))
+    return federation
+
+
+def _referral(case_id: str) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "recipient": SENDER,
+        "purpose": "arrival_reception",
+        "transfer_ground": "explicit_consent_informed_of_risks",
+        "content": flows.content(),
+    }
+
+
+@dataclass
+class Side:
+    """One side of the comparison, running: how to submit a referral, and when each was done."""
+
+    submit: Callable[[httpx.Client, int], str]
+    done_at: Callable[[list[str]], dict[str, float]]
+    client: Callable[[], httpx.Client]
+    #: Start the delivering process, posting this many envelopes at once.
+    start_worker: Callable[[int], None]
+    #: The side's processes by role, to profile them.
+    pids: dict[str, int] = field(default_factory=dict)
+
+
+@contextmanager
+def ours(databases: ScratchDatabases, run: int) -> Iterator[Side]:
+    ports = {HOST: free_port(), SENDER: free_port()}
+    federation = _federation(databases, run, ports)
+    host, recipient = federation.nodes[HOST], federation.nodes[SENDER]
+    headers = staff_headers(federation)
+    workers: list[BaseProcess] = []
+    pids: dict[str, int] = {}
+
+    def start_worker(concurrency: int) -> None:
+        settings = host.settings.model_copy(update={"delivery_concurrency": concurrency})
+        worker = SPAWN.Process(target=_worker_process, args=(settings,), daemon=True)
+        workers.append(worker)
+        worker.start()
+        pids["host worker"] = worker.pid or 0
+
+    recipient_api = ApiServer(recipient.settings, port=ports[SENDER])
+    host_api = ApiServer(host.settings, port=ports[HOST])
+    try:
+        with recipient_api, host_api as base_url:
+            pids.update({"host API": host_api.pid, "recipient API": recipient_api.pid})
+
+            def client() -> httpx.Client:
+                return httpx.Client(base_url=base_url, headers=headers, timeout=60)
+
+            with client() as http:
+                cases = prepare_cases(http, CASES)
+
+            def submit(http: httpx.Client, number: int) -> str:
+                response = http.post("/api/v1/referrals", json=_referral(cases[number % CASES]))
+                if response.status_code != 201:
+                    raise RuntimeError(f"a referral was answered {response.status_code}")
+                return str(response.json()["packet_id"])
+
+            def done_at(packets: list[str]) -> dict[str, float]:
+                from gateway.referrals.models import ReceiptRow
+
+                with host.sessions() as session:
+                    rows = session.execute(
+                        select(ReceiptRow.packet_id, ReceiptRow.verified_at).where(
+                            ReceiptRow.packet_id.in_(packets)
+                        )
+                    ).all()
+                return {packet: at.timestamp() for packet, at in rows}
+
+            yield Side(submit, done_at, client, start_worker, pids)
+    finally:
+        for worker in workers:
+            stop(worker)
+        federation.close()
+
+
+# -- the bare relay -----------------------------------------------------------------------------
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class BareOutbox(_Base):
+    __tablename__ = "bare_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON())
+    delivered_at: Mapped[float | None] = mapped_column(Float(), nullable=True)
+
+
+class BareInbox(_Base):
+    __tablename__ = "bare_inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON())
+
+
+def _bare_app(url: str, port: int, table: type[BareOutbox] | type[BareInbox]) -> None:
+    """A bare endpoint: parse the JSON, store it in ``table``, answer 201 with the row id."""
+    import uvicorn
+
+    engine = create_engine(url)
+    _Base.metadata.create_all(engine)
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/bare", status_code=201)
+    async def store(request: Request) -> dict[str, int]:
+        body = await request.json()
+        with Session(engine) as session, session.begin():
+            row = table(body=body)
+            session.add(row)
+            session.flush()
+            return {"id": row.id}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _bare_forwarder(url: str, inbox: str, concurrency: int) -> None:
+    """Post every stored body to the bare recipient, one row per transaction, polling as ours."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    engine = create_engine(url)
+
+    def forward(http: httpx.Client, row_id: int, body: dict[str, Any]) -> None:
+        http.post(inbox, json=body).raise_for_status()
+        with Session(engine) as session, session.begin():
+            session.execute(
+                update(BareOutbox).where(BareOutbox.id == row_id).values(delivered_at=time.time())
+            )
+
+    with httpx.Client(timeout=60) as http, ThreadPoolExecutor(concurrency) as pool:
+        while not stopping.is_set():
+            with Session(engine) as session:
+                due = session.execute(
+                    select(BareOutbox.id, BareOutbox.body)
+                    .where(BareOutbox.delivered_at.is_(None))
+                    .order_by(BareOutbox.id)
+                    .limit(50)
+                ).all()
+            list(pool.map(lambda row: forward(http, *row), due))
+            if not due:
+                stopping.wait(INTERVAL)
+
+
+def _wait_healthy(base_url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base_url, timeout=5) as probe:
+        while time.monotonic() < deadline:
+            try:
+                if probe.get("/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    raise TimeoutError("a bare app did not start")
+
+
+@contextmanager
+def bare(databases: ScratchDatabases, run: int) -> Iterator[Side]:
+    def url(name: str) -> str:
+        return databases.url(f"{name}_{run}").replace("postgresql://", "postgresql+psycopg://")
+
+    host_url, recipient_url = url("bare_host"), url("bare_recipient")
+    host_port, recipient_port = free_port(), free_port()
+    processes = [
+        SPAWN.Process(target=_bare_app, args=(host_url, host_port, BareOutbox), daemon=True),
+        SPAWN.Process(
+            target=_bare_app, args=(recipient_url, recipient_port, BareInbox), daemon=True
+        ),
+    ]
+    try:
+        for process in processes:
+            process.start()
+        _wait_healthy(f"http://127.0.0.1:{host_port}")
+        _wait_healthy(f"http://127.0.0.1:{recipient_port}")
+
+        def start_worker(concurrency: int) -> None:
+            forwarder = SPAWN.Process(
+                target=_bare_forwarder,
+                args=(host_url, f"http://127.0.0.1:{recipient_port}/bare", concurrency),
+                daemon=True,
+            )
+            processes.append(forwarder)
+            forwarder.start()
+
+        engine = create_engine(host_url)
+
+        def client() -> httpx.Client:
+            return httpx.Client(base_url=f"http://127.0.0.1:{host_port}", timeout=60)
+
+        def submit(http: httpx.Client, number: int) -> str:
+            response = http.post("/bare", json=_referral(f"{number:032x}"))
+            response.raise_for_status()
+            return str(response.json()["id"])
+
+        def done_at(ids: list[str]) -> dict[str, float]:
+            with Session(engine) as session:
+                rows = session.execute(
+                    select(BareOutbox.id, BareOutbox.delivered_at).where(
+                        BareOutbox.id.in_([int(i) for i in ids]),
+                        BareOutbox.delivered_at.is_not(None),
+                    )
+                ).all()
+            return {str(row_id): at for row_id, at in rows if at is not None}
+
+        yield Side(submit, done_at, client, start_worker)
+        engine.dispose()
+    finally:
+        for process in processes:
+            stop(process)
+
+
+# -- the load -----------------------------------------------------------------------------------
+
+
+def _wait_done(side: Side, submitted: dict[str, float]) -> dict[str, float]:
+    """When each submitted referral was done, polling the store; fails past PHASE_TIMEOUT."""
+    deadline = time.monotonic() + PHASE_TIMEOUT
+    ids = list(submitted)
+    while True:
+        done = side.done_at(ids)
+        if len(done) == len(ids):
+            return done
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(ids) - len(done)} referrals were never receipted")
+        time.sleep(0.25)
+
+
+def saturate(side: Side, count: int, offset: int) -> tuple[float, list[float]]:
+    """``count`` referrals from CLIENTS clients, back to back: (per second, latencies)."""
+    submitted: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def client_loop(client_number: int) -> None:
+        with side.client() as http:
+            for number in range(client_number, count, CLIENTS):
+                start = time.time()
+                packet = side.submit(http, offset + number)
+                with lock:
+                    submitted[packet] = start
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(client_loop, range(CLIENTS)))
+    done = _wait_done(side, submitted)
+    first, last = min(submitted.values()), max(done.values())
+    return count / (last - first), [done[p] - submitted[p] for p in submitted]
+
+
+def at_rate(side: Side, count: int, rate: float, offset: int) -> list[float]:
+    """``count`` referrals submitted open-loop at ``rate`` per second: their latencies."""
+    submitted: dict[str, float] = {}
+    lock = threading.Lock()
+    local = threading.local()
+    start = time.time() + 0.1
+
+    def send(number: int) -> None:
+        if not hasattr(local, "http"):
+            local.http = side.client()
+        due = start + number / rate
+        time.sleep(max(0.0, due - time.time()))
+        packet = side.submit(local.http, offset + number)
+        with lock:
+            submitted[packet] = due
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(send, range(count)))
+    done = _wait_done(side, submitted)
+    return [done[p] - submitted[p] for p in submitted]
+
+
+def delivery_hop(side: Side, count: int, concurrency: int) -> float:
+    """The delivery hop alone: ``count`` referrals queued first, then delivered; per second."""
+    with side.client() as http:
+        submitted = {side.submit(http, number): time.time() for number in range(count)}
+    side.start_worker(concurrency)
+    done = sorted(_wait_done(side, submitted).values())
+    # From the first receipt, so that the worker's start-up is not counted.
+    return (len(done) - 1) / (done[-1] - done[0])
+
+
+def measure(side: Side, referrals: int, half: int, concurrency: int) -> dict[str, float]:
+    side.start_worker(concurrency)
+    saturate(side, WARMUP, 0)
+    rate, burst = saturate(side, referrals, WARMUP)
+    steady = at_rate(side, half, rate / 2, WARMUP + referrals)
+    full, paced = LatencySummary.of(burst), LatencySummary.of(steady)
+    return {
+        "per_s": rate,
+        "saturated_p50_ms": full.p50_ms,
+        "saturated_p99_ms": full.p99_ms,
+        "half_rate_p50_ms": paced.p50_ms,
+        "half_rate_p99_ms": paced.p99_ms,
+        "half_rate_tail": paced.p99_ms / paced.p50_ms,
+    }
+
+
+@dataclass(frozen=True)
+class Config:
+    database: str
+    referrals: int
+    half: int
+    runs: int
+    #: Envelopes the worker posts at once: the node's default unless chosen.
+    concurrency: int = DEFAULT_CONCURRENCY
+
+
+def run_benchmark(config: Config) -> dict[str, Any]:
+    figures: dict[str, list[float]] = {}
+    with ScratchDatabases(config.database) as databases:
+        for run in range(config.runs):
+            with ours(databases, run) as side:
+                mine = measure(side, config.referrals, config.half, config.concurrency)
+            with bare(databases, run) as side:
+                theirs = measure(side, config.referrals, config.half, config.concurrency)
+            result = {
+                **{f"ours_{k}": v for k, v in mine.items()},
+                **{f"bare_{k}": v for k, v in theirs.items()},
+                "R": mine["per_s"] / theirs["per_s"],
+            }
+            for name, value in result.items():
+                figures.setdefault(name, []).append(value)
+            emit(
+                f"  run {run + 1}: ours {mine['per_s']:.0f}/s, bare {theirs['per_s']:.0f}/s, "
+                f"R = {result['R']:.2f}; at half rate ours p50 {mine['half_rate_p50_ms']:.0f} "
+                f"ms, p99 {mine['half_rate_p99_ms']:.0f} ms"
+            )
+    summary = {name: Spread.of(values).as_dict() for name, values in figures.items()}
+    tail = summary["ours_half_rate_tail"]["median"]
+    return {
+        "setup": {
+            "referrals": config.referrals,
+            "half_rate_referrals": config.half,
+            "runs": config.runs,
+            "clients": CLIENTS,
+            "worker_interval_s": INTERVAL,
+            "delivery_concurrency": config.concurrency,
+        },
+        "source": source(),
+        "machine": machine(),
+        "summary": summary,
+        "verdict": {
+            "goal": f"R >= {GOAL_R}; p99 <= {GOAL_TAIL:.0f}x p50 at half rate",
+            "R_met": summary["R"]["median"] >= GOAL_R,
+            "tail_met": tail <= GOAL_TAIL,
+        },
+    }
+
+
+def report(entry: dict[str, Any]) -> str:
+    summary = entry["summary"]
+    rows = [
+        [name, *Spread(**summary[name]).cells(2 if name.endswith(("R", "tail")) else 1)]
+        for name in summary
+    ]
+    verdict = entry["verdict"]
+    return "\n".join(
+        [
+            table(["figure", "median", "low", "high"], rows),
+            f"goal R >= {GOAL_R}: {'met' if verdict['R_met'] else 'NOT met'}; "
+            f"half-rate p99 <= {GOAL_TAIL:.0f}x p50: {'met' if verdict['tail_met'] else 'NOT met'}",
+        ]
+    )
+
+
+def hops(config: Config) -> dict[str, Any]:
+    """The delivery hop on its own, ours and bare, at each of HOP_CONCURRENCY."""
+    result: dict[str, Any] = {}
+    with ScratchDatabases(config.database) as databases:
+        for run, concurrency in enumerate(HOP_CONCURRENCY):
+            with ours(databases, run) as side:
+                mine = delivery_hop(side, config.referrals, concurrency)
+            with bare(databases, run) as side:
+                theirs = delivery_hop(side, config.referrals, concurrency)
+            result[str(concurrency)] = {"ours_per_s": mine, "bare_per_s": theirs}
+            emit(f"  {concurrency} at once: ours {mine:.0f}/s, bare {theirs:.0f}/s")
+    return result
+
+
+def profile(config: Config, folder: Path) -> dict[str, Any]:
+    """Where our side's CPU goes at saturation: py-spy on the host API, worker and recipient."""
+    with ScratchDatabases(config.database) as databases, ours(databases, 0) as side:
+        side.start_worker(config.concurrency)
+        saturate(side, WARMUP, 0)
+        with Profiler(side.pids, folder) as profiler:
+            rate, _ = saturate(side, config.referrals, WARMUP)
+        costs = profiler.costs()
+    per_referral = {
+        name: round(shares["samples"] / PROFILE_RATE / config.referrals * 1000, 2)
+        for name, shares in costs.items()
+    }
+    return {"per_s": rate, "cpu_ms_per_referral": per_referral, "shares": costs}
+
+
+def profile_report(result: dict[str, Any]) -> str:
+    lines = [f"profile at saturation ({result['per_s']:.0f} referrals/s under py-spy):"]
+    for name, shares in result["shares"].items():
+        cpu = result["cpu_ms_per_referral"][name]
+        lines.append(f"  {name}: {cpu:.1f} ms of CPU per referral")
+        ranked = sorted(((v, k) for k, v in shares.items() if k != "samples"), reverse=True)
+        lines.extend(f"    {share:5.1%}  {centre}" for share, centre in ranked)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.e2e", description=DESCRIPTION)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--quick", action="store_true", help="60 referrals a phase: a smoke run")
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument(
+        "--profile", action="store_true", help="profile our side at saturation with py-spy"
+    )
+    parser.add_argument(
+        "--hop", action="store_true", help="the delivery hop alone, at several concurrencies"
+    )
+    parser.add_argument("--concurrency", type=int, help="envelopes the worker posts at once")
+    args = parser.parse_args(argv)
+    referrals = 60 if args.quick else 300
+    config = Config(
+        args.database,
+        referrals,
+        referrals // 2,
+        args.runs,
+        args.concurrency or DEFAULT_CONCURRENCY,
+    )
+    if args.hop:
+        emit(f"{NAME}: the delivery hop alone, {config.database}, {referrals} referrals queued")
+        merge_results(f"{NAME}_hop", config.database, {"machine": machine(), **hops(config)})
+        return 0
+    if args.profile:
+        folder = PROFILES / config.database
+        folder.mkdir(parents=True, exist_ok=True)
+        result = profile(config, folder)
+        emit(f"py-spy's raw samples (collapsed stacks, for flame graphs) are in {folder}")
+        merge_results(f"{NAME}_profile", config.database, {"machine": machine(), **result})
+        emit(profile_report(result))
+        return 0
+    emit(f"{NAME}: {config.database}, {referrals} referrals at saturation, {config.runs} runs")
+    entry = run_benchmark(config)
+    merge_results(NAME, config.database + ("-quick" if args.quick else ""), entry)
+    emit(report(entry))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""The loop the worker's jobs run in: spacing idle runs, draining a backlog at once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from gateway.periodic import run_periodically
+
+LOG = logging.getLogger("test")
+
+
+class Stop(threading.Event):
+    """A stop event that records every wait instead of waiting, and is set by the nth wait."""
+
+    def __init__(self, after_waits: int) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+        self._after = after_waits
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        if len(self.waits) == self._after:
+            self.set()
+        return self.is_set()
+
+
+def job(busy_runs: int) -> tuple[list[int], object]:
+    """A job that has work in its first ``busy_runs`` runs and none after."""
+    calls: list[int] = []
+
+    def step() -> int:
+        calls.append(1)
+        return 1 if len(calls) <= busy_runs else 0
+
+    return calls, step
+
+
+def test_draining_runs_again_at_once_while_there_is_work() -> None:
+    stop = Stop(after_waits=1)
+    calls, step = job(busy_runs=3)
+    run_periodically(step, interval=60, stop=stop, log=LOG, name="job", drain=True)  # type: ignore[arg-type]
+    # Three busy runs back to back, then an idle one, and only then the interval.
+    assert len(calls) == 4
+    assert stop.waits == [60]
+
+
+def test_without_draining_every_run_is_followed_by_the_interval() -> None:
+    stop = Stop(after_waits=3)
+    calls, step = job(busy_runs=10)
+    run_periodically(step, interval=60, stop=stop, log=LOG, name="job")  # type: ignore[arg-type]
+    assert len(calls) == 3
+    assert stop.waits == [60, 60, 60]
