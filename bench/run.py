@@ -1,13 +1,15 @@
 """Run every benchmark on SQLite and on the local PostgreSQL: what ``make bench`` calls.
 
 Each benchmark module has ``NAME`` and ``main(argv) -> int`` accepting ``--database`` and
-``--quick``; this runs them one after the other (never two at once: they would measure each
-other) and stops at the first failure. Options after the command are passed to every benchmark.
+``--quick`` (and ``--full`` where ``HAS_FULL`` says so: the 1,000,000-row stores of benchmarks
+4 and 5, which do not fit the 10-minute budget of a plain run); this runs them one after the
+other (never two at once: they would measure each other) and stops at the first failure.
 
 Example::
 
-    python -m bench.run                       # everything, full size
+    python -m bench.run                       # everything, in under 10 minutes
     python -m bench.run --quick               # a smoke run
+    python -m bench.run --full                # benchmarks 4 and 5 at 1,000,000 rows
     python -m bench.run --database postgresql
 """
 
@@ -18,11 +20,11 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
-from bench import audit, crypto, intake, purge
+from bench import audit, crypto, e2e, intake, purge, scale
 from bench.harness import DATABASES, RESULTS, emit
 
 #: Every benchmark, in the order they run.
-BENCHMARKS: list[ModuleType] = [crypto, intake, purge, audit]
+BENCHMARKS: list[ModuleType] = [crypto, intake, e2e, scale, purge, audit]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,13 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--database", choices=DATABASES, action="append")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument(
+        "--full", action="store_true", help="the goals' 1,000,000-row stores for benchmarks 4 and 5"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     for module in BENCHMARKS:
         run: Callable[[list[str]], int] = module.main
         for database in args.database or DATABASES:
             emit()
-            status = run(["--database", database, *(["--quick"] if args.quick else [])])
+            sizes = ["--quick"] if args.quick else []
+            if args.full and getattr(module, "HAS_FULL", False):
+                sizes.append("--full")
+            status = run(["--database", database, *sizes])
             if status:
                 return status
     emit(f"\nall benchmarks done in {time.perf_counter() - started:.0f} s; results in {RESULTS}")
