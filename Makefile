@@ -64,7 +64,7 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-# The same with benchmarks 4 and 5 at the goals' 1,000,000 stored rows (longer; see
+# The same with benchmarks 4, 5 and 6 at the goals' sizes (longer; see
 # docs/performance.md).
 .PHONY: bench-full
 bench-full: $(STAMP)

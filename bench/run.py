@@ -1,15 +1,16 @@
 """Run every benchmark on SQLite and on the local PostgreSQL: what ``make bench`` calls.
 
 Each benchmark module has ``NAME`` and ``main(argv) -> int`` accepting ``--database`` and
-``--quick`` (and ``--full`` where ``HAS_FULL`` says so: the 1,000,000-row stores of benchmarks
-4 and 5, which do not fit the 10-minute budget of a plain run); this runs them one after the
+``--quick`` (and ``--full`` where ``HAS_FULL`` says so: the goals' sizes for benchmarks 4, 5
+and 6, 1,000,000 stored rows and 100,000 expired sections, which do not fit the 10-minute
+budget of a plain run); this runs them one after the
 other (never two at once: they would measure each other) and stops at the first failure.
 
 Example::
 
     python -m bench.run                       # everything, in under 10 minutes
     python -m bench.run --quick               # a smoke run
-    python -m bench.run --full                # benchmarks 4 and 5 at 1,000,000 rows
+    python -m bench.run --full                # benchmarks 4, 5 and 6 at the goals' sizes
     python -m bench.run --database postgresql
 """
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=DATABASES, action="append")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument(
-        "--full", action="store_true", help="the goals' 1,000,000-row stores for benchmarks 4 and 5"
+        "--full", action="store_true", help="the goals' sizes for benchmarks 4, 5 and 6"
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()

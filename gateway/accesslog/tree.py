@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -148,13 +148,26 @@ def latest_checkpoint(session: Session) -> CheckpointRow | None:
 def _stored_nodes(
     session: Session, blocks: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    """The stored hashes of these perfect subtrees, read in chunks."""
+    """The stored hashes of these perfect subtrees, read in chunks.
+
+    Each chunk asks ``level = l AND index IN (...)`` per level, OR-ed: both databases look that up
+    in the primary key. (A row-value ``(level, index) IN (...)`` made SQLite scan the whole
+    table, so a person's history slowed down as the log grew: ``bench/scale.py`` found it.)
+    """
     wanted = sorted(set(blocks))
     found: dict[tuple[int, int], bytes] = {}
     for start in range(0, len(wanted), 500):
+        by_level: dict[int, list[int]] = {}
+        for level, index in wanted[start : start + 500]:
+            by_level.setdefault(level, []).append(index)
         rows = session.execute(
             select(LogNodeRow.level, LogNodeRow.index, LogNodeRow.hash).where(
-                tuple_(LogNodeRow.level, LogNodeRow.index).in_(wanted[start : start + 500])
+                or_(
+                    *(
+                        and_(LogNodeRow.level == level, LogNodeRow.index.in_(indices))
+                        for level, indices in by_level.items()
+                    )
+                )
             )
         ).all()
         found.update({(level, index): value for level, index, value in rows})

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, event, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from crypto.encoding import b64decode, b64encode, canonical_json
@@ -612,6 +612,31 @@ class TestInclusionProofs:
             assert not entry_is_in(item.entry, tampered, checkpoint)
         assert not entry_is_in(item.entry.model_copy(update={"outcome": "x"}), proof, checkpoint)
         assert not entry_is_in(item.entry.model_copy(update={"index": 7}), proof, checkpoint)
+
+    def test_proofs_are_read_by_key_not_by_scanning_the_stored_tree(self, logged: TestNode) -> None:
+        # A person's history must not slow down as the log grows: every read of stored tree
+        # nodes looks them up in the primary key. SQLite states its plan; PostgreSQL's planner
+        # rightly scans a table this small, so the plan is checked where it is deterministic.
+        if logged.engine.dialect.name != "sqlite":
+            pytest.skip("the query plan is only deterministic on SQLite")
+        reads: list[tuple[str, Any]] = []
+
+        def keep(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            if "FROM log_nodes" in statement:
+                reads.append((statement, params))
+
+        event.listen(logged.engine, "before_cursor_execute", keep)
+        try:
+            with logged.sessions() as session:
+                subject_history(session, "case-6")
+        finally:
+            event.remove(logged.engine, "before_cursor_execute", keep)
+        assert reads
+        with logged.engine.connect() as connection:
+            for statement, params in reads:
+                plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params).all()
+                details = [str(step[-1]) for step in plan]
+                assert not any(d.startswith("SCAN log_nodes") for d in details), details
 
 
 class TestConsistencyProofs:
