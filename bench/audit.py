@@ -38,6 +38,7 @@ from bench.harness import (
     emit,
     machine,
     merge_results,
+    stop_cleanly_on_sigterm,
     table,
     timed,
 )
@@ -281,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--appends", type=int, help="entries appended one by one (default 2,000)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
+    stop_cleanly_on_sigterm()
     config = Config(
         database=args.database,
         entries=args.entries or (100_000 if args.quick else FULL if args.full else DEFAULT),

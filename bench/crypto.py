@@ -30,7 +30,15 @@ from typing import Any
 import nacl.public
 import nacl.signing
 
-from bench.harness import Spread, emit, machine, merge_results, table, timed
+from bench.harness import (
+    Spread,
+    emit,
+    machine,
+    merge_results,
+    stop_cleanly_on_sigterm,
+    table,
+    timed,
+)
 from crypto.envelope import seal
 from crypto.keys import EncryptionKey, SigningKey
 from schemas.envelope import EnvelopeHeader
@@ -219,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
+    stop_cleanly_on_sigterm()
     count, gpg_count = (500, 10) if args.quick else (5_000, 50)
     emit(f"{NAME}: {count:,} packets of {PACKET} bytes per run, {args.runs} runs")
     entry = run_benchmark(args.runs, count, gpg_count)

@@ -60,6 +60,7 @@ from bench.harness import (
     merge_results,
     source,
     stop,
+    stop_cleanly_on_sigterm,
     table,
 )
 from bench.purge import HOST, SENDER, prepare_cases, staff_headers
@@ -556,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--concurrency", type=int, help="envelopes the worker posts at once")
     args = parser.parse_args(argv)
+    stop_cleanly_on_sigterm()
     referrals = 60 if args.quick else 300
     config = Config(
         args.database,

@@ -29,6 +29,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -65,6 +66,16 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 # -- output ------------------------------------------------------------------------------------
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so a stopped benchmark still stops its processes and drops
+    its scratch databases (their ``finally`` blocks run; a bare SIGTERM would skip them)."""
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
 
 
 def emit(line: str = "") -> None:

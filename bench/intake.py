@@ -35,6 +35,7 @@ from bench.harness import (
     machine,
     merge_results,
     stop,
+    stop_cleanly_on_sigterm,
     table,
 )
 from bench.purge import SENDER, prepare_cases, staff_headers
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100 requests a side: a smoke run")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
+    stop_cleanly_on_sigterm()
     requests = 100 if args.quick else 500
     emit(f"{NAME}: {args.database}, {requests} requests a side, {args.runs} runs")
     figures: dict[str, list[float]] = {}

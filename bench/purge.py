@@ -72,6 +72,7 @@ from bench.harness import (
     merge_results,
     source,
     stop,
+    stop_cleanly_on_sigterm,
     table,
     timed,
 )
@@ -606,6 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sections", type=int, help="expired sections (default 25,000)")
     parser.add_argument("--runs", type=int, help="runs (default 2; 3 with --full)")
     args = parser.parse_args(argv)
+    stop_cleanly_on_sigterm()
     args.runs = args.runs or (3 if args.full else 2)
     sections = args.sections or (
         QUICK_SIZE if args.quick else FULL_SIZE if args.full else DEFAULT_SIZE

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from bench import audit, crypto, e2e, intake, purge, scale
-from bench.harness import DATABASES, RESULTS, emit
+from bench.harness import DATABASES, RESULTS, emit, stop_cleanly_on_sigterm
 
 #: Every benchmark, in the order they run.
 BENCHMARKS: list[ModuleType] = [crypto, intake, e2e, scale, purge, audit]
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         "--full", action="store_true", help="the goals' sizes for benchmarks 4, 5 and 6"
     )
     args = parser.parse_args(argv)
+    stop_cleanly_on_sigterm()
     started = time.perf_counter()
     for module in BENCHMARKS:
         run: Callable[[list[str]], int] = module.main
