@@ -32,7 +32,7 @@ from gateway.limits import BodySizeLimit
 from gateway.node import Node
 from gateway.portal.dpo_pages import router as dpo_pages_router
 from gateway.portal.endpoints import router as cards_router
-from gateway.portal.security import browser_headers
+from gateway.portal.security import BrowserHeaders
 from gateway.portal.web import router as portal_router
 from gateway.referrals.endpoints import router as referrals_router
 
@@ -68,7 +68,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     app.mount("/portal/static", StaticFiles(directory=Path(portal_pkg.__file__).parent / "static"))
-    app.middleware("http")(browser_headers)
+    app.add_middleware(BrowserHeaders)
 
     @app.get("/healthz", tags=["operations"])
     def health(node: NodeDep, session: SessionDep) -> dict[str, str]:

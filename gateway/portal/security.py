@@ -6,9 +6,8 @@ forms only to this node, no framing), no referrer, no caching of pages that show
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import Request, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BROWSER_PATHS = ("/portal", "/dpo")
 HEADERS = {
@@ -25,13 +24,31 @@ HEADERS = {
 }
 
 
-async def browser_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    if request.url.path.startswith(BROWSER_PATHS):
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith("/portal/static/"):
-            response.headers["Cache-Control"] = "public, max-age=3600"
-    return response
+class BrowserHeaders:
+    """Adds ``HEADERS`` to every response under ``BROWSER_PATHS``; other responses pass untouched.
+
+    A plain ASGI middleware (it only edits the response's start message), so the API's requests
+    do not pay for the extra task and response streaming a ``call_next`` middleware costs.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(BROWSER_PATHS):
+            await self.app(scope, receive, send)
+            return
+        static = path.startswith("/portal/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                if static:
+                    headers["Cache-Control"] = "public, max-age=3600"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
