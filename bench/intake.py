@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     stop_cleanly_on_sigterm()
-    requests = 100 if args.quick else 500
+    requests = 100 if args.quick else 400
     emit(f"{NAME}: {args.database}, {requests} requests a side, {args.runs} runs")
     figures: dict[str, list[float]] = {}
     with ScratchDatabases(args.database) as databases:

@@ -533,7 +533,7 @@ def summarise(
             "sections": config.sections,
             "packets": config.packets,
             "subjects": config.subjects,
-            "batch_size": "worker default (500 on PostgreSQL; 200 and a 100 ms pause on SQLite)",
+            "batch_size": "worker default (500 on PostgreSQL; 25 and a 25 ms pause on SQLite)",
             "runs": config.runs,
             "intake": "one client, sequential POST /api/v1/referrals over HTTP to uvicorn on "
             "127.0.0.1 (one API process); purge in a separate process",

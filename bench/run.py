@@ -40,16 +40,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stop_cleanly_on_sigterm()
     started = time.perf_counter()
+    databases = args.database or list(DATABASES)
     for module in BENCHMARKS:
         run: Callable[[list[str]], int] = module.main
-        for database in args.database or DATABASES:
+        sizes = ["--quick"] if args.quick else []
+        if args.full and getattr(module, "HAS_FULL", False):
+            sizes.append("--full")
+        # A benchmark that touches no database runs once and files its figures under each.
+        rounds = [databases] if getattr(module, "NO_DATABASE", False) else [[d] for d in databases]
+        for names in rounds:
             emit()
-            sizes = ["--quick"] if args.quick else []
-            if args.full and getattr(module, "HAS_FULL", False):
-                sizes.append("--full")
-            status = run(["--database", database, *sizes])
+            begun = time.perf_counter()
+            status = run([arg for name in names for arg in ("--database", name)] + sizes)
             if status:
                 return status
+            emit(f"({module.NAME} on {', '.join(names)}: {time.perf_counter() - begun:.0f} s)")
     emit(f"\nall benchmarks done in {time.perf_counter() - started:.0f} s; results in {RESULTS}")
     return 0
 

@@ -2,7 +2,7 @@
 
 The same measurements on two host databases that differ only in how much they already hold: a
 small one (``--small``, default 10,000 packets and 10,000 access-log entries) and a big one
-(``--big``; ``make bench`` uses 200,000 to stay in its time budget, ``make bench-full`` the
+(``--big``; ``make bench`` uses 100,000 to stay in its time budget, ``make bench-full`` the
 1,000,000 the goal names). What is stored is cloned from real rows made through the API: one
 case per five referrals, each referral with its delivered outbox row, and log entries naming
 those cases, all placed in the Merkle log and checkpointed by the real sequencer.
@@ -307,11 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="the goal's 1,000,000 stored")
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--big", type=int, help="packets and entries on the big store")
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     stop_cleanly_on_sigterm()
-    big = args.big or (20_000 if args.quick else 1_000_000 if args.full else 200_000)
+    big = args.big or (20_000 if args.quick else 1_000_000 if args.full else 100_000)
     requests = 50 if args.quick else args.requests
     config = Config(args.database, args.small, big, requests, args.runs)
     emit(f"{NAME}: {config.database}, {config.small:,} against {config.big:,} stored")
