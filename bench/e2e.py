@@ -520,7 +520,12 @@ def hops(config: Config) -> dict[str, Any]:
 
 
 def profile(config: Config, folder: Path) -> dict[str, Any]:
-    """Where our side's CPU goes at saturation: py-spy on the host API, worker and recipient."""
+    """Where our side's time goes at saturation: py-spy on the host API, worker and recipient.
+
+    py-spy counts a thread as busy while it runs Python or waits inside a C call (a database
+    driver waiting for the server, a socket waiting for the other node), so the figures are
+    thread time, not CPU time: a worker thread waiting for the recipient's answer counts.
+    """
     with ScratchDatabases(config.database) as databases, ours(databases, 0) as side:
         side.start_worker(config.concurrency)
         saturate(side, WARMUP, 0)
@@ -531,14 +536,14 @@ def profile(config: Config, folder: Path) -> dict[str, Any]:
         name: round(shares["samples"] / PROFILE_RATE / config.referrals * 1000, 2)
         for name, shares in costs.items()
     }
-    return {"per_s": rate, "cpu_ms_per_referral": per_referral, "shares": costs}
+    return {"per_s": rate, "thread_ms_per_referral": per_referral, "shares": costs}
 
 
 def profile_report(result: dict[str, Any]) -> str:
     lines = [f"profile at saturation ({result['per_s']:.0f} referrals/s under py-spy):"]
     for name, shares in result["shares"].items():
-        cpu = result["cpu_ms_per_referral"][name]
-        lines.append(f"  {name}: {cpu:.1f} ms of CPU per referral")
+        busy = result["thread_ms_per_referral"][name]
+        lines.append(f"  {name}: {busy:.1f} ms of busy thread time per referral")
         ranked = sorted(((v, k) for k, v in shares.items() if k != "samples"), reverse=True)
         lines.extend(f"    {share:5.1%}  {centre}" for share, centre in ranked)
     return "\n".join(lines)
