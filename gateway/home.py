@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,6 +47,30 @@ def write_private(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     tmp.replace(path)
+
+
+def create_private(path: Path, data: bytes) -> bool:
+    """Create a secret file (only the node's user can read it) unless it exists; atomically.
+
+    Returns whether this call created it. When two callers race, exactly one file wins and
+    neither ever sees it half written: each writes its own temporary file, and ``os.link``
+    puts it in place only if nothing is there yet.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_public(path: Path, data: bytes) -> None:

@@ -24,7 +24,7 @@ from crypto.storage import (
     unwrap_key,
     wrap_key,
 )
-from gateway.home import write_private
+from gateway.home import create_private
 
 _SUBJECT = re.compile(r"^[0-9a-f]{32,64}$")
 
@@ -54,12 +54,20 @@ class FileKeyStore:
         return self._folder / f"{subject}.key"
 
     def data_key(self, subject: str) -> bytes:
-        key = self.existing_key(subject)
-        if key is not None:
-            return key
-        key = new_key()
-        write_private(self._path(subject), wrap_key(self._master, key, subject=subject))
-        return key
+        """The subject's key, created on first use.
+
+        Two requests about a new person may get here at once (threads, processes): only one
+        key may ever exist, or what was sealed under the other could never be read again. So
+        the file is created exclusively, and whoever loses the race uses the winner's key.
+        """
+        while True:
+            key = self.existing_key(subject)
+            if key is not None:
+                return key
+            key = new_key()
+            if create_private(self._path(subject), wrap_key(self._master, key, subject=subject)):
+                return key
+            # Lost the race: read the winner's key (or, were it erased meanwhile, start again).
 
     def existing_key(self, subject: str) -> bytes | None:
         path = self._path(subject)
