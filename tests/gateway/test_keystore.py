@@ -30,7 +30,7 @@ def test_who_loses_the_race_to_create_a_key_uses_the_winners(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loser, winner = store(tmp_path), store(tmp_path)
-    looked = []
+    looked: list[str] = []
     real_lookup = FileKeyStore.existing_key
 
     def lookup_that_misses_once(self: FileKeyStore, subject: str) -> bytes | None:
