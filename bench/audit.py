@@ -6,7 +6,7 @@ Two figures, each against a bare baseline measured in the same run on the same d
    its own transaction (as every request does), then placed in the Merkle log by the sequencer
    and checkpointed. Baseline: the same rows inserted one transaction each into the same table,
    never sequenced. R = our entries/s over the baseline's (the cost of tamper evidence).
-2. **Verify**: a log of ``--entries`` entries (200,000; ``--full`` 1,000,000; loaded in bulk, then sequenced
+2. **Verify**: a log of ``--entries`` entries (150,000; ``--full`` 1,000,000; loaded in bulk, then sequenced
    and checkpointed, which is timed too) verified with ``gateway.accesslog.verify.verify_log``:
    every entry re-read, re-hashed and folded into the tree, checked against the stored leaves
    and the signed checkpoint. Baseline: reading the same entries with the same query shape and
@@ -16,7 +16,7 @@ Two figures, each against a bare baseline measured in the same run on the same d
 Nothing here asserts a time; it reports. Run it::
 
     python -m bench.audit --database sqlite
-    python -m bench.audit --database postgresql --quick     # 100,000 entries
+    python -m bench.audit --database postgresql --quick     # 20,000 entries
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ LOAD_CHUNK = 10_000
 READ_CHUNK = 10_000
 GOAL_VERIFY_R = 0.5
 #: The goal's log size, and the one ``make bench`` uses to stay within its time budget.
-FULL, DEFAULT = 1_000_000, 200_000
+FULL, DEFAULT = 1_000_000, 150_000
 #: ``bench.run --full`` passes ``--full`` to this benchmark.
 HAS_FULL = True
 
@@ -276,16 +276,16 @@ def report(entry: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.audit", description=DESCRIPTION)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--quick", action="store_true", help="100,000 entries: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="20,000 entries: a smoke run")
     parser.add_argument("--full", action="store_true", help="1,000,000 entries, the goal's size")
-    parser.add_argument("--entries", type=int, help="log size to verify (default 200,000)")
+    parser.add_argument("--entries", type=int, help="log size to verify (default 150,000)")
     parser.add_argument("--appends", type=int, help="entries appended one by one (default 2,000)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     stop_cleanly_on_sigterm()
     config = Config(
         database=args.database,
-        entries=args.entries or (100_000 if args.quick else FULL if args.full else DEFAULT),
+        entries=args.entries or (20_000 if args.quick else FULL if args.full else DEFAULT),
         appends=args.appends or (500 if args.quick else 2_000),
         runs=args.runs,
     )

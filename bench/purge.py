@@ -8,8 +8,8 @@ Setup, per run, on a fresh database:
 
 - a federation of two real nodes (homes with keys, a signed directory), built with
   ``tests.support.federation``; the host node is the one measured;
-- ``--sections`` expired received sections (25,000; ``--full``: the goal's 100,000) inserted in bulk into the host's
-  database: 4 sections per ``received_packets`` row, one subject pseudonym per 5 packets, every
+- ``--sections`` expired received sections (10,000; ``--full``: the goal's 100,000) inserted
+  in bulk into the host's database: 4 sections per ``received_packets`` row, one subject pseudonym per 5 packets, every
   packet older than the acceptance window and every section past its ``delete_by``; each subject
   has a real data-key file, so the purge destroys real keys;
 - the host's HTTP API in its own process (uvicorn on 127.0.0.1, as ``avrr serve``); a few cases
@@ -38,9 +38,9 @@ full-size result.
 
 Run it::
 
-    python -m bench.purge --database sqlite            # 25,000 sections, 2 runs
+    python -m bench.purge --database sqlite            # 10,000 sections, 2 runs
     python -m bench.purge --database sqlite --full     # 100,000 sections, 3 runs
-    python -m bench.purge --database postgresql --quick    # 10,000 sections, a smoke run
+    python -m bench.purge --database postgresql --quick    # 4,000 sections, a smoke run
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ HOST, SENDER = "host-mission", "origin-reception"
 SECTIONS = ("arrival", "medical", "reintegration", "travel")
 #: The goal's size (``--full``, ``make bench-full``), what ``make bench`` loads to stay within
 #: its time budget (on SQLite a 100,000-section purge alone takes minutes), and a smoke run.
-FULL_SIZE, DEFAULT_SIZE, QUICK_SIZE = 100_000, 25_000, 10_000
+FULL_SIZE, DEFAULT_SIZE, QUICK_SIZE = 100_000, 10_000, 4_000
 #: ``bench.run --full`` passes ``--full`` to this benchmark.
 HAS_FULL = True
 PACKETS_PER_SUBJECT = 5
@@ -602,9 +602,9 @@ def _result_key(config: Config) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.purge", description=DESCRIPTION)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--quick", action="store_true", help="10,000 sections: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="4,000 sections: a smoke run")
     parser.add_argument("--full", action="store_true", help="100,000 sections, 3 runs")
-    parser.add_argument("--sections", type=int, help="expired sections (default 25,000)")
+    parser.add_argument("--sections", type=int, help="expired sections (default 10,000)")
     parser.add_argument("--runs", type=int, help="runs (default 2; 3 with --full)")
     args = parser.parse_args(argv)
     stop_cleanly_on_sigterm()
