@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI
 from pydantic import AnyHttpUrl
 from sqlalchemy import JSON, Float, Integer, create_engine, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -246,9 +246,10 @@ def _bare_app(url: str, port: int, table: type[BareOutbox] | type[BareInbox]) ->
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # A plain ``def``, as our endpoints are: FastAPI runs it in its thread pool, so concurrent
+    # requests overlap as ours do (an ``async def`` doing blocking database calls would not).
     @app.post("/bare", status_code=201)
-    async def store(request: Request) -> dict[str, int]:
-        body = await request.json()
+    def store(body: Annotated[dict[str, Any], Body()]) -> dict[str, int]:
         with Session(engine) as session, session.begin():
             row = table(body=body)
             session.add(row)
@@ -394,19 +395,26 @@ def at_rate(side: Side, count: int, rate: float, offset: int) -> list[float]:
     submitted: dict[str, float] = {}
     lock = threading.Lock()
     local = threading.local()
+    clients: list[httpx.Client] = []
     start = time.time() + 0.1
 
     def send(number: int) -> None:
         if not hasattr(local, "http"):
             local.http = side.client()
+            with lock:
+                clients.append(local.http)
         due = start + number / rate
         time.sleep(max(0.0, due - time.time()))
         packet = side.submit(local.http, offset + number)
         with lock:
             submitted[packet] = due
 
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(send, range(count)))
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(send, range(count)))
+    finally:
+        for client in clients:
+            client.close()
     done = _wait_done(side, submitted)
     return [done[p] - submitted[p] for p in submitted]
 
@@ -418,7 +426,7 @@ def delivery_hop(side: Side, count: int, concurrency: int) -> float:
     side.start_worker(concurrency)
     done = sorted(_wait_done(side, submitted).values())
     # From the first receipt, so that the worker's start-up is not counted.
-    return (len(done) - 1) / (done[-1] - done[0])
+    return (len(done) - 1) / max(done[-1] - done[0], 1e-6)
 
 
 def measure(side: Side, referrals: int, half: int, concurrency: int) -> dict[str, float]:

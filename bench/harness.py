@@ -465,6 +465,14 @@ class Profiler:
         self._running: dict[str, subprocess.Popen[bytes]] = {}
 
     def __enter__(self) -> Profiler:
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _start(self) -> None:
         spy = Path(sys.executable).with_name("py-spy")
         for name, pid in self._processes.items():
             # Fixed arguments: our own executable, a pid we started, a file in our own folder.
@@ -484,7 +492,6 @@ class Profiler:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-        return self
 
     def __exit__(self, *exc: object) -> None:
         for spy in self._running.values():

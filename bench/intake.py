@@ -17,10 +17,10 @@ import argparse
 import time
 import warnings
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI
 from sqlalchemy import JSON, Integer, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -77,9 +77,9 @@ def _serve_bare(url: str, port: int) -> None:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # A plain ``def``, as our endpoints are: both pay the same hop to FastAPI's thread pool.
     @app.post("/bare", status_code=201)
-    async def store(request: Request) -> dict[str, int]:
-        body = await request.json()
+    def store(body: Annotated[dict[str, Any], Body()]) -> dict[str, int]:
         with Session(engine) as session, session.begin():
             row = BareReferral(body=body)
             session.add(row)

@@ -68,6 +68,12 @@ def create_private(path: Path, data: bytes) -> bool:
             os.link(tmp, path)
         except FileExistsError:
             return False
+        # The new name must survive a power cut before anything sealed under this key commits.
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
         return True
     finally:
         tmp.unlink(missing_ok=True)

@@ -27,6 +27,9 @@ from crypto.storage import (
 from gateway.home import create_private
 
 _SUBJECT = re.compile(r"^[0-9a-f]{32,64}$")
+#: Losing the race to create a key file more than once in a row means something is wrong with
+#: the folder (a dangling link in the key's place, say), not that requests keep racing.
+_CREATE_ATTEMPTS = 3
 
 
 class KeyStore(Protocol):
@@ -60,7 +63,7 @@ class FileKeyStore:
         key may ever exist, or what was sealed under the other could never be read again. So
         the file is created exclusively, and whoever loses the race uses the winner's key.
         """
-        while True:
+        for _ in range(_CREATE_ATTEMPTS):
             key = self.existing_key(subject)
             if key is not None:
                 return key
@@ -68,6 +71,7 @@ class FileKeyStore:
             if create_private(self._path(subject), wrap_key(self._master, key, subject=subject)):
                 return key
             # Lost the race: read the winner's key (or, were it erased meanwhile, start again).
+        raise OSError("could not create or read a subject's key file")
 
     def existing_key(self, subject: str) -> bytes | None:
         path = self._path(subject)

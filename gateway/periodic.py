@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
@@ -23,12 +24,12 @@ def run_periodically(
     stop: threading.Event,
     log: logging.Logger,
     name: str,
-    drain: bool = False,
+    drain: Callable[[Any], bool] | None = None,
 ) -> None:
     """Run ``step`` every ``interval`` seconds until ``stop`` is set.
 
-    With ``drain``, a run that did something (a truthy report) is followed at once by the next,
-    so a backlog is worked off at full speed and the interval only separates idle runs.
+    With ``drain``, a run whose report ``drain`` calls productive is followed at once by the
+    next, so a backlog is worked off at full speed and the interval only separates other runs.
     """
     while not stop.is_set():
         try:
@@ -38,6 +39,6 @@ def run_periodically(
         else:
             if report:
                 log.info("%s run: %s", name, report)
-                if drain:
+                if drain is not None and drain(report):
                     continue
         stop.wait(interval)

@@ -154,10 +154,15 @@ class DeliveryWorker:
         )
 
     def run_forever(self, *, interval: float, stop: threading.Event) -> None:
-        # A busy outbox is delivered batch after batch; the interval only spaces idle polls.
-        # Rows that failed wait for their backoff, so a failing recipient does not spin this.
+        # A busy outbox is delivered batch after batch; the interval spaces the other polls.
+        # A run that only rescheduled failures waits too, so a failing recipient cannot spin it.
         run_periodically(
-            self.run_once, interval=interval, stop=stop, log=log, name="delivery", drain=True
+            self.run_once,
+            interval=interval,
+            stop=stop,
+            log=log,
+            name="delivery",
+            drain=lambda report: bool(report.delivered or report.dead_lettered),
         )
 
     # -- steps ------------------------------------------------------------------------------------

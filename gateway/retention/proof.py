@@ -81,10 +81,14 @@ def _unproven(referral: ReferralRow, requests: Sequence[DeletionRequest]) -> lis
 def note_answer(session: Session, request: RevocationRow, now: datetime) -> None:
     """After a verified deletion receipt: mark the packets whose every section is now proven."""
     packet_ids = [p["packet_id"] for p in request.packets]
+    # Two answers about one packet may be confirmed at once (the worker delivers in parallel).
+    # Locking its referral row makes the second wait for the first to commit, and then see the
+    # first's answer: otherwise neither would see both, and the packet would never count as
+    # proven. (SQLite has one writer at a time and needs no lock.)
     referrals = session.scalars(
-        select(ReferralRow).where(
-            ReferralRow.packet_id.in_(packet_ids), ReferralRow.deletion_proven_at.is_(None)
-        )
+        select(ReferralRow)
+        .where(ReferralRow.packet_id.in_(packet_ids), ReferralRow.deletion_proven_at.is_(None))
+        .with_for_update()
     ).all()
     naming = requests_naming(session, {r.case_id for r in referrals})
     for referral in referrals:

@@ -75,3 +75,12 @@ def test_an_erased_key_is_created_afresh(tmp_path: Path) -> None:
     keys.destroy(SUBJECT)
     assert keys.existing_key(SUBJECT) is None
     assert keys.data_key(SUBJECT) != first
+
+
+def test_a_key_path_that_can_be_neither_read_nor_created_fails_instead_of_looping(
+    tmp_path: Path,
+) -> None:
+    keys = store(tmp_path)
+    (tmp_path / f"{SUBJECT}.key").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(OSError, match="could not create or read"):
+        keys.data_key(SUBJECT)

@@ -39,10 +39,19 @@ def job(busy_runs: int) -> tuple[list[int], object]:
 def test_draining_runs_again_at_once_while_there_is_work() -> None:
     stop = Stop(after_waits=1)
     calls, step = job(busy_runs=3)
-    run_periodically(step, interval=60, stop=stop, log=LOG, name="job", drain=True)  # type: ignore[arg-type]
+    run_periodically(step, interval=60, stop=stop, log=LOG, name="job", drain=bool)  # type: ignore[arg-type]
     # Three busy runs back to back, then an idle one, and only then the interval.
     assert len(calls) == 4
     assert stop.waits == [60]
+
+
+def test_a_run_the_drain_rule_calls_unproductive_waits_for_the_interval() -> None:
+    # As the delivery worker's rule: a run that only rescheduled failures is not drained.
+    stop = Stop(after_waits=2)
+    calls, step = job(busy_runs=10)
+    run_periodically(step, interval=60, stop=stop, log=LOG, name="job", drain=lambda _: False)  # type: ignore[arg-type]
+    assert len(calls) == 2
+    assert stop.waits == [60, 60]
 
 
 def test_without_draining_every_run_is_followed_by_the_interval() -> None:
