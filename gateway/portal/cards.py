@@ -23,16 +23,20 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import Insert, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
 from gateway.cases.models import CaseRow
 from gateway.cases.service import own_case
+from gateway.db import Base
 from gateway.errors import NotFound
 from gateway.node import Node
 from gateway.portal.models import AccessCardRow, PortalSessionRow, SignInThrottleRow
@@ -179,9 +183,17 @@ def sign_in(
         outcome = "card_unknown" if card is None else "card_revoked" if not usable else "wrong_code"
         _deny(session, node, card, outcome, now)
         if card is not None and usable:
-            card.failed_attempts += 1
-            if card.failed_attempts % CARD_FAILURES == 0:
-                doublings = min(card.failed_attempts // CARD_FAILURES - 1, 10)
+            # Counted in the database, not read and written back: two wrong codes at the same
+            # instant must count as two, or guessing in parallel would dodge the lock.
+            failed = session.execute(
+                update(AccessCardRow)
+                .where(AccessCardRow.reference == card.reference)
+                .values(failed_attempts=AccessCardRow.failed_attempts + 1)
+                .returning(AccessCardRow.failed_attempts)
+                .execution_options(synchronize_session=False)
+            ).scalar_one()
+            if failed % CARD_FAILURES == 0:
+                doublings = min(failed // CARD_FAILURES - 1, 10)
                 card.locked_until = now + min(CARD_LOCK * 2**doublings, CARD_LOCK_MAX)
         locked = _client_failed(session, node, address, now)
         return Attempt(SignIn.LOCKED if locked else SignIn.REFUSED, card)
@@ -221,12 +233,14 @@ def _client_failed(session: Session, node: Node, address: str, now: datetime) ->
     those of the previous one, weighted by how much of it still lies within ``CLIENT_WINDOW``.
     """
     key = _client_key(node, address)
-    row = session.get(SignInThrottleRow, key)
-    if row is None:
-        row = SignInThrottleRow(
-            client=key, window_start=now, failures=0, previous_failures=0, locked_until=None
-        )
-        session.add(row)
+    # Two first failures from a new address may arrive at once: the row is created unless it
+    # exists, then read locked (PostgreSQL locks the row; on SQLite the insert already took the
+    # database's one write lock), so concurrent failures are all counted, one after the other.
+    fresh = {"window_start": now, "failures": 0, "previous_failures": 0, "locked_until": None}
+    session.execute(_insert_absent(session, SignInThrottleRow, {"client": key, **fresh}))
+    row = session.get(SignInThrottleRow, key, with_for_update=True, populate_existing=True)
+    if row is None:  # pragma: no cover - just inserted or already there, in this transaction
+        raise RuntimeError("the sign-in throttle row vanished")
     elapsed = now - row.window_start
     if elapsed >= CLIENT_WINDOW:
         row.previous_failures = row.failures if elapsed < 2 * CLIENT_WINDOW else 0
@@ -239,6 +253,13 @@ def _client_failed(session: Session, node: Node, address: str, now: datetime) ->
         row.locked_until = now + CLIENT_LOCK
         return True
     return False
+
+
+def _insert_absent(session: Session, table: type[Base], values: dict[str, Any]) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's database's own dialect."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).values(values).on_conflict_do_nothing()
 
 
 def card_of(session: Session, reference: str) -> AccessCardRow:

@@ -27,7 +27,12 @@ from gateway.inbox.models import ReceivedSectionRow
 from gateway.node import Node
 from gateway.portal import cards
 from gateway.portal.i18n import translations
-from gateway.portal.models import AccessCardRow, CorrectionRequestRow, PortalSessionRow
+from gateway.portal.models import (
+    AccessCardRow,
+    CorrectionRequestRow,
+    PortalSessionRow,
+    SignInThrottleRow,
+)
 from partners.auditlog import entry_is_in, verify_checkpoint
 from schemas.api import CaseCreate
 from schemas.audit import PersonExport
@@ -721,6 +726,52 @@ class TestThrottling:
         assert attempt(browser, card["reference"], card["code"]).status_code == 429
         host.clock.advance(days=1)
         assert attempt(browser, card["reference"], card["code"]).status_code == 303
+
+    def test_wrong_codes_arriving_at_the_same_instant_all_count(
+        self, pair: TestFederation, host: TestNode, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Two guesses in parallel: the second is counted while the first is being checked.
+        # Both must count, so that the fifth wrong code locks the card however they interleave;
+        # both come from a new address too, whose throttle row neither may fail to create.
+        case = flows.create_case(host)
+        card = issue_card(host, case["id"])
+        node = gateway_node(host)
+        with host.sessions.begin() as session:
+            row = session.get(AccessCardRow, cards.normalise(card["reference"]))
+            assert row is not None
+            row.failed_attempts = 3
+        real_matches = cards._matches
+        racing: list[cards.Attempt] = []
+        raced: list[bool] = []
+
+        def matches_while_another_guess_lands(code_hash: str, code: str) -> bool:
+            if not raced:  # only the first guess is overtaken, once
+                raced.append(True)
+                racing.append(guess())
+            return real_matches(code_hash, code)
+
+        def guess() -> cards.Attempt:
+            with host.sessions.begin() as session:
+                return cards.sign_in(
+                    session,
+                    node,
+                    reference=card["reference"],
+                    code=wrong(card["code"]),
+                    address="198.51.100.9",
+                    now=host.clock.now(),
+                )
+
+        monkeypatch.setattr(cards, "_matches", matches_while_another_guess_lands)
+        first = guess()
+        assert racing[0].outcome is cards.SignIn.REFUSED
+        assert first.outcome is cards.SignIn.REFUSED
+        with host.sessions() as session:
+            row = session.get(AccessCardRow, cards.normalise(card["reference"]))
+            assert row is not None
+            assert row.failed_attempts == 5
+            assert row.locked_until is not None
+            throttle = session.scalars(select(SignInThrottleRow)).one()
+            assert throttle.failures == 2
 
     def test_more_than_twenty_failures_lock_the_address_out_whatever_the_card(
         self, pair: TestFederation, host: TestNode
