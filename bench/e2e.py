@@ -36,17 +36,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
-from fastapi import Body, FastAPI
-from pydantic import AnyHttpUrl
-from sqlalchemy import JSON, Float, Integer, create_engine, select, update
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import create_engine, select, update
+from sqlalchemy.orm import Session
 
+from bench.bare import BareOutbox, BareStored, wait_healthy
+from bench.bare import serve as serve_bare
 from bench.harness import (
     SPAWN,
     ApiServer,
@@ -63,15 +62,11 @@ from bench.harness import (
     stop_cleanly_on_sigterm,
     table,
 )
-from bench.purge import HOST, SENDER, prepare_cases, staff_headers
+from bench.purge import HOST, SENDER, build_federation, prepare_cases, referral_body, staff_headers
 from gateway.config import Settings
-from schemas.common import PartnerRole
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from tests.support import flows
-    from tests.support.clock import FakeClock
-    from tests.support.federation import TestFederation
 
 NAME = "end_to_end"
 DESCRIPTION = "Benchmark: two nodes end to end at saturation, against a bare relay."
@@ -118,35 +113,6 @@ def _worker_process(settings: Settings) -> None:
         delivery.run_forever(interval=INTERVAL, stop=stopping)
 
 
-def _federation(databases: ScratchDatabases, run: int, inbox: dict[str, int]) -> TestFederation:
-    """A host and a recipient whose signed directory lists their real loopback inboxes."""
-    federation = TestFederation(
-        root=databases.folder / f"run{run}",
-        clock=FakeClock(datetime.now(UTC)),
-        database_url=lambda node_id: databases.url(f"{node_id.replace('-', '_')}_{run}"),
-    )
-    federation.add_node(HOST, [PartnerRole.HOST_MISSION], "DE")
-    federation.add_node(SENDER, [PartnerRole.RECEPTION_PARTNER], "SN")
-    directory = federation.directory()
-    listed = [
-        record.model_copy(update={"inbox_url": AnyHttpUrl(f"http://127.0.0.1:{inbox[n]}")})
-        for record in directory.nodes
-        if (n := record.node_id)
-    ]
-    federation.publish(directory.model_copy(update={"nodes": listed}))
-    return federation
-
-
-def _referral(case_id: str) -> dict[str, Any]:
-    return {
-        "case_id": case_id,
-        "recipient": SENDER,
-        "purpose": "arrival_reception",
-        "transfer_ground": "explicit_consent_informed_of_risks",
-        "content": flows.content(),
-    }
-
-
 @dataclass
 class Side:
     """One side of the comparison, running: how to submit a referral, and when each was done."""
@@ -163,7 +129,7 @@ class Side:
 @contextmanager
 def ours(databases: ScratchDatabases, run: int) -> Iterator[Side]:
     ports = {HOST: free_port(), SENDER: free_port()}
-    federation = _federation(databases, run, ports)
+    federation = build_federation(databases, f"run{run}", ports)
     host, recipient = federation.nodes[HOST], federation.nodes[SENDER]
     headers = staff_headers(federation)
     workers: list[BaseProcess] = []
@@ -189,7 +155,7 @@ def ours(databases: ScratchDatabases, run: int) -> Iterator[Side]:
                 cases = prepare_cases(http, CASES)
 
             def submit(http: httpx.Client, number: int) -> str:
-                response = http.post("/api/v1/referrals", json=_referral(cases[number % CASES]))
+                response = http.post("/api/v1/referrals", json=referral_body(cases[number % CASES]))
                 if response.status_code != 201:
                     raise RuntimeError(f"a referral was answered {response.status_code}")
                 return str(response.json()["packet_id"])
@@ -213,50 +179,6 @@ def ours(databases: ScratchDatabases, run: int) -> Iterator[Side]:
 
 
 # -- the bare relay -----------------------------------------------------------------------------
-
-
-class _Base(DeclarativeBase):
-    pass
-
-
-class BareOutbox(_Base):
-    __tablename__ = "bare_outbox"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    body: Mapped[dict[str, Any]] = mapped_column(JSON())
-    delivered_at: Mapped[float | None] = mapped_column(Float(), nullable=True)
-
-
-class BareInbox(_Base):
-    __tablename__ = "bare_inbox"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    body: Mapped[dict[str, Any]] = mapped_column(JSON())
-
-
-def _bare_app(url: str, port: int, table: type[BareOutbox] | type[BareInbox]) -> None:
-    """A bare endpoint: parse the JSON, store it in ``table``, answer 201 with the row id."""
-    import uvicorn
-
-    engine = create_engine(url)
-    _Base.metadata.create_all(engine)
-    app = FastAPI()
-
-    @app.get("/healthz")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    # A plain ``def``, as our endpoints are: FastAPI runs it in its thread pool, so concurrent
-    # requests overlap as ours do (an ``async def`` doing blocking database calls would not).
-    @app.post("/bare", status_code=201)
-    def store(body: Annotated[dict[str, Any], Body()]) -> dict[str, int]:
-        with Session(engine) as session, session.begin():
-            row = table(body=body)
-            session.add(row)
-            session.flush()
-            return {"id": row.id}
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def _bare_forwarder(url: str, inbox: str, concurrency: int) -> None:
@@ -286,19 +208,6 @@ def _bare_forwarder(url: str, inbox: str, concurrency: int) -> None:
                 stopping.wait(INTERVAL)
 
 
-def _wait_healthy(base_url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=base_url, timeout=5) as probe:
-        while time.monotonic() < deadline:
-            try:
-                if probe.get("/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    raise TimeoutError("a bare app did not start")
-
-
 @contextmanager
 def bare(databases: ScratchDatabases, run: int) -> Iterator[Side]:
     def url(name: str) -> str:
@@ -307,16 +216,16 @@ def bare(databases: ScratchDatabases, run: int) -> Iterator[Side]:
     host_url, recipient_url = url("bare_host"), url("bare_recipient")
     host_port, recipient_port = free_port(), free_port()
     processes = [
-        SPAWN.Process(target=_bare_app, args=(host_url, host_port, BareOutbox), daemon=True),
+        SPAWN.Process(target=serve_bare, args=(host_url, host_port, BareOutbox), daemon=True),
         SPAWN.Process(
-            target=_bare_app, args=(recipient_url, recipient_port, BareInbox), daemon=True
+            target=serve_bare, args=(recipient_url, recipient_port, BareStored), daemon=True
         ),
     ]
     try:
         for process in processes:
             process.start()
-        _wait_healthy(f"http://127.0.0.1:{host_port}")
-        _wait_healthy(f"http://127.0.0.1:{recipient_port}")
+        wait_healthy(f"http://127.0.0.1:{host_port}")
+        wait_healthy(f"http://127.0.0.1:{recipient_port}")
 
         def start_worker(concurrency: int) -> None:
             forwarder = SPAWN.Process(
@@ -333,7 +242,7 @@ def bare(databases: ScratchDatabases, run: int) -> Iterator[Side]:
             return httpx.Client(base_url=f"http://127.0.0.1:{host_port}", timeout=60)
 
         def submit(http: httpx.Client, number: int) -> str:
-            response = http.post("/bare", json=_referral(f"{number:032x}"))
+            response = http.post("/bare", json=referral_body(f"{number:032x}"))
             response.raise_for_status()
             return str(response.json()["id"])
 

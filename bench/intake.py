@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
-from fastapi import Body, FastAPI
-from sqlalchemy import JSON, Integer, create_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from bench.bare import BareStored
+from bench.bare import serve as serve_bare
 from bench.harness import (
     SPAWN,
     ApiServer,
@@ -38,65 +36,16 @@ from bench.harness import (
     stop_cleanly_on_sigterm,
     table,
 )
-from bench.purge import SENDER, prepare_cases, staff_headers
-from schemas.common import PartnerRole
+from bench.purge import build_federation, prepare_cases, referral_body, staff_headers
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from tests.support import flows
-    from tests.support.clock import FakeClock
-    from tests.support.federation import TestFederation
 
 NAME = "referral_intake"
 DESCRIPTION = "Benchmark: referral intake against a bare endpoint storing the same JSON."
 HOST = "host-mission"
 GOAL_R = 0.5
 WARMUP = 20
-
-
-class _Base(DeclarativeBase):
-    pass
-
-
-class BareReferral(_Base):
-    __tablename__ = "bare_referrals"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    body: Mapped[dict[str, Any]] = mapped_column(JSON())
-
-
-def _serve_bare(url: str, port: int) -> None:
-    """The baseline app: parse the JSON, store it, answer 201. Nothing else."""
-    import uvicorn
-
-    engine = create_engine(url)
-    _Base.metadata.create_all(engine)
-    app = FastAPI()
-
-    @app.get("/healthz")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    # A plain ``def``, as our endpoints are: both pay the same hop to FastAPI's thread pool.
-    @app.post("/bare", status_code=201)
-    def store(body: Annotated[dict[str, Any], Body()]) -> dict[str, int]:
-        with Session(engine) as session, session.begin():
-            row = BareReferral(body=body)
-            session.add(row)
-            session.flush()
-            return {"id": row.id}
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def _payload(case_id: str) -> dict[str, Any]:
-    return {
-        "case_id": case_id,
-        "recipient": SENDER,
-        "purpose": "arrival_reception",
-        "transfer_ground": "explicit_consent_informed_of_risks",
-        "content": flows.content(),
-    }
 
 
 def _post_many(http: httpx.Client, path: str, bodies: list[dict[str, Any]]) -> list[float]:
@@ -111,17 +60,10 @@ def _post_many(http: httpx.Client, path: str, bodies: list[dict[str, Any]]) -> l
 
 
 def one_run(databases: ScratchDatabases, run: int, requests: int) -> dict[str, float]:
-    federation = TestFederation(
-        root=databases.folder / f"run{run}",
-        clock=FakeClock(datetime.now(UTC)),
-        database_url=lambda node_id: databases.url(f"{node_id.replace('-', '_')}_{run}"),
-    )
-    federation.add_node(HOST, [PartnerRole.HOST_MISSION], "DE")
-    federation.add_node(SENDER, [PartnerRole.RECEPTION_PARTNER], "SN")
-    federation.publish()
+    federation = build_federation(databases, f"run{run}")
     bare_url = databases.url(f"bare_{run}").replace("postgresql://", "postgresql+psycopg://")
     port = free_port()
-    bare = SPAWN.Process(target=_serve_bare, args=(bare_url, port), daemon=True)
+    bare = SPAWN.Process(target=serve_bare, args=(bare_url, port, BareStored), daemon=True)
     bare.start()
     try:
         with (
@@ -129,9 +71,8 @@ def one_run(databases: ScratchDatabases, run: int, requests: int) -> dict[str, f
             httpx.Client(base_url=base_url, headers=staff_headers(federation), timeout=30) as node,
             httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as plain,
         ):
-            _wait(plain)
             cases = prepare_cases(node, 10)
-            bodies = [_payload(cases[i % len(cases)]) for i in range(requests + WARMUP)]
+            bodies = [referral_body(cases[i % len(cases)]) for i in range(requests + WARMUP)]
             _post_many(node, "/api/v1/referrals", bodies[:WARMUP])
             _post_many(plain, "/bare", bodies[:WARMUP])
             ours = _post_many(node, "/api/v1/referrals", bodies[WARMUP:])
@@ -149,18 +90,6 @@ def one_run(databases: ScratchDatabases, run: int, requests: int) -> dict[str, f
         "bare_p50_ms": theirs.p50_ms,
         "bare_p99_ms": theirs.p99_ms,
     }
-
-
-def _wait(http: httpx.Client, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if http.get("/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("the bare app did not start")
 
 
 def main(argv: list[str] | None = None) -> int:

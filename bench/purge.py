@@ -52,12 +52,14 @@ import random
 import statistics
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
 
 import httpx
+from pydantic import AnyHttpUrl
 from sqlalchemy import event, insert, text
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -132,16 +134,31 @@ class Config:
 # -- setup -------------------------------------------------------------------------------------
 
 
-def build_federation(databases: ScratchDatabases, run: int) -> TestFederation:
-    """A host and a recipient with real homes and a signed directory, valid from now."""
+def build_federation(
+    databases: ScratchDatabases, label: str, inboxes: Mapping[str, int] | None = None
+) -> TestFederation:
+    """A host and a recipient with real homes and a signed directory, valid from now.
+
+    ``label`` names their folders and databases. With ``inboxes`` (node id to a port on
+    127.0.0.1), the directory lists those real inboxes, so nodes served there reach each other.
+    """
     federation = TestFederation(
-        root=databases.folder / f"run{run}",
+        root=databases.folder / label,
         clock=FakeClock(datetime.now(UTC)),
-        database_url=lambda node_id: databases.url(f"{node_id.replace('-', '_')}_{run}"),
+        database_url=lambda node_id: databases.url(f"{label}_{node_id.replace('-', '_')}"),
     )
     federation.add_node(HOST, [PartnerRole.HOST_MISSION], "DE")
     federation.add_node(SENDER, [PartnerRole.RECEPTION_PARTNER], "SN")
-    federation.publish()
+    directory = federation.directory()
+    if inboxes:
+        listed = [
+            node.model_copy(
+                update={"inbox_url": AnyHttpUrl(f"http://127.0.0.1:{inboxes[node.node_id]}")}
+            )
+            for node in directory.nodes
+        ]
+        directory = directory.model_copy(update={"nodes": listed})
+    federation.publish(directory)
     return federation
 
 
@@ -249,12 +266,15 @@ def load_expired(settings: Settings, config: Config) -> None:
         engine.dispose()
 
 
-def staff_headers(federation: TestFederation) -> dict[str, str]:
+def staff_headers(
+    federation: TestFederation, role: StaffRole = StaffRole.CASEWORKER
+) -> dict[str, str]:
+    """A bearer token of the host's staff, for a caseworker (or ``role``) of one office."""
     host = federation.nodes[HOST]
     issuer = StaffTokenIssuer(key=host.home.staff_issuer(), node_id=HOST)
     token = issuer.issue(
-        user="bench-cw",
-        role=StaffRole.CASEWORKER,
+        user=f"bench-{role.value}",
+        role=role,
         office="bench-office",
         now=datetime.now(UTC),
         lifetime=timedelta(hours=2),
@@ -282,6 +302,17 @@ def prepare_cases(http: httpx.Client, count: int) -> list[str]:
     return cases
 
 
+def referral_body(case_id: str) -> dict[str, Any]:
+    """A referral of the case to the recipient, as a caseworker would post it."""
+    return {
+        "case_id": case_id,
+        "recipient": SENDER,
+        "purpose": "arrival_reception",
+        "transfer_ground": "explicit_consent_informed_of_risks",
+        "content": flows.content(),
+    }
+
+
 # -- the load ----------------------------------------------------------------------------------
 
 
@@ -298,15 +329,8 @@ class Intake:
         return self.ok.count(False)
 
     def post(self, http: httpx.Client, case_id: str) -> None:
-        payload = {
-            "case_id": case_id,
-            "recipient": SENDER,
-            "purpose": "arrival_reception",
-            "transfer_ground": "explicit_consent_informed_of_risks",
-            "content": flows.content(),
-        }
         start = time.perf_counter()
-        response = http.post("/api/v1/referrals", json=payload)
+        response = http.post("/api/v1/referrals", json=referral_body(case_id))
         self.seconds.append(time.perf_counter() - start)
         self.starts.append(start)
         self.ok.append(response.status_code == 201)
@@ -423,7 +447,7 @@ def one_run(databases: ScratchDatabases, config: Config, run: int, lead: int) ->
     ``lead`` was too small, the baseline leans after the purge, and the result says so).
     """
     started = time.perf_counter()
-    federation = build_federation(databases, run)
+    federation = build_federation(databases, f"run{run}")
     try:
         settings = federation.nodes[HOST].settings
         _, load_seconds = timed(lambda: load_expired(settings, config))

@@ -29,7 +29,7 @@ import random
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -50,19 +50,15 @@ from bench.harness import (
     table,
     timed,
 )
-from bench.purge import HOST, SENDER, prepare_cases, staff_headers
+from bench.purge import HOST, build_federation, prepare_cases, referral_body, staff_headers
 from gateway.accesslog.models import AccessEventRow
 from gateway.accesslog.tree import AuditLog
-from gateway.auth import StaffTokenIssuer
 from gateway.cases.models import CaseRow
 from gateway.referrals.models import OutboxRow, ReferralRow
-from schemas.common import PartnerRole, StaffRole
+from schemas.common import StaffRole
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from tests.support import flows
-    from tests.support.clock import FakeClock
-    from tests.support.federation import TestFederation
 
 NAME = "scale"
 DESCRIPTION = "Benchmark: intake and subject access on a small and a big store."
@@ -148,18 +144,6 @@ def settle(engine: Engine) -> None:
             connection.exec_driver_sql("VACUUM ANALYZE")
 
 
-def _dpo_headers(federation: TestFederation) -> dict[str, str]:
-    host = federation.nodes[HOST]
-    token = StaffTokenIssuer(key=host.home.staff_issuer(), node_id=HOST).issue(
-        user="bench-dpo",
-        role=StaffRole.DPO,
-        office="dpo",
-        now=datetime.now(UTC),
-        lifetime=timedelta(hours=2),
-    )
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _timed_requests(calls: list[Any]) -> list[float]:
     seconds = []
     for call in calls:
@@ -172,15 +156,7 @@ def _timed_requests(calls: list[Any]) -> list[float]:
 
 
 def one_store(databases: ScratchDatabases, config: Config, size: int) -> dict[str, Any]:
-    label = f"s{size}"
-    federation = TestFederation(
-        root=databases.folder / label,
-        clock=FakeClock(datetime.now(UTC)),
-        database_url=lambda node_id: databases.url(f"{label}_{node_id.replace('-', '_')}"),
-    )
-    federation.add_node(HOST, [PartnerRole.HOST_MISSION], "DE")
-    federation.add_node(SENDER, [PartnerRole.RECEPTION_PARTNER], "SN")
-    federation.publish()
+    federation = build_federation(databases, f"s{size}")
     host = federation.nodes[HOST]
     node = host.client.app.state.node  # type: ignore[attr-defined]
     try:
@@ -189,14 +165,9 @@ def one_store(databases: ScratchDatabases, config: Config, size: int) -> dict[st
                 base_url=base_url, headers=staff_headers(federation), timeout=60
             ) as caseworker:
                 live_cases = prepare_cases(caseworker, 10)
-                referral = {
-                    "case_id": live_cases[0],
-                    "recipient": SENDER,
-                    "purpose": "arrival_reception",
-                    "transfer_ground": "explicit_consent_informed_of_risks",
-                    "content": flows.content(),
-                }
-                caseworker.post("/api/v1/referrals", json=referral).raise_for_status()
+                # One referral made through the API: the template the stored rows are cloned from.
+                first = referral_body(live_cases[0])
+                caseworker.post("/api/v1/referrals", json=first).raise_for_status()
                 stored, load_s = timed(lambda: load(host.sessions, size, node.clock.now()))
                 settle(host.engine)
                 _, sequence_s = timed(AuditLog(node=node, sessions=host.sessions).run_once)
@@ -205,7 +176,7 @@ def one_store(databases: ScratchDatabases, config: Config, size: int) -> dict[st
                     f"log and checkpointed in {sequence_s:.0f} s"
                 )
                 bodies = [
-                    {**referral, "case_id": live_cases[i % len(live_cases)]}
+                    referral_body(live_cases[i % len(live_cases)])
                     for i in range(config.requests + WARMUP)
                 ]
                 posts = [
@@ -215,7 +186,7 @@ def one_store(databases: ScratchDatabases, config: Config, size: int) -> dict[st
                 _timed_requests(posts[:WARMUP])
                 intake = [_timed_requests(posts[WARMUP:]) for _ in range(config.runs)]
             with httpx.Client(
-                base_url=base_url, headers=_dpo_headers(federation), timeout=60
+                base_url=base_url, headers=staff_headers(federation, StaffRole.DPO), timeout=60
             ) as dpo:
                 # A benchmark's sample of people, not a secret.
                 people = random.Random(config.seed).sample(stored, config.requests)  # noqa: S311
