@@ -23,20 +23,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Insert, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
 from gateway.cases.models import CaseRow
 from gateway.cases.service import own_case
-from gateway.db import Base
+from gateway.db import insert_absent
 from gateway.errors import NotFound
 from gateway.node import Node
 from gateway.portal.models import AccessCardRow, PortalSessionRow, SignInThrottleRow
@@ -237,7 +234,7 @@ def _client_failed(session: Session, node: Node, address: str, now: datetime) ->
     # exists, then read locked (PostgreSQL locks the row; on SQLite the insert already took the
     # database's one write lock), so concurrent failures are all counted, one after the other.
     fresh = {"window_start": now, "failures": 0, "previous_failures": 0, "locked_until": None}
-    session.execute(_insert_absent(session, SignInThrottleRow, {"client": key, **fresh}))
+    session.execute(insert_absent(session, SignInThrottleRow, {"client": key, **fresh}))
     row = session.get(SignInThrottleRow, key, with_for_update=True, populate_existing=True)
     if row is None:  # pragma: no cover - just inserted or already there, in this transaction
         raise RuntimeError("the sign-in throttle row vanished")
@@ -253,13 +250,6 @@ def _client_failed(session: Session, node: Node, address: str, now: datetime) ->
         row.locked_until = now + CLIENT_LOCK
         return True
     return False
-
-
-def _insert_absent(session: Session, table: type[Base], values: dict[str, Any]) -> Insert:
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's database's own dialect."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return insert(table).values(values).on_conflict_do_nothing()
 
 
 def card_of(session: Session, reference: str) -> AccessCardRow:
