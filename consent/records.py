@@ -16,8 +16,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from schemas.common import ConsentGiver, PartnerRole, Purpose, SectionName, VulnerabilityFlag
+from schemas.consent import ChildView
 
 ADULT_AGE = 18
+#: Flags that make a referral need a second staff member's approval before it is sealed.
+GRAVEST_FLAGS = frozenset(
+    {VulnerabilityFlag.VICTIM_OF_TRAFFICKING, VulnerabilityFlag.ASYLUM_HISTORY}
+)
+#: A child's views that the best-interests determination must say how it weighed.
+VIEWS_TO_WEIGH = frozenset({ChildView.DISAGREES, ChildView.MIXED})
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,21 @@ class SubjectFacts:
 
     is_child: bool
     flags: frozenset[VulnerabilityFlag] = frozenset()
+    age_uncertain: bool = False
+
+    @property
+    def needs_custodian(self) -> bool:
+        """An unaccompanied or separated child, or a person whose age is uncertain (who gets the
+        benefit of the doubt): someone must be named to take custody on arrival."""
+        return (
+            self.age_uncertain or VulnerabilityFlag.UNACCOMPANIED_OR_SEPARATED_CHILD in self.flags
+        )
+
+    @property
+    def needs_second_approval(self) -> bool:
+        """A victim of trafficking or a person with an asylum history: the gravest harm if a
+        referral goes wrong, so two staff members must agree before it is sealed."""
+        return bool(self.flags & GRAVEST_FLAGS)
 
     @classmethod
     def from_birth(
@@ -38,7 +60,7 @@ class SubjectFacts:
     ) -> SubjectFacts:
         """A child unless known to be 18 or over: an uncertain age gets the benefit of the doubt."""
         if age_uncertain or date_of_birth is None:
-            return cls(is_child=True, flags=flags)
+            return cls(is_child=True, flags=flags, age_uncertain=True)
         birthday_passed = (today.month, today.day) >= (date_of_birth.month, date_of_birth.day)
         age = today.year - date_of_birth.year - (0 if birthday_passed else 1)
         child = age < ADULT_AGE or VulnerabilityFlag.UNACCOMPANIED_OR_SEPARATED_CHILD in flags
@@ -66,6 +88,10 @@ class ConsentGrant:
     child_view_recorded: bool = False
     best_interests_reference: bool = False
     informed_of_risks: bool = False
+    child_view: ChildView | None = None
+    #: Whether the best-interests determination states, in its own field, how the child's view
+    #: was weighed.
+    child_view_weighed: bool = False
 
     def covers(
         self, purpose: Purpose, recipient: str, roles: frozenset[PartnerRole], now: datetime
@@ -89,3 +115,7 @@ class ConsentGrant:
             and self.child_view_recorded
             and self.best_interests_reference
         )
+
+    def child_view_answered(self) -> bool:
+        """A child's disagreement (or mixed view) counts only once the BID says how it weighed it."""
+        return self.child_view not in VIEWS_TO_WEIGH or self.child_view_weighed

@@ -29,6 +29,7 @@ class RejectReason(StrEnum):
     REPLAYED = "packet_id_reused_with_other_content"
     SENDER_MISMATCH = "token_issuer_is_not_the_sender"
     NOT_ALLOWED = "sender_or_purpose_not_allowed"
+    WITHHELD_FROM_ROLE = "field_withheld_from_recipient_role"
 
 
 class InvalidEnvelope(Exception):

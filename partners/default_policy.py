@@ -107,6 +107,8 @@ def default_policy() -> list[SharingRule]:
 DEFAULT_EVENT_HORIZON_DAYS = {
     RetentionEvent.REFERRAL_SENT: 0,
     RetentionEvent.ARRIVAL: 60,
+    # A child is handed over to the custodian on the day they arrive.
+    RetentionEvent.HANDED_OVER: 60,
     RetentionEvent.ASSISTANCE_STARTED: 90,
     # Reintegration support and its monitoring run up to about a year after return.
     RetentionEvent.CASE_CLOSED: 365,

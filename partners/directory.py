@@ -3,6 +3,9 @@
 Invariants:
 - a node only uses a directory that verifies under the pinned operator key, has not expired, and
   is not older (lower serial) than the one it already holds;
+- no directory is signed or installed whose sharing policy lists anything for ``law_enforcement``
+  or gives a ``government_authority`` a field withheld from it (``check_sharing_policy``): the
+  protection rules hold in the policy itself, not only where it is applied;
 - a public key is only returned for a time inside its validity period, so a rotated-out key stops
   being used for new packets while old packets stay verifiable until the key's own end.
 
@@ -29,6 +32,7 @@ from partners.errors import DirectoryError, NoUsableKey, UnknownNode
 from schemas.common import PartnerRole, Purpose
 from schemas.directory import Directory, KeyRecord, NodeRecord, SharingRule
 from schemas.envelope import SignedDocument
+from schemas.sections import WITHHELD_FROM_AUTHORITIES
 
 DIRECTORY_CONTEXT = "avrr-directory/1"
 #: How far a directory's issue time may lie ahead of our clock before we call it bogus.
@@ -55,7 +59,34 @@ def public_key(record: KeyRecord, use: KeyUse) -> PublicKey:
     return key
 
 
+def check_sharing_policy(directory: Directory) -> None:
+    """Refuse a policy that breaks a protection rule, naming the rule and the field.
+
+    Nothing is ever listed for ``law_enforcement``; a ``government_authority`` is never given
+    diagnosis, medication, protection flags or any free-text field. The policy engine enforces
+    both anyway; refusing such a policy when it is signed and when it is installed means no node
+    ever holds one that says otherwise.
+    """
+    for rule in directory.sharing_policy:
+        if rule.role is PartnerRole.LAW_ENFORCEMENT and rule.sections:
+            raise DirectoryError(
+                f"the sharing policy lists sections for law_enforcement ({rule.purpose.value});"
+                " voluntary return data never goes to law enforcement"
+            )
+        if rule.role is not PartnerRole.GOVERNMENT_AUTHORITY:
+            continue
+        for section, fields in rule.sections.items():
+            withheld = sorted(set(fields) & WITHHELD_FROM_AUTHORITIES[section])
+            if withheld:
+                named = ", ".join(f"{section.value}.{name}" for name in withheld)
+                raise DirectoryError(
+                    f"the sharing policy gives government_authority ({rule.purpose.value})"
+                    f" fields withheld from authorities: {named}"
+                )
+
+
 def sign_directory(directory: Directory, operator_key: SigningKey) -> SignedDocument:
+    check_sharing_policy(directory)
     return sign_document(directory.model_dump(mode="json"), operator_key, context=DIRECTORY_CONTEXT)
 
 
@@ -90,6 +121,7 @@ def verify_directory(
         raise DirectoryError("the directory is issued in the future; check the clock")
     if directory.serial < min_serial:
         raise DirectoryError("the directory is older than the one already installed")
+    check_sharing_policy(directory)
     view = FederationView(directory)
     view.check_keys()
     return view
@@ -139,6 +171,10 @@ class FederationView:
     @property
     def suspended_countries(self) -> frozenset[str]:
         return frozenset(self.directory.suspended_countries)
+
+    @property
+    def suspended_regions(self) -> frozenset[str]:
+        return frozenset(self.directory.suspended_regions)
 
 
 def _newest_valid(keys: Iterable[PublicKey], now: datetime, node_id: str) -> PublicKey:

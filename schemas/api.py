@@ -92,6 +92,12 @@ class ReferralRead(Outbound):
     withheld: dict[str, Any]
     attempts: list[DeliveryAttemptRead] = []
     receipt: ReceiptRead | None = None
+    #: Why it is in its status where that needs saying: the rule that cancelled it.
+    status_reason: str | None = None
+    #: For a referral that needed a second staff member's approval: when it was submitted, and
+    #: who approved it (``created_at`` is then when it was approved and sealed).
+    submitted_at: datetime | None = None
+    approved_by: str | None = None
 
 
 class ReceivedReferralSummary(Outbound):

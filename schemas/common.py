@@ -133,6 +133,38 @@ ShortText = Annotated[
 ]
 #: Longer free text (a plan, a note): bounded.
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]
+
+
+class FreeTextMarker:
+    """Marks a field in which staff describe the person in their own words.
+
+    Such a field can carry any fact (a diagnosis, a trafficking or asylum history) whatever its
+    label says, so the protection rules treat it as sensitive: it never reaches a government
+    authority (``schemas.sections.WITHHELD_FROM_AUTHORITIES``). Names of people, places and
+    organisations are ``ShortText`` without the mark.
+    """
+
+    def __repr__(self) -> str:
+        return "FREE_TEXT"
+
+
+FREE_TEXT = FreeTextMarker()
+#: A description in staff's own words, one line (a condition, a skill, mobility needs).
+FreeText = Annotated[ShortText, FREE_TEXT]
+#: A longer description in staff's own words (a plan, a handover arrangement).
+FreeLongText = Annotated[LongText, FREE_TEXT]
+
+
+def _subdivision(value: str) -> str:
+    if value.split("-", 1)[0] not in COUNTRY_CODES:
+        raise ValueError("not an ISO 3166-2 code: its first part must be a country code")
+    return value
+
+
+#: An ISO 3166-2 country subdivision (a region, province or state), e.g. ``ML-7``.
+SubdivisionCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$"), AfterValidator(_subdivision)
+]
 #: An IATA airport code.
 AirportCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
@@ -150,11 +182,15 @@ class Outbound(BaseModel):
 
 
 __all__ = [
+    "FREE_TEXT",
     "AirportCode",
     "AwareDatetime",
     "ConsentGiver",
     "CountryCode",
     "Field",
+    "FreeLongText",
+    "FreeText",
+    "FreeTextMarker",
     "Inbound",
     "KeyId",
     "LanguageCode",
@@ -167,6 +203,7 @@ __all__ = [
     "SectionName",
     "ShortText",
     "StaffRole",
+    "SubdivisionCode",
     "TransferGround",
     "VulnerabilityFlag",
 ]

@@ -24,6 +24,7 @@ from schemas.common import (
     ConsentGiver,
     Inbound,
     LanguageCode,
+    LongText,
     NodeId,
     Outbound,
     PartnerRole,
@@ -76,6 +77,9 @@ class ConsentCreate(Inbound):
     giver_relation: ShortText | None = None
     child_view: ChildView | None = None
     best_interests_reference: ShortText | None = None
+    #: How the best-interests determination weighed the child's view: needed before anything is
+    #: sent for a child who disagrees or is of two minds. Kept sealed; shown to the DPO.
+    child_view_weighing: LongText | None = None
     method: ConsentMethod
     witness: ShortText | None = None
     language: LanguageCode
@@ -91,6 +95,11 @@ class ConsentCreate(Inbound):
             raise ValueError("consent cannot be recorded for law enforcement")
         if self.given_by is not ConsentGiver.DATA_SUBJECT and not self.giver_relation:
             raise ValueError("say how the person giving consent is related to the data subject")
+        if self.child_view_weighing and not (self.child_view and self.best_interests_reference):
+            raise ValueError(
+                "how the child's view was weighed belongs to a best-interests determination: "
+                "record the child's view and the determination's reference with it"
+            )
         if self.method is ConsentMethod.VERBAL_WITH_WITNESS and not self.witness:
             raise ValueError("verbal consent needs a witness")
         for section, names in (self.fields or {}).items():
@@ -142,6 +151,7 @@ class ConsentRead(Outbound):
     giver_relation: str | None
     child_view: str | None
     best_interests_reference: str | None
+    child_view_weighed: bool = False
     method: str
     witness: str | None
     language: str

@@ -29,6 +29,7 @@ from schemas.common import (
     Purpose,
     SectionName,
     ShortText,
+    SubdivisionCode,
 )
 from schemas.envelope import Base64Url
 from schemas.sections import section_fields
@@ -59,10 +60,18 @@ class NodeRecord(Inbound):
     node_id: NodeId
     organisation: ShortText
     country: CountryCode
+    #: Where in the country the member works (ISO 3166-2), so a region can be suspended alone.
+    region: SubdivisionCode | None = None
     roles: Annotated[list[PartnerRole], Field(min_length=1, max_length=8)]
     inbox_url: AnyHttpUrl
     signing_keys: Annotated[list[KeyRecord], Field(min_length=1, max_length=16)]
     encryption_keys: Annotated[list[KeyRecord], Field(min_length=1, max_length=16)]
+
+    @model_validator(mode="after")
+    def _region_in_country(self) -> NodeRecord:
+        if self.region is not None and not self.region.startswith(f"{self.country}-"):
+            raise ValueError("a node's region must lie in its country")
+        return self
 
 
 class SharingRule(Inbound):
@@ -88,6 +97,9 @@ class RetentionEvent(StrEnum):
     ARRIVAL = "arrival"
     ASSISTANCE_STARTED = "assistance_started"
     CASE_CLOSED = "case_closed"
+    #: A child handed over to the custodian its referrals named; for an unaccompanied child,
+    #: arrival can only be recorded once this is.
+    HANDED_OVER = "handed_over"
 
 
 class RetentionRule(Inbound):
@@ -116,6 +128,8 @@ class Directory(Inbound):
     nodes: Annotated[list[NodeRecord], Field(max_length=1000)]
     sharing_policy: Annotated[list[SharingRule], Field(max_length=1000)]
     suspended_countries: Annotated[list[CountryCode], Field(max_length=300)] = []
+    #: Regions (ISO 3166-2) where referrals are suspended while the rest of the country is not.
+    suspended_regions: Annotated[list[SubdivisionCode], Field(max_length=1000)] = []
     retention: Annotated[list[RetentionRule], Field(max_length=500)] = []
     #: Days from sending until an event is assumed to happen, while it is not yet reported.
     event_horizon_days: dict[RetentionEvent, Annotated[int, Field(ge=0, le=3650)]] = {}

@@ -12,25 +12,28 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from schemas.common import (
+    FREE_TEXT,
     AirportCode,
     AwareDatetime,
     CountryCode,
+    FreeLongText,
+    FreeText,
     Inbound,
     LanguageCode,
-    LongText,
     SectionName,
     ShortText,
     VulnerabilityFlag,
 )
 
-ShortList = Annotated[list[ShortText], Field(max_length=20)]
+FreeTextList = Annotated[list[FreeText], Field(max_length=20)]
 
 
 class TravelDocumentStatus(StrEnum):
@@ -120,12 +123,13 @@ class MedicalSection(Inbound):
     """
 
     fit_to_travel: bool | None = None
-    conditions: ShortList | None = None
-    medication: ShortList | None = None
+    conditions: FreeTextList | None = None
+    medication: FreeTextList | None = None
     equipment: Annotated[list[Equipment], Field(max_length=4)] | None = None
-    mobility_needs_on_arrival: ShortText | None = None
+    mobility_needs_on_arrival: FreeText | None = None
     medical_escort: MedicalEscort | None = None
-    receiving_health_facility: ShortText | None = None
+    #: Free text: the facility's name can say what it treats.
+    receiving_health_facility: FreeText | None = None
 
 
 class Destination(Inbound):
@@ -138,7 +142,7 @@ class ChildCustodian(Inbound):
 
     kind: CustodianKind
     name: ShortText
-    handover_arrangement: LongText | None = None
+    handover_arrangement: FreeLongText | None = None
 
 
 class ArrivalSection(Inbound):
@@ -163,9 +167,9 @@ class ReintegrationSection(Inbound):
     """Needs and plan for the months after return."""
 
     needs: Annotated[list[ReintegrationNeed], Field(max_length=6)] | None = None
-    plan: LongText | None = None
-    skills: ShortList | None = None
-    education: ShortText | None = None
+    plan: FreeLongText | None = None
+    skills: FreeTextList | None = None
+    education: FreeText | None = None
     housing_support: bool | None = None
     health_referral: bool | None = None
     grant_type: GrantType | None = None
@@ -182,6 +186,47 @@ SECTION_MODELS: dict[SectionName, type[Inbound]] = {
 def section_fields(section: SectionName) -> frozenset[str]:
     """The top-level field names a section may carry: the unit of field-level minimisation."""
     return frozenset(SECTION_MODELS[section].model_fields)
+
+
+def _holds_free_text(annotation: object, metadata: list[Any]) -> bool:
+    """Whether a value of this type can hold text marked ``FREE_TEXT``, at any depth."""
+    if any(item is FREE_TEXT for item in metadata):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return any(
+            _holds_free_text(f.annotation, f.metadata) for f in annotation.model_fields.values()
+        )
+    return any(
+        _holds_free_text(arg, list(getattr(arg, "__metadata__", ())))
+        for arg in get_args(annotation)
+    )
+
+
+def free_text_fields(section: SectionName) -> frozenset[str]:
+    """Top-level fields of a section that hold staff's own words anywhere inside them.
+
+    Minimisation works on top-level fields, so a field with free text nested in it (the child's
+    custodian, whose handover arrangement is free text) counts as free text whole.
+    """
+    model = SECTION_MODELS[section]
+    return frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if _holds_free_text(info.annotation, info.metadata)
+    )
+
+
+#: What never reaches a ``government_authority``, whatever the sharing policy or consent says
+#: (DESIGN.md section 4): diagnosis and medication, protection flags (trafficking and asylum
+#: history are among them), and every free-text field, which could state the same facts in words.
+WITHHELD_FROM_AUTHORITIES: Mapping[SectionName, frozenset[str]] = {
+    section: free_text_fields(section)
+    | {
+        SectionName.MEDICAL: frozenset({"conditions", "medication"}),
+        SectionName.ARRIVAL: frozenset({"protection_needs"}),
+    }.get(section, frozenset())
+    for section in SectionName
+}
 
 
 class ReferralContent(Inbound):
@@ -207,3 +252,7 @@ class ReferralContent(Inbound):
     def to_wire(self) -> dict[str, Any]:
         """The packet's JSON form: absent fields are absent, never null."""
         return self.model_dump(mode="json", exclude_none=True)
+
+    def field_names(self) -> dict[str, list[str]]:
+        """Each section present, with the names (never the values) of the fields it carries."""
+        return {section: sorted(fields) for section, fields in self.to_wire().items()}

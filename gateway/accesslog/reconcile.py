@@ -7,7 +7,7 @@ packet received, each opening counted on a received packet, each deletion receip
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.accesslog.models import AccessEventRow
@@ -25,7 +25,13 @@ def _logged(action: Action, packet: InstrumentedAttribute[str]) -> ColumnElement
 
 def reconcile(session: Session, limit: int = 1_000) -> list[AuditProblem]:
     checks: list[tuple[str, Action, InstrumentedAttribute[str], ColumnElement[bool] | None]] = [
-        ("referral sealed", Action.REFERRAL_SEALED, ReferralRow.packet_id, None),
+        (
+            "referral sealed",
+            Action.REFERRAL_SEALED,
+            ReferralRow.packet_id,
+            # One held for a second approval is sealed only once approved.
+            or_(ReferralRow.submitted_at.is_(None), ReferralRow.approved_by.is_not(None)),
+        ),
         (
             "delivery receipt verified",
             Action.DELIVERED,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.cases import models as _cases  # noqa: F401  (the consents -> cases foreign key)
@@ -29,6 +29,9 @@ class ConsentRow(Base):
     giver_relation: Mapped[str | None] = mapped_column(String(200), nullable=True)
     child_view: Mapped[str | None] = mapped_column(String(40), nullable=True)
     best_interests_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: How the best-interests determination weighed the child's view, sealed under the person's
+    #: data key (``consents.child_view_weighing``): free text about a child.
+    child_view_weighing: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
     method: Mapped[str] = mapped_column(String(40))
     witness: Mapped[str | None] = mapped_column(String(200), nullable=True)
     language: Mapped[str] = mapped_column(String(2))

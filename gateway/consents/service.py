@@ -28,6 +28,7 @@ from gateway.consents import repository
 from gateway.consents.models import ConsentRow, ConsentVersionRow, WithdrawalRow
 from gateway.consents.revocation import send_revocation
 from gateway.errors import Conflict, NotFound, Unprocessable
+from gateway.keystore import seal_json
 from gateway.node import Node
 from gateway.portal.cards import revoke_all_cards
 from gateway.referrals import repository as referrals
@@ -36,6 +37,7 @@ from gateway.referrals.sent import drop_sent_sections
 from partners.errors import UnknownNode
 from schemas.common import ConsentGiver, PartnerRole, Purpose, SectionName, StaffRole
 from schemas.consent import (
+    ChildView,
     ConsentCreate,
     ConsentNarrow,
     ConsentRead,
@@ -48,6 +50,8 @@ from schemas.consent import (
 )
 
 QUEUED, DELIVERED, CANCELLED = "queued", referrals.DELIVERED, referrals.CANCELLED
+#: At-rest context of how a best-interests determination weighed a child's view.
+WEIGHING = "consents.child_view_weighing"
 
 
 def subject_facts(node: Node, case: CaseRow, today: date) -> SubjectFacts:
@@ -75,6 +79,7 @@ def _read(row: ConsentRow, history: list[ConsentVersionRow]) -> ConsentRead:
         giver_relation=row.giver_relation,
         child_view=row.child_view,
         best_interests_reference=row.best_interests_reference,
+        child_view_weighed=row.child_view_weighing is not None,
         method=row.method,
         witness=row.witness,
         language=row.language,
@@ -117,8 +122,9 @@ def record_consent(
             raise Unprocessable(
                 "this person is a child (or of uncertain age); record " + ", ".join(missing)
             )
+    consent_id = secrets.token_hex(16)
     row = ConsentRow(
-        id=secrets.token_hex(16),
+        id=consent_id,
         case_id=case.id,
         purpose=body.purpose.value,
         recipient=body.recipient,
@@ -135,6 +141,11 @@ def record_consent(
         valid_from=body.valid_from or now,
         valid_until=body.valid_until,
         created_at=now,
+        child_view_weighing=seal_json(
+            node.keys, case.id, body.child_view_weighing, context=WEIGHING
+        )
+        if body.child_view_weighing
+        else None,
     )
     version = ConsentVersionRow(
         consent_id=row.id,
@@ -208,6 +219,8 @@ def current_grants(session: Session, case_id: str) -> list[ConsentGrant]:
                 child_view_recorded=row.child_view is not None,
                 best_interests_reference=bool(row.best_interests_reference),
                 informed_of_risks=row.informed_of_risks,
+                child_view=ChildView(row.child_view) if row.child_view else None,
+                child_view_weighed=row.child_view_weighing is not None,
             )
         )
     return grants
@@ -382,7 +395,7 @@ def _reach_recipients(
     view = node.directory()
     to_revoke: dict[tuple[str, str], list[tuple[ReferralRow, Sequence[str]]]] = defaultdict(list)
     for referral in referrals.referrals_of_case(session, case.id):
-        if referral.status not in (QUEUED, DELIVERED):
+        if referral.status not in (QUEUED, DELIVERED, referrals.AWAITING_APPROVAL):
             continue
         try:
             roles = frozenset(view.node(referral.recipient).roles)
@@ -403,10 +416,13 @@ def _reach_recipients(
             and outbox.claimed_until is not None
             and outbox.claimed_until > now
         )
-        if referral.status == QUEUED and not in_flight:
+        if referral.status == referrals.AWAITING_APPROVAL or (
+            referral.status == QUEUED and not in_flight
+        ):
             if outbox is not None and outbox.status == referrals.PENDING:
                 outbox.status, outbox.finished_at, outbox.envelope = referrals.CANCELLED, now, ""
-            referral.status = CANCELLED
+                outbox.cancel_reason = "consent_withdrawn"
+            referral.status, referral.status_reason = CANCELLED, "consent_withdrawn"
             withdrawal.packets_cancelled = [*withdrawal.packets_cancelled, referral.packet_id]
             record(
                 session,

@@ -43,6 +43,10 @@ class Message:
     transfer_ground: TransferGround | None = None
     referral_id: str | None = None
     subject: str | None = None
+    #: For a message carrying referral content (a referral, a correction): the names of the
+    #: sections and fields it carries, which the worker checks against the policy before each
+    #: attempt. None for a message that carries none.
+    carried_fields: dict[str, list[str]] | None = None
     packet_id: str = field(default_factory=lambda: secrets.token_hex(16))
 
     def pseudonym(self, node: Node) -> str:
@@ -63,6 +67,7 @@ def seal_and_queue(session: Session, node: Node, message: Message, now: datetime
     signing_key = node.signing_key(now)
     try:
         recipient_key = view.current_encryption_key(message.recipient, now)
+        inbox_url = str(view.node(message.recipient).inbox_url)
     except NoUsableKey as exc:
         raise Unprocessable("the recipient has no valid encryption key in the directory") from exc
     except UnknownNode as exc:
@@ -95,6 +100,9 @@ def seal_and_queue(session: Session, node: Node, message: Message, now: datetime
             kind=message.kind.value,
             referral_id=message.referral_id,
             recipient=message.recipient,
+            subject_ref=message.case_id or message.subject,
+            carried_fields=message.carried_fields,
+            inbox_url=inbox_url,
             envelope=canonical_json(sealed.wire().model_dump()).decode("ascii"),
             envelope_sha256=sealed.digest(),
             status=PENDING,

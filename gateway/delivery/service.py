@@ -4,6 +4,13 @@ A referral is answered with a signed receipt (stored in ``receipts``); a revocat
 deletion receipt (stored on its ``revocations`` row, which then shows as confirmed).
 
 Invariants:
+- before every attempt, a message that carries a person's data (a referral, a correction, a
+  status update, an access notice) is checked again against the directory in force at that
+  moment (``consent.policy.check_delivery``): a recipient no longer listed, a law-enforcement
+  role, a suspended country or region, or fields the policy no longer allows for its roles and
+  the purpose cancel it, and it is never sent; the cancellation is logged with the rule's name.
+  Deletion requests (revocations) carry no personal data and always go, to the last known inbox
+  of a member that has left, so a suspended or departed recipient is still told to delete;
 - a row is only posted while it is claimed by this worker (a lease in the row), so workers on one
   PostgreSQL never post the same row at once; a worker that dies leaves a lease that expires, and
   the next run picks the row up again;
@@ -34,6 +41,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent.errors import SharingRefused
+from consent.policy import Recipient, check_delivery
+from crypto.envelope import parse
 from gateway.accesslog.service import Action, Actor, record
 from gateway.consents.models import RevocationRow
 from gateway.errors import ServiceUnavailable
@@ -47,13 +57,14 @@ from partners.directory import FederationView
 from partners.errors import DeliveryFailed, DirectoryError
 from partners.receipts import verify_deletion_receipt, verify_receipt
 from partners.tokens import issue_node_token
+from schemas.common import SectionName
 from schemas.consent import (
     DeletionReceipt,
     RevocationContent,
     RevocationReason,
     RevokedPacket,
 )
-from schemas.envelope import MessageKind, SignedDocument
+from schemas.envelope import EnvelopeHeader, MessageKind, SignedDocument, WireEnvelope
 
 log = logging.getLogger("avrr.delivery")
 
@@ -63,15 +74,22 @@ class DeliveryReport:
     delivered: int = 0
     retried: int = 0
     dead_lettered: int = 0
+    cancelled: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.delivered or self.retried or self.dead_lettered)
+        return bool(self.delivered or self.retried or self.dead_lettered or self.cancelled)
 
     def __str__(self) -> str:
         return (
             f"delivered {self.delivered}, to retry {self.retried}, "
-            f"dead-lettered {self.dead_lettered}"
+            f"dead-lettered {self.dead_lettered}, cancelled {self.cancelled}"
         )
+
+    def add(self, other: DeliveryReport) -> None:
+        self.delivered += other.delivered
+        self.retried += other.retried
+        self.dead_lettered += other.dead_lettered
+        self.cancelled += other.cancelled
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,25 @@ class _Sent:
     packet_id: str
     digest: str
     revocation: RevocationContent | None
+    carried_fields: dict[str, list[str]] | None
+    inbox_url: str | None
+
+    def header(self) -> EnvelopeHeader:
+        return parse(WireEnvelope.model_validate_json(self.envelope)).header
+
+
+#: Kinds that carry a person's data: each attempt is decided again. A revocation carries only
+#: packet ids and section names, and must reach even a suspended or departed recipient.
+_PERSONAL = frozenset(
+    {
+        MessageKind.REFERRAL,
+        MessageKind.CORRECTION,
+        MessageKind.STATUS_UPDATE,
+        MessageKind.ACCESS_NOTICE,
+    }
+)
+#: Kinds that carry sections of a referral: the sharing policy must still allow what they carry.
+_CONTENT = frozenset({MessageKind.REFERRAL, MessageKind.CORRECTION})
 
 
 #: Attempt outcomes that mean nothing went out (no ``sent`` entry for them).
@@ -147,11 +184,10 @@ class DeliveryWorker:
 
         with ThreadPoolExecutor(concurrency, thread_name_prefix="delivery") as pool:
             reports = list(pool.map(deliver, claimed))
-        return DeliveryReport(
-            delivered=sum(r.delivered for r in reports),
-            retried=sum(r.retried for r in reports),
-            dead_lettered=sum(r.dead_lettered for r in reports),
-        )
+        total = DeliveryReport()
+        for report in reports:
+            total.add(report)
+        return total
 
     def run_forever(self, *, interval: float, stop: threading.Event) -> None:
         # A busy outbox is delivered batch after batch; the interval spaces the other polls.
@@ -162,7 +198,7 @@ class DeliveryWorker:
             stop=stop,
             log=log,
             name="delivery",
-            drain=lambda report: bool(report.delivered or report.dead_lettered),
+            drain=lambda report: bool(report.delivered or report.dead_lettered or report.cancelled),
         )
 
     # -- steps ------------------------------------------------------------------------------------
@@ -191,6 +227,8 @@ class DeliveryWorker:
                 packet_id=row.packet_id,
                 digest=row.envelope_sha256,
                 revocation=_revocation_of(session, row),
+                carried_fields=row.carried_fields,
+                inbox_url=row.inbox_url,
             )
             deliver_by = row.deliver_by
         if now >= deliver_by:
@@ -198,7 +236,16 @@ class DeliveryWorker:
             return
         try:
             view = self._node.directory()
-            target = view.node(sent.recipient)
+        except ServiceUnavailable:
+            self._retry_or_dead(outbox_id, token, "no_directory_entry", report)
+            return
+        try:
+            self._recheck(sent, view)
+        except SharingRefused as refusal:
+            self._cancel(outbox_id, token, sent, refusal, now, report)
+            return
+        try:
+            inbox = self._inbox(sent, view)
             bearer = issue_node_token(
                 key=self._node.signing_key(now),
                 issuer=self._node.node_id,
@@ -207,7 +254,6 @@ class DeliveryWorker:
                 now=now,
                 token_id=secrets.token_hex(16),
             )
-            inbox = str(target.inbox_url).rstrip("/") + INBOX_PATH
             document = self._client.deliver(inbox, sent.envelope, bearer)
             confirm = self._verify(sent, document, view)
         except DeliveryFailed as failure:
@@ -231,6 +277,77 @@ class DeliveryWorker:
             )
             confirm(session, row, document, done)
         report.delivered += 1
+
+    def _recheck(self, sent: _Sent, view: FederationView) -> None:
+        """Raise ``SharingRefused`` if the directory in force now forbids sending this message."""
+        if sent.kind not in _PERSONAL:
+            return
+        header = sent.header()
+        record = view.directory.node(sent.recipient)
+        carried = None
+        if sent.kind in _CONTENT:
+            # A row queued before the field names were kept: check its sections whole.
+            names = sent.carried_fields or {s.value: [] for s in header.sections}
+            carried = {SectionName(s): frozenset(f) for s, f in names.items()}
+        check_delivery(
+            rule_for=view.rule,
+            recipient=Recipient.of(record) if record is not None else None,
+            purpose=header.purpose,
+            carried=carried,
+            suspended_countries=view.suspended_countries,
+            suspended_regions=view.suspended_regions,
+        )
+
+    def _inbox(self, sent: _Sent, view: FederationView) -> str:
+        """Where to post: the directory's inbox, or for a deletion request to a member that has
+        left, the inbox it had when the request was queued."""
+        record = view.directory.node(sent.recipient)
+        if record is not None:
+            url = str(record.inbox_url)
+        elif sent.kind not in _PERSONAL and sent.inbox_url:
+            url = sent.inbox_url
+        else:
+            raise DirectoryError(f"{sent.recipient} is not in the directory")
+        return url.rstrip("/") + INBOX_PATH
+
+    def _cancel(
+        self,
+        outbox_id: int,
+        token: str,
+        sent: _Sent,
+        refusal: SharingRefused,
+        now: datetime,
+        report: DeliveryReport,
+    ) -> None:
+        """Never send it: the outbox row and its referral say why, and the access log keeps it."""
+        header = sent.header()
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, outbox_id)
+            if row is None or row.claim_token != token or row.status != repository.PENDING:
+                return
+            row.status, row.finished_at, row.claimed_until = repository.CANCELLED, now, None
+            row.envelope, row.cancel_reason = "", refusal.rule.value
+            referral = session.get(ReferralRow, row.referral_id) if row.referral_id else None
+            if referral is not None:
+                referral.status, referral.status_reason = repository.CANCELLED, refusal.rule.value
+            record(
+                session,
+                at=now,
+                actor=self._actor,
+                action=Action.REFERRAL_CANCELLED if referral else Action.DELIVERY_CANCELLED,
+                subject=referral.case_id if referral else row.subject_ref,
+                packet_id=row.packet_id,
+                sections=[s.value for s in header.sections],
+                purpose=header.purpose.value,
+                outcome=refusal.rule.value,
+            )
+        report.cancelled += 1
+        log.warning(
+            "outbox row %s (%s) cancelled before delivery: %s",
+            outbox_id,
+            sent.kind.value,
+            refusal.rule.value,
+        )
 
     def _verify(self, sent: _Sent, document: SignedDocument, view: FederationView) -> _Confirm:
         """Check the recipient's signed answer; return what to record once it is accepted."""

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from consent.policy import policy_allowance
+from consent.policy import policy_allowance, withheld_for
 from consent.retention import cap_deadlines, section_deadlines
 from crypto.envelope import SealedEnvelope, envelope_digest, parse
 from crypto.errors import InvalidEnvelope, RejectReason
@@ -80,6 +81,7 @@ def _bearer(authorization: str | None) -> str:
 def _content_check(view: FederationView, self_id: str, latest: datetime) -> ContentCheck:
     """``latest``: no reported event may have happened after it (now, plus the clock skew)."""
     roles = frozenset(view.node(self_id).roles)
+    withheld = defaultdict(frozenset, withheld_for(roles))
 
     def check(sealed: SealedEnvelope, plaintext: bytes) -> None:
         header = sealed.header
@@ -126,12 +128,15 @@ def _content_check(view: FederationView, self_id: str, latest: datetime) -> Cont
             raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
         if PartnerRole.LAW_ENFORCEMENT in roles:
             raise InvalidEnvelope(RejectReason.NOT_ALLOWED)
-        # Defence in depth: even a faulty sender cannot make us hold more than our roles may.
-        allowed = {
-            s.value: f for s, f in policy_allowance(view.rule, roles, header.purpose).items()
-        }
-        for section, values in content.to_wire().items():
-            if not set(values) <= allowed.get(section, frozenset()):
+        # Defence in depth: even a faulty or hostile sender cannot make us hold more than our
+        # roles may, nor anything withheld from one of them (an authority that is also a
+        # reception partner still never holds a protection flag or free text).
+        allowed = policy_allowance(view.rule, roles, header.purpose)
+        for section, names in content.field_names().items():
+            fields = set(names)
+            if fields & withheld[SectionName(section)]:
+                raise InvalidEnvelope(RejectReason.WITHHELD_FROM_ROLE)
+            if not fields <= allowed.get(SectionName(section), frozenset()):
                 raise InvalidEnvelope(RejectReason.NOT_ALLOWED)
 
     return check

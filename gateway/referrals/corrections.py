@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
 from gateway.cases.models import CaseRow
+from gateway.consents.service import subject_facts
 from gateway.delivery.outbox import Message, seal_and_queue
 from gateway.errors import NotFound, Unprocessable
 from gateway.node import Node
@@ -53,6 +54,7 @@ def correct_referral(
         target = node.directory().node(referral.recipient)
     except UnknownNode as exc:
         raise Unprocessable("the recipient is no longer in the federation directory") from exc
+    facts = subject_facts(node, case, now.date())
     content, _ = allowed_content(
         session,
         node,
@@ -63,6 +65,7 @@ def correct_referral(
         body.content,
         actor,
         now,
+        facts,
     )
     corrected = {s: v for s, v in content.to_wire().items() if s in referral.sent_sections}
     if not corrected:
@@ -84,6 +87,7 @@ def correct_referral(
             sections=[SectionName(s) for s in sorted(corrected)],
             content=message.model_dump(mode="json"),
             delete_by=max(referral.delete_by, now + node.settings.acceptance_window),
+            carried_fields=message.content.field_names(),
         ),
         now,
     )

@@ -54,3 +54,11 @@ def correct_referral(
     return corrections.correct_referral(
         call.session, call.node, call.user, referral_id, body, call.now
     )
+
+
+@router.post("/{referral_id}/approval", responses=ERRORS)
+def approve_referral(referral_id: HexId, call: CallDep) -> ReferralRead:
+    """Approve a referral about a victim of trafficking or a person with an asylum history, held
+    until a second caseworker of the office (not its author) approves it; it is decided again and
+    sealed now."""
+    return service.approve_referral(call.session, call.node, call.user, referral_id, call.now)

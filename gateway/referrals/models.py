@@ -50,6 +50,12 @@ class ReferralRow(Base):
     #: When verified deletion receipts first covered every section sent (``retention.proof``).
     deletion_proven_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     status: Mapped[str] = mapped_column(String(20))
+    #: Why it is in its status, where that needs saying: the rule that cancelled it.
+    status_reason: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    #: For a referral that needed a second staff member's approval: when its author submitted
+    #: it (``created_at`` is then when it was approved and sealed), and who approved it.
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class OutboxRow(Base):
@@ -58,12 +64,22 @@ class OutboxRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     packet_id: Mapped[str] = mapped_column(String(32), unique=True)
-    #: What the envelope carries: ``referral`` or ``revocation``.
+    #: What the envelope carries: a ``schemas.envelope.MessageKind``.
     kind: Mapped[str] = mapped_column(String(30))
     referral_id: Mapped[str | None] = mapped_column(
         ForeignKey("referrals.id"), nullable=True, index=True
     )
     recipient: Mapped[str] = mapped_column(String(64))
+    #: The person as the access log names them here: a case id, or a pseudonym we were sent.
+    subject_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Names (never values) of the referral sections and fields the envelope carries, so the
+    #: worker can ask the sharing policy again before each attempt without opening anything.
+    carried_fields: Mapped[dict[str, list[str]] | None] = mapped_column(JSON(), nullable=True)
+    #: The recipient's inbox when the message was queued: a deletion request still reaches a
+    #: member that has since left the directory.
+    inbox_url: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    #: The protection rule that cancelled the message before it was sent.
+    cancel_reason: Mapped[str | None] = mapped_column(String(80), nullable=True)
     envelope: Mapped[str] = mapped_column(Text())
     envelope_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20))

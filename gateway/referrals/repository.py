@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from gateway.referrals.models import DeliveryAttemptRow, OutboxRow, ReceiptRow, ReferralRow
 
 PENDING, DELIVERED, DEAD, CANCELLED = "pending", "delivered", "dead_lettered", "cancelled"
+#: A referral about one of the gravest cases, decided but not sealed until a second approval.
+AWAITING_APPROVAL = "awaiting_approval"
 
 
 def referral_in_office(session: Session, referral_id: str, office: str) -> ReferralRow | None:

@@ -7,6 +7,9 @@ reports an event with ``report_received_event``: it goes to the host, which reco
 way and answers every recipient, the reporter included, with the new dates. A recipient caps
 the dates it is given by the federation's rules (``apply_status_update``), as for a referral.
 
+For an unaccompanied child (or a person of uncertain age), arrival is refused, from a caseworker
+or a partner, until the handover to the named custodian is recorded (``consent.policy.check_event``).
+
 An event is reported once it has happened (never in the future). Reporting it again with the
 same time changes nothing; with another time, the later report wins, and both are logged.
 """
@@ -20,6 +23,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consent.errors import SharingRefused
+from consent.policy import check_event
 from consent.retention import cap_deadlines, rule_event, section_deadlines
 from gateway.accesslog.service import Action, Actor, deny, record
 from gateway.auth import Principal
@@ -66,9 +71,11 @@ def record_case_event(
     """A caseworker reports an event in the person's return; recipients get the new dates."""
     case = own_case(session, principal, case_id, now)
     occurred = _when(node, body.occurred_at, now)
-    updated = record_event(
-        session, node, case, body.event, occurred, actor=Actor.of(principal), now=now
-    )
+    actor = Actor.of(principal)
+    refusal = _event_refused(session, node, case, body.event, actor, now)
+    if refusal is not None:
+        raise refusal
+    updated = record_event(session, node, case, body.event, occurred, actor=actor, now=now)
     return CaseEventRead(
         case_id=case.id,
         packet_id=None,
@@ -77,6 +84,32 @@ def record_case_event(
         recorded_at=now,
         packets_updated=updated,
     )
+
+
+def _event_refused(
+    session: Session,
+    node: Node,
+    case: CaseRow,
+    event: RetentionEvent,
+    actor: Actor,
+    now: datetime,
+) -> SharingRefused | None:
+    """The protection rule that forbids recording ``event`` now, logged (and kept), or None."""
+    try:
+        facts = subject_facts(node, case, now.date())
+        check_event(event, facts, case_events(session, case.id))
+    except SharingRefused as refusal:
+        record(
+            session,
+            at=now,
+            actor=actor,
+            action=Action.EVENT_REFUSED,
+            subject=case.id,
+            outcome=refusal.rule.value,
+            keep=True,
+        )
+        return refusal
+    return None
 
 
 def record_event(
@@ -308,6 +341,11 @@ def _event_from_recipient(
         return
     if session.get(CaseEventRow, (case.id, content.event.value)) is not None:
         return
+    try:
+        if _event_refused(session, node, case, content.event, actor, now) is not None:
+            return
+    except Gone:
+        return  # the person was erased here: nothing to record
     record_event(session, node, case, content.event, content.occurred_at, actor=actor, now=now)
 
 

@@ -25,12 +25,22 @@ from consent.policy import (
     Recipient,
     RuleLookup,
     check_content,
+    check_delivery,
+    check_event,
     decide,
     policy_allowance,
 )
 from consent.records import ConsentGrant, SubjectFacts
-from schemas.common import ConsentGiver, PartnerRole, Purpose, SectionName, TransferGround
-from schemas.directory import SharingRule
+from schemas.common import (
+    ConsentGiver,
+    PartnerRole,
+    Purpose,
+    SectionName,
+    TransferGround,
+    VulnerabilityFlag,
+)
+from schemas.consent import ChildView
+from schemas.directory import RetentionEvent, SharingRule
 from schemas.sections import (
     ArrivalSection,
     ChildCustodian,
@@ -94,6 +104,8 @@ def grant(
     child_view_recorded: bool = False,
     best_interests_reference: bool = False,
     informed_of_risks: bool = True,
+    child_view: ChildView | None = None,
+    child_view_weighed: bool = False,
 ) -> ConsentGrant:
     return ConsentGrant(
         ref=ref,
@@ -109,6 +121,8 @@ def grant(
         child_view_recorded=child_view_recorded,
         best_interests_reference=best_interests_reference,
         informed_of_risks=informed_of_risks,
+        child_view=child_view,
+        child_view_weighed=child_view_weighed,
     )
 
 
@@ -123,8 +137,12 @@ def guardian_grant(ref: str = "c-1", **changes: object) -> ConsentGrant:
     return grant(ref, **options)  # type: ignore[arg-type]
 
 
-def recipient(*roles: PartnerRole, country: str = "SN", node_id: str = PARTNER) -> Recipient:
-    return Recipient(node_id=node_id, roles=frozenset(roles or (RECEPTION,)), country=country)
+def recipient(
+    *roles: PartnerRole, country: str = "SN", node_id: str = PARTNER, region: str | None = None
+) -> Recipient:
+    return Recipient(
+        node_id=node_id, roles=frozenset(roles or (RECEPTION,)), country=country, region=region
+    )
 
 
 def decide_for(
@@ -136,6 +154,7 @@ def decide_for(
     purpose: Purpose = ARRIVAL_RECEPTION,
     ground: TransferGround = EXPLICIT,
     suspended: Iterable[str] = (),
+    suspended_regions: Iterable[str] = (),
     now: datetime = NOW,
 ) -> Allowance:
     return decide(
@@ -146,6 +165,7 @@ def decide_for(
         purpose=purpose,
         ground=ground,
         suspended_countries=frozenset(suspended),
+        suspended_regions=frozenset(suspended_regions),
         now=now,
     )
 
@@ -190,6 +210,28 @@ class TestProtectionRules:
 
     def test_suspended_country_is_refused(self) -> None:
         assert refusal(consents=[grant()], suspended=["ML", "SN"]) is RefusalRule.SUSPENDED_COUNTRY
+
+    def test_suspended_region_is_refused(self) -> None:
+        assert (
+            refusal(
+                consents=[grant()],
+                to=recipient(region="SN-TH"),
+                suspended_regions=["SN-DK", "SN-TH"],
+            )
+            is RefusalRule.SUSPENDED_REGION
+        )
+
+    def test_another_suspended_region_does_not_refuse(self) -> None:
+        allowance = decide_for(
+            consents=[grant()], to=recipient(region="SN-DK"), suspended_regions=["SN-TH"]
+        )
+
+        assert allowance.sections
+
+    def test_a_recipient_listed_without_region_is_not_caught_by_a_region(self) -> None:
+        allowance = decide_for(consents=[grant()], suspended_regions=["SN-TH"])
+
+        assert allowance.sections
 
     def test_other_suspended_country_does_not_refuse(self) -> None:
         assert decide_for(consents=[grant()], suspended=["ML"]).section_names() == [
@@ -297,6 +339,25 @@ class TestChildConsent:
         assert allowance.section_names() == [ARRIVAL]
         assert allowance.consent_refs == ("c-1",)
 
+    @pytest.mark.parametrize("view", [ChildView.DISAGREES, ChildView.MIXED])
+    def test_a_child_who_disagrees_without_a_weighed_view_is_refused(self, view: ChildView) -> None:
+        unweighed = guardian_grant(child_view=view)
+
+        assert refusal(consents=[unweighed], subject=CHILD) is RefusalRule.CHILD_VIEW_NOT_WEIGHED
+
+    @pytest.mark.parametrize("view", [ChildView.DISAGREES, ChildView.MIXED])
+    def test_a_weighed_disagreement_allows_the_referral(self, view: ChildView) -> None:
+        weighed = guardian_grant(child_view=view, child_view_weighed=True)
+
+        assert decide_for(consents=[weighed], subject=CHILD).sections
+
+    @pytest.mark.parametrize("view", [ChildView.AGREES, ChildView.UNABLE_TO_EXPRESS])
+    def test_other_views_need_no_weighing(self, view: ChildView) -> None:
+        assert decide_for(consents=[guardian_grant(child_view=view)], subject=CHILD).sections
+
+    def test_an_adult_consent_is_not_asked_for_a_weighing(self) -> None:
+        assert decide_for(consents=[grant(child_view=ChildView.DISAGREES)]).sections
+
     def test_an_adult_may_consent_alone(self) -> None:
         assert decide_for(subject=ADULT, consents=[grant()]).consent_refs == ("c-1",)
 
@@ -333,11 +394,16 @@ class TestTransferGround:
         assert refusal(consents=consents) is RefusalRule.TRANSFER_GROUND
 
 
-#: DESIGN.md section 4, restated here rather than imported: diagnosis and medication, and the
-#: protection flags (trafficking and asylum history among them), never go to an authority.
+#: DESIGN.md section 4, restated here rather than imported: diagnosis and medication, the
+#: protection flags (trafficking and asylum history among them), and every field in which staff
+#: write in their own words (which could state the same facts), never go to an authority.
 NEVER_TO_AUTHORITIES = {
-    MEDICAL: frozenset({"conditions", "medication"}),
-    ARRIVAL: frozenset({"protection_needs"}),
+    TRAVEL: frozenset(),
+    MEDICAL: frozenset(
+        {"conditions", "medication", "mobility_needs_on_arrival", "receiving_health_facility"}
+    ),
+    ARRIVAL: frozenset({"protection_needs", "child_custodian"}),
+    REINTEGRATION: frozenset({"plan", "skills", "education"}),
 }
 
 #: A rule a federation operator could write by mistake: it lists what authorities never get.
@@ -592,17 +658,27 @@ class TestPolicyAllowance:
 CUSTODIAN = ChildCustodian(kind=CustodianKind.RELATIVE, name="Synthetic Custodian")
 
 
+UASC = SubjectFacts(
+    is_child=True, flags=frozenset({VulnerabilityFlag.UNACCOMPANIED_OR_SEPARATED_CHILD})
+)
+AGE_UNCERTAIN = SubjectFacts(is_child=True, age_uncertain=True)
+ACCOMPANIED_CHILD = SubjectFacts(is_child=True)
+WITHOUT_CUSTODIAN = ReferralContent(arrival=ArrivalSection(reception_requested=True))
+WITH_CUSTODIAN = ReferralContent(arrival=ArrivalSection(child_custodian=CUSTODIAN))
+TRAVEL_OR_ARRIVAL = [
+    Purpose.TRAVEL_ASSISTANCE,
+    Purpose.MEDICAL_ESCORT,
+    Purpose.ARRIVAL_RECEPTION,
+]
+
+
 class TestCheckContent:
     def test_child_handover_naming_the_custodian_passes(self) -> None:
-        content = ReferralContent(arrival=ArrivalSection(child_custodian=CUSTODIAN))
-
-        check_content(content, Purpose.CHILD_HANDOVER)
+        check_content(WITH_CUSTODIAN, Purpose.CHILD_HANDOVER, ADULT)
 
     def test_child_handover_without_custodian_is_refused(self) -> None:
-        content = ReferralContent(arrival=ArrivalSection(reception_requested=True))
-
         with pytest.raises(SharingRefused) as exc_info:
-            check_content(content, Purpose.CHILD_HANDOVER)
+            check_content(WITHOUT_CUSTODIAN, Purpose.CHILD_HANDOVER, ADULT)
 
         assert exc_info.value.rule is RefusalRule.CUSTODIAN_REQUIRED
 
@@ -610,15 +686,129 @@ class TestCheckContent:
         content = ReferralContent(travel=TravelSection(traveller_name="Synthetic Child"))
 
         with pytest.raises(SharingRefused) as exc_info:
-            check_content(content, Purpose.CHILD_HANDOVER)
+            check_content(content, Purpose.CHILD_HANDOVER, ADULT)
 
         assert exc_info.value.rule is RefusalRule.CUSTODIAN_REQUIRED
 
     @pytest.mark.parametrize("purpose", [p for p in Purpose if p is not Purpose.CHILD_HANDOVER])
-    def test_other_purposes_need_no_custodian(self, purpose: Purpose) -> None:
-        content = ReferralContent(arrival=ArrivalSection(reception_requested=True))
+    def test_other_purposes_need_no_custodian_for_an_adult(self, purpose: Purpose) -> None:
+        check_content(WITHOUT_CUSTODIAN, purpose, ADULT)
 
-        check_content(content, purpose)
+    @pytest.mark.parametrize("subject", [UASC, AGE_UNCERTAIN], ids=["uasc", "age-uncertain"])
+    @pytest.mark.parametrize("purpose", TRAVEL_OR_ARRIVAL)
+    def test_travel_or_arrival_for_an_unaccompanied_child_needs_the_custodian(
+        self, purpose: Purpose, subject: SubjectFacts
+    ) -> None:
+        with pytest.raises(SharingRefused) as exc_info:
+            check_content(WITHOUT_CUSTODIAN, purpose, subject)
+
+        assert exc_info.value.rule is RefusalRule.CHILD_CUSTODIAN_REQUIRED
+
+    @pytest.mark.parametrize("purpose", TRAVEL_OR_ARRIVAL)
+    def test_naming_the_custodian_lets_an_unaccompanied_child_travel(
+        self, purpose: Purpose
+    ) -> None:
+        check_content(WITH_CUSTODIAN, purpose, UASC)
+
+    @pytest.mark.parametrize(
+        "purpose", [Purpose.REINTEGRATION_ASSISTANCE, Purpose.REINTEGRATION_MONITORING]
+    )
+    def test_reintegration_needs_no_custodian(self, purpose: Purpose) -> None:
+        check_content(WITHOUT_CUSTODIAN, purpose, UASC)
+
+    def test_an_accompanied_child_of_known_age_needs_no_custodian(self) -> None:
+        check_content(WITHOUT_CUSTODIAN, Purpose.ARRIVAL_RECEPTION, ACCOMPANIED_CHILD)
+
+
+class TestCheckEvent:
+    @pytest.mark.parametrize("subject", [UASC, AGE_UNCERTAIN], ids=["uasc", "age-uncertain"])
+    def test_arrival_of_an_unaccompanied_child_before_handover_is_refused(
+        self, subject: SubjectFacts
+    ) -> None:
+        with pytest.raises(SharingRefused) as exc_info:
+            check_event(RetentionEvent.ARRIVAL, subject, {RetentionEvent.ASSISTANCE_STARTED})
+
+        assert exc_info.value.rule is RefusalRule.HANDOVER_BEFORE_ARRIVAL
+
+    def test_arrival_after_the_handover_is_recorded(self) -> None:
+        check_event(RetentionEvent.ARRIVAL, UASC, {RetentionEvent.HANDED_OVER})
+
+    def test_an_adult_arrives_without_handover(self) -> None:
+        check_event(RetentionEvent.ARRIVAL, ADULT, set())
+
+    def test_other_events_need_no_handover(self) -> None:
+        check_event(RetentionEvent.ASSISTANCE_STARTED, UASC, set())
+
+
+class TestCheckDelivery:
+    """What a packet already sealed carries, asked again with the directory of the moment."""
+
+    def check(self, **options: object) -> None:
+        arguments: dict[str, object] = {
+            "rule_for": lookup(RECEPTION_RULE),
+            "recipient": recipient(region="SN-TH"),
+            "purpose": ARRIVAL_RECEPTION,
+            "carried": {ARRIVAL: frozenset({"reception_requested"})},
+            "suspended_countries": frozenset(),
+            "suspended_regions": frozenset(),
+        }
+        arguments.update(options)
+        check_delivery(**arguments)  # type: ignore[arg-type]
+
+    def refused(self, **options: object) -> RefusalRule:
+        with pytest.raises(SharingRefused) as exc_info:
+            self.check(**options)
+        return exc_info.value.rule
+
+    def test_a_packet_within_the_current_policy_goes(self) -> None:
+        self.check()
+
+    def test_a_recipient_no_longer_listed_is_refused(self) -> None:
+        assert self.refused(recipient=None) is RefusalRule.NOT_A_MEMBER
+
+    def test_a_recipient_now_in_law_enforcement_is_refused(self) -> None:
+        to = recipient(RECEPTION, PartnerRole.LAW_ENFORCEMENT)
+
+        assert self.refused(recipient=to) is RefusalRule.LAW_ENFORCEMENT
+
+    def test_a_country_suspended_since_is_refused(self) -> None:
+        assert self.refused(suspended_countries=frozenset({"SN"})) is RefusalRule.SUSPENDED_COUNTRY
+
+    def test_a_region_suspended_since_is_refused(self) -> None:
+        assert self.refused(suspended_regions=frozenset({"SN-TH"})) is RefusalRule.SUSPENDED_REGION
+
+    def test_a_role_no_longer_allowed_the_purpose_is_refused(self) -> None:
+        assert self.refused(recipient=recipient(PartnerRole.TRANSIT_OFFICE)) is (
+            RefusalRule.NO_POLICY
+        )
+
+    def test_a_field_the_policy_dropped_since_is_refused(self) -> None:
+        carried = {ARRIVAL: frozenset({"reception_requested", "onward_transport"})}
+
+        assert self.refused(carried=carried) is RefusalRule.FIELD_NOT_ALLOWED
+
+    def test_a_section_the_policy_dropped_since_is_refused(self) -> None:
+        carried = {REINTEGRATION: frozenset()}
+
+        assert self.refused(carried=carried) is RefusalRule.FIELD_NOT_ALLOWED
+
+    def test_a_field_withheld_from_an_authority_is_refused_whatever_the_policy(self) -> None:
+        careless = rule(AUTHORITY, ARRIVAL_RECEPTION, {MEDICAL: ["mobility_needs_on_arrival"]})
+        carried = {MEDICAL: frozenset({"mobility_needs_on_arrival"})}
+
+        assert (
+            self.refused(rule_for=lookup(careless), recipient=recipient(AUTHORITY), carried=carried)
+            is RefusalRule.FIELD_NOT_ALLOWED
+        )
+
+    def test_a_message_carrying_no_referral_content_needs_no_sharing_rule(self) -> None:
+        self.check(recipient=recipient(PartnerRole.HOST_MISSION), carried=None)
+
+    def test_a_message_carrying_no_content_still_stops_at_a_suspension(self) -> None:
+        assert (
+            self.refused(carried=None, suspended_countries=frozenset({"SN"}))
+            is RefusalRule.SUSPENDED_COUNTRY
+        )
 
 
 # Property: whatever the policy, consents, person and recipient, an allowance is never wider than
@@ -668,6 +858,7 @@ class Case:
             purpose=self.purpose,
             ground=self.ground,
             suspended_countries=suspended,
+            suspended_regions=frozenset(),
             now=NOW,
         )
 

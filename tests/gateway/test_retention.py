@@ -98,7 +98,7 @@ class TestDeadlines:
     def test_recipient_caps_a_deadline_longer_than_the_rules_allow(
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:
-        from tests.gateway.test_inbox import post, sealed_body
+        from tests.support.envelopes import post, sealed_body
 
         now = host.clock.now().replace(microsecond=0)
         body = sealed_body(host, partner, delete_by=now + timedelta(days=3000))
@@ -152,7 +152,7 @@ class TestPurge:
     def test_an_emptied_packet_is_forgotten_once_it_can_no_longer_be_replayed(
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:
-        from tests.gateway.test_inbox import post, sealed_body
+        from tests.support.envelopes import post, sealed_body
 
         body = sealed_body(host, partner)
         assert post(host, partner, body).status_code == 200
