@@ -40,6 +40,8 @@ REPORT_NAMES = (
     "pending-withdrawals",
     "denied",
     "unusual",
+    "cancelled",
+    "children",
 )
 
 
@@ -172,7 +174,7 @@ def history(home: Path, subject: str) -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="CSV instead of JSON.")
 def report(home: Path, name: str, as_csv: bool) -> None:
     """One DPO report: processing, transfers, overdue-deletions, pending-withdrawals, denied,
-    unusual. Taking it out is logged (``exported``), as through the API."""
+    unusual, cancelled, children. Taking it out is logged (``exported``), as through the API."""
     from gateway.accesslog.service import Action, Actor, record
     from gateway.audit import reports
 

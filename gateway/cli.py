@@ -91,7 +91,10 @@ class Federation:
 
     def publish(self, directory: Directory, validity: timedelta = DIRECTORY_VALIDITY) -> Directory:
         fresh = reissued(directory, now=_now(), validity=validity)
-        doc = sign_directory(fresh, self.key())
+        try:
+            doc = sign_directory(fresh, self.key())
+        except DirectoryError as exc:
+            raise click.ClickException(f"not signed: {exc}") from exc
         self.directory_file.write_text(doc.model_dump_json(indent=2), encoding="utf-8")
         return fresh
 
@@ -144,7 +147,12 @@ def federation_init(folder: Path, federation_id: str, validity_days: int) -> Non
 )
 @click.option("--roles", required=True, help="Comma-separated partner roles.")
 @click.option("--inbox-url", required=True, help="Base URL other nodes post to.")
-def federation_add_node(folder: Path, node_file: Path, roles: str, inbox_url: str) -> None:
+@click.option(
+    "--region", default=None, help="ISO 3166-2 region the node works in, e.g. SN-TH (optional)."
+)
+def federation_add_node(
+    folder: Path, node_file: Path, roles: str, inbox_url: str, region: str | None
+) -> None:
     """Add a node (or update its keys, roles and URL) and sign a new directory."""
     fed = Federation(folder)
     exported = json.loads(node_file.read_text(encoding="utf-8"))
@@ -153,6 +161,7 @@ def federation_add_node(folder: Path, node_file: Path, roles: str, inbox_url: st
             node_id=exported["node_id"],
             organisation=exported["organisation"],
             country=exported["country"],
+            region=region.upper() if region else None,
             roles=[r.strip() for r in roles.split(",") if r.strip()],
             inbox_url=inbox_url,
             signing_keys=exported["signing_keys"],
@@ -181,38 +190,38 @@ def federation_set_policy(folder: Path, policy_file: Path) -> None:
     )
 
 
-def _set_suspension(folder: Path, country: str, suspend: bool) -> None:
+def _set_suspension(folder: Path, place: str, suspend: bool) -> None:
+    """Suspend or resume a country (ISO 3166-1 alpha-2) or a region (ISO 3166-2, e.g. ML-7)."""
     fed = Federation(folder)
     current = fed.current()
-    countries = set(current.suspended_countries)
-    countries = countries | {country.upper()} if suspend else countries - {country.upper()}
+    code = place.strip().upper()
+    field = "suspended_regions" if "-" in code else "suspended_countries"
+    places = set(getattr(current, field))
+    places = places | {code} if suspend else places - {code}
     try:
-        updated = Directory.model_validate(
-            {**current.model_dump(), "suspended_countries": sorted(countries)}
-        )
+        updated = Directory.model_validate({**current.model_dump(), field: sorted(places)})
     except ValidationError as exc:
-        raise click.ClickException(f"not a country code: {country}") from exc
+        raise click.ClickException(f"not a country or region code: {place}") from exc
     directory = fed.publish(updated)
     state = "suspended" if suspend else "resumed"
-    click.echo(
-        f"referrals to {country.upper()} {state}; directory serial {directory.serial} signed"
-    )
+    click.echo(f"referrals to {code} {state}; directory serial {directory.serial} signed")
 
 
 @federation.command("suspend")
 @click.argument("folder", type=click.Path(exists=True, path_type=Path))
-@click.argument("country")
-def federation_suspend(folder: Path, country: str) -> None:
-    """Stop all referrals to a country (ISO 3166-1 alpha-2)."""
-    _set_suspension(folder, country, True)
+@click.argument("place")
+def federation_suspend(folder: Path, place: str) -> None:
+    """Stop all referrals to a country (ISO 3166-1 alpha-2, e.g. ML) or a region (ISO 3166-2,
+    e.g. ML-7). Packets already queued for it are cancelled before delivery."""
+    _set_suspension(folder, place, True)
 
 
 @federation.command("resume")
 @click.argument("folder", type=click.Path(exists=True, path_type=Path))
-@click.argument("country")
-def federation_resume(folder: Path, country: str) -> None:
-    """Allow referrals to a suspended country again."""
-    _set_suspension(folder, country, False)
+@click.argument("place")
+def federation_resume(folder: Path, place: str) -> None:
+    """Allow referrals to a suspended country or region again."""
+    _set_suspension(folder, place, False)
 
 
 @federation.command("sign")

@@ -137,6 +137,18 @@ class TransferRecord(Outbound):
     status: str
 
 
+class ChildViewRead(Outbound):
+    """For the DPO's review of a child's referral: the child's own view and how the
+    best-interests determination weighed it, from each child's consent the referral rests on."""
+
+    referral_id: str
+    consent_id: str
+    child_view: str
+    best_interests_reference: str | None
+    #: The determination's own words on how it weighed the child's view; None if not recorded.
+    weighing: str | None
+
+
 class LegalHoldCreate(Inbound):
     """Pause deletion for a subject (case id or pseudonym) or one packet, until a date."""
 

@@ -54,6 +54,7 @@ class Action(StrEnum):
     ACCESS_DENIED = "access_denied"
     EXPORTED = "exported"
     HISTORY_VIEWED = "history_viewed"
+    CHILD_VIEW_READ = "child_view_read"
     CARD_ISSUED = "card_issued"
     CARD_REVOKED = "card_revoked"
     SIGNED_IN = "signed_in"

@@ -73,7 +73,9 @@ def reconcile(call: CallDep) -> list[AuditProblem]:
 def report(
     name: Annotated[str, Path(pattern=r"^[a-z-]{1,40}$")], call: CallDep, format: Format = "json"
 ) -> Any:
-    """One of: processing, transfers, overdue-deletions, pending-withdrawals, denied, unusual."""
+    """One of: processing, transfers, overdue-deletions, pending-withdrawals, denied, unusual,
+    cancelled (packets cancelled before delivery, with the rule), children (children's
+    referrals with the child's view and its weighing, and refusals that protect children)."""
     built = service.report(call.session, call.node, call.user, name, call.now)
     if format == "csv":
         return PlainTextResponse(

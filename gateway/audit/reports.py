@@ -35,10 +35,11 @@ from typing import NamedTuple
 from sqlalchemy import and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from consent.errors import RefusalRule
 from consent.retention import FALLBACK
 from gateway.accesslog.models import AccessEventRow
 from gateway.accesslog.service import Action
-from gateway.consents.models import RevocationRow, WithdrawalRow
+from gateway.consents.models import ConsentRow, RevocationRow, WithdrawalRow
 from gateway.errors import NotFound
 from gateway.inbox.models import ReceivedPacketRow, ReceivedSectionRow
 from gateway.node import Node
@@ -706,6 +707,175 @@ def unusual(session: Session, node: Node, now: datetime) -> Report:
     )
 
 
+# -- 7. packets cancelled before delivery ---------------------------------------------------------
+
+CANCELLED_PERIOD = timedelta(days=90)
+
+
+def cancelled(session: Session, node: Node, now: datetime) -> Report:
+    """Packets cancelled before they were sent, and the rule that stopped each (last 90 days).
+
+    A withdrawal of consent cancels what still waits; the delivery worker cancels what the
+    directory in force at the attempt forbids (a suspension, a member gone, a role changed).
+    """
+    del node
+    rows = session.execute(
+        select(
+            AccessEventRow.at,
+            AccessEventRow.action,
+            AccessEventRow.packet_id,
+            AccessEventRow.purpose,
+            AccessEventRow.sections,
+            AccessEventRow.outcome,
+            AccessEventRow.actor,
+        )
+        .where(
+            AccessEventRow.action.in_(
+                (Action.REFERRAL_CANCELLED.value, Action.DELIVERY_CANCELLED.value)
+            ),
+            AccessEventRow.at > now - CANCELLED_PERIOD,
+            AccessEventRow.at <= now,
+        )
+        .order_by(AccessEventRow.at.desc(), AccessEventRow.seq.desc())
+        .limit(ROW_LIMIT)
+    ).all()
+    return Report(
+        name="cancelled",
+        title=_titled(
+            f"Packets cancelled before delivery in the last {CANCELLED_PERIOD.days} days",
+            len(rows) == ROW_LIMIT,
+        ),
+        columns=["at", "message", "packet_id", "purpose", "sections", "rule", "by"],
+        rows=[
+            {
+                "at": _iso(row.at),
+                "message": "referral" if row.action == Action.REFERRAL_CANCELLED else "other",
+                "packet_id": row.packet_id,
+                "purpose": row.purpose,
+                "sections": row.sections,
+                "rule": row.outcome,
+                "by": row.actor,
+            }
+            for row in rows
+        ],
+    )
+
+
+# -- 8. children's referrals -----------------------------------------------------------------------
+
+#: Refusals that concern children, shown beside the children's referrals.
+CHILD_RULES = (
+    RefusalRule.CHILD_CONSENT_INCOMPLETE.value,
+    RefusalRule.CHILD_VIEW_NOT_WEIGHED.value,
+    RefusalRule.CHILD_CUSTODIAN_REQUIRED.value,
+    RefusalRule.CUSTODIAN_REQUIRED.value,
+    RefusalRule.HANDOVER_BEFORE_ARRIVAL.value,
+)
+
+
+def _child_consents(session: Session) -> dict[str, dict[str, object]]:
+    """Consents recorded for a child (a child's view is recorded only for a child), by id; the
+    sealed weighing itself is not read, only whether there is one."""
+    rows = session.execute(
+        select(
+            ConsentRow.id,
+            ConsentRow.child_view,
+            ConsentRow.best_interests_reference,
+            ConsentRow.child_view_weighing.is_not(None).label("weighed"),
+        )
+        .where(ConsentRow.child_view.is_not(None))
+        .limit(ROW_LIMIT)
+    ).all()
+    return {
+        row.id: {
+            "child_view": row.child_view,
+            "best_interests_reference": row.best_interests_reference,
+            "view_weighed": bool(row.weighed),
+        }
+        for row in rows
+    }
+
+
+def children(session: Session, node: Node, now: datetime) -> Report:
+    """Every referral resting on a child's consent, with the child's own view, the best-interests
+    determination and whether it states how that view was weighed; and the referrals refused by
+    a rule protecting children in the last 90 days. The weighing itself is read one referral at
+    a time (``gateway.dpo.service.child_view``), and that reading is logged."""
+    del node
+    consents = _child_consents(session)
+    rows: list[dict[str, object]] = []
+    last = ""
+    while len(rows) < ROW_LIMIT:
+        page = session.execute(
+            select(
+                ReferralRow.id,
+                ReferralRow.packet_id,
+                ReferralRow.created_at,
+                ReferralRow.recipient,
+                ReferralRow.purpose,
+                ReferralRow.status,
+                ReferralRow.status_reason,
+                ReferralRow.consent_ids,
+            )
+            .where(ReferralRow.id > last)
+            .order_by(ReferralRow.id)
+            .limit(PAGE)
+        ).all()
+        for referral in page:
+            child = next((consents[c] for c in referral.consent_ids if c in consents), None)
+            if child is not None:
+                rows.append(
+                    {
+                        "at": _iso(referral.created_at),
+                        "referral": referral.id,
+                        "packet_id": referral.packet_id,
+                        "recipient": referral.recipient,
+                        "purpose": referral.purpose,
+                        "status": referral.status,
+                        "reason": referral.status_reason,
+                        **child,
+                    }
+                )
+        if len(page) < PAGE:
+            break
+        last = page[-1].id
+    refused = session.execute(
+        select(AccessEventRow.at, AccessEventRow.purpose, AccessEventRow.outcome)
+        .where(
+            AccessEventRow.action.in_((Action.REFERRAL_REFUSED.value, Action.EVENT_REFUSED.value)),
+            AccessEventRow.outcome.in_(CHILD_RULES),
+            AccessEventRow.at > now - CANCELLED_PERIOD,
+            AccessEventRow.at <= now,
+        )
+        .order_by(AccessEventRow.at.desc(), AccessEventRow.seq.desc())
+        .limit(ROW_LIMIT)
+    ).all()
+    rows.extend(
+        {"at": _iso(row.at), "purpose": row.purpose, "status": "refused", "reason": row.outcome}
+        for row in refused
+    )
+    rows = rows[:ROW_LIMIT]
+    return Report(
+        name="children",
+        title=_titled(
+            "Children's referrals and refusals that protect children", len(rows) == ROW_LIMIT
+        ),
+        columns=[
+            "at",
+            "referral",
+            "packet_id",
+            "recipient",
+            "purpose",
+            "status",
+            "reason",
+            "child_view",
+            "best_interests_reference",
+            "view_weighed",
+        ],
+        rows=rows,
+    )
+
+
 # -- the catalogue ---------------------------------------------------------------------------------
 
 REPORTS: dict[str, Builder] = {
@@ -715,6 +885,8 @@ REPORTS: dict[str, Builder] = {
     "pending-withdrawals": pending_withdrawals,
     "denied": denied,
     "unusual": unusual,
+    "cancelled": cancelled,
+    "children": children,
 }
 
 

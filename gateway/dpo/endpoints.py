@@ -1,4 +1,5 @@
-"""Routes for the data protection officer (role ``dpo``): read-only, no case content."""
+"""Routes for the data protection officer (role ``dpo``): no case content, except the weighing of
+a child's view in a child's referral review, read one referral at a time and logged."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from gateway.dpo import service
 from gateway.retention import proof
 from gateway.retention import service as retention
 from schemas.api import (
+    ChildViewRead,
     DeletionProofCreate,
     DeletionProofRead,
     ErasureRead,
@@ -27,6 +29,13 @@ router = APIRouter(prefix="/api/v1/dpo", tags=["data protection officer"])
 def transfers(call: CallDep) -> list[TransferRecord]:
     """The register of cross-border transfers: destination, purpose, data categories, ground."""
     return service.transfers(call.session, call.node, call.user)
+
+
+@router.get("/referrals/{referral_id}/child-view", responses=ERRORS)
+def child_view(referral_id: CaseId, call: CallDep) -> list[ChildViewRead]:
+    """For a child's referral: the child's own view and how the best-interests determination
+    weighed it (its own words). Each reading is logged in the child's access history."""
+    return service.child_view(call.session, call.node, call.user, referral_id, call.now)
 
 
 @router.post("/holds", status_code=201, responses=ERRORS)

@@ -253,7 +253,7 @@ def approve_referral(
     )
     _hold_content(session, node, referral, case, content, allowance, facts, now)
     referral.withheld = _merge_withheld(referral.withheld, _withheld(held, content))
-    referral.created_at, referral.approved_by = now, principal.user
+    referral.created_at, referral.approved_by, referral.status = now, principal.user, QUEUED
     record(
         session,
         at=now,

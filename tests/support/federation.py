@@ -51,6 +51,8 @@ class TestNode:
     clock: FakeClock
     engine: Engine
     _client: TestClient | None = None
+    #: The ISO 3166-2 region the directory lists the node in, if any.
+    region: str | None = None
 
     @property
     def client(self) -> TestClient:
@@ -96,6 +98,7 @@ class TestNode:
             node_id=self.node_id,
             organisation=f"{self.node_id} (test)",
             country=self.country,
+            region=self.region,
             roles=self.roles,
             inbox_url=inbox_url(self.node_id),
             signing_keys=[KeyRecord.model_validate(k) for k in keys["signing_keys"]],
@@ -134,6 +137,7 @@ class TestFederation:
     nodes: dict[str, TestNode] = field(default_factory=dict)
     policy: list[SharingRule] = field(default_factory=default_policy)
     suspended: list[str] = field(default_factory=list)
+    suspended_regions: list[str] = field(default_factory=list)
     serial: int = 0
     engines: list[Engine] = field(default_factory=list)
 
@@ -171,15 +175,19 @@ class TestFederation:
             nodes=[node.record() for node in self.nodes.values()],
             sharing_policy=self.policy,
             suspended_countries=self.suspended,
+            suspended_regions=self.suspended_regions,
             retention=default_retention(),
             event_horizon_days=DEFAULT_EVENT_HORIZON_DAYS,
         )
 
-    def publish(self, directory: Directory | None = None) -> Directory:
-        """Sign the directory and install it in every node, as the operator and node admins would."""
+    def publish(
+        self, directory: Directory | None = None, *, only: list[TestNode] | None = None
+    ) -> Directory:
+        """Sign the directory and install it in every node (or ``only`` those), as the operator
+        and node admins would."""
         directory = directory or self.directory()
         doc = sign_directory(directory, self.operator)
-        for node in self.nodes.values():
+        for node in only or self.nodes.values():
             node.home.pin_operator(key_record(self.operator.public_key()))
             node.home.install_directory(doc, self.clock.now())
         return directory
