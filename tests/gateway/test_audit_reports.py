@@ -396,7 +396,7 @@ class TestCsv:
 
 
 class TestBuild:
-    def test_the_catalogue_holds_the_six_reports_each_under_its_name(
+    def test_the_catalogue_holds_the_eight_reports_each_under_its_name(
         self, pair: TestFederation, host: TestNode
     ) -> None:
         assert sorted(REPORTS) == sorted(
@@ -407,6 +407,8 @@ class TestBuild:
                 "pending-withdrawals",
                 "denied",
                 "unusual",
+                "cancelled",
+                "children",
             ]
         )
         for name in REPORTS:

@@ -73,7 +73,7 @@ class TestFederationCommands:
     def test_bad_country_is_a_clear_error(self, federation: Path) -> None:
         result = avrr("federation", "suspend", federation, "XX")
         assert result.exit_code != 0
-        assert "not a country code" in result.output
+        assert "not a country or region code" in result.output
 
     def test_set_policy_refuses_unknown_fields(self, federation: Path, tmp_path: Path) -> None:
         policy = tmp_path / "policy.json"

@@ -86,6 +86,17 @@ def directory_data(**changes: Any) -> dict[str, Any]:
     return data
 
 
+class TestSuspendedRegions:
+    def test_regions_are_iso_3166_2_codes(self) -> None:
+        directory = Directory.model_validate(directory_data(suspended_regions=["ML-7", "SN-TH"]))
+
+        assert directory.suspended_regions == ["ML-7", "SN-TH"]
+
+    def test_a_region_of_an_unknown_country_is_refused(self) -> None:
+        with pytest.raises(ValidationError):
+            Directory.model_validate(directory_data(suspended_regions=["XX-7"]))
+
+
 def error_types(exc: ValidationError) -> list[str]:
     return [str(error["type"]) for error in exc.errors()]
 
@@ -114,6 +125,21 @@ class TestNodeRecord:
         node = NodeRecord.model_validate(node_data("reception.example", 1))
 
         assert node.roles == [PartnerRole.RECEPTION_PARTNER]
+        assert node.region is None
+
+    def test_a_region_of_the_nodes_country_is_accepted(self) -> None:
+        node = NodeRecord.model_validate(node_data("reception.example", 1, region="SN-TH"))
+
+        assert node.region == "SN-TH"
+
+    def test_a_region_of_another_country_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="must lie in its country"):
+            NodeRecord.model_validate(node_data("reception.example", 1, region="ML-7"))
+
+    @pytest.mark.parametrize("region", ["SN", "sn-th", "XX-1", "SN-ABCD", "SN_TH"])
+    def test_a_malformed_region_is_refused(self, region: str) -> None:
+        with pytest.raises(ValidationError):
+            NodeRecord.model_validate(node_data("reception.example", 1, region=region))
 
     def test_node_without_roles_is_refused(self) -> None:
         with pytest.raises(ValidationError) as exc_info:

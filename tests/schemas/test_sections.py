@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from enum import StrEnum
+from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from schemas.common import SectionName, VulnerabilityFlag
 from schemas.sections import (
     SECTION_MODELS,
+    WITHHELD_FROM_AUTHORITIES,
     ArrivalSection,
     ChildCustodian,
     Destination,
@@ -19,6 +21,7 @@ from schemas.sections import (
     ReintegrationSection,
     Stop,
     TravelSection,
+    free_text_fields,
     section_fields,
 )
 
@@ -269,3 +272,81 @@ class TestReferralContent:
         )
 
         assert ReferralContent.model_validate(content.to_wire()) == content
+
+
+def _text_fields(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """Every (nested) field whose value is or holds a string, as dotted paths."""
+    found: set[str] = set()
+    for name, info in model.model_fields.items():
+        found |= _strings_in(info.annotation, f"{prefix}{name}")
+    return found
+
+
+def _strings_in(annotation: object, path: str) -> set[str]:
+    if annotation is str:
+        return {path}
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _text_fields(annotation, f"{path}.")
+    if isinstance(annotation, type) and issubclass(annotation, (StrEnum, date)):
+        return set()
+    return set().union(*(_strings_in(arg, path) for arg in get_args(annotation)))
+
+
+#: Text fields that name a person, place or organisation (bounded identifiers, never a
+#: description): the only text an authority may receive, where the policy lists it.
+NAMES = {
+    "travel.traveller_name",
+    "medical.medical_escort.organisation",
+    "arrival.final_destination.locality",
+    "arrival.child_custodian.name",
+}
+#: Text fields that hold a code checked against a list (airports, countries, languages).
+CODES = {
+    "travel.departure.airport",
+    "travel.transit_points.airport",
+    "travel.arrival.airport",
+    "arrival.contact_language",
+    "arrival.final_destination.country",
+}
+
+
+class TestFreeText:
+    def test_free_text_fields_are_those_written_in_staffs_own_words(self) -> None:
+        assert {s: free_text_fields(s) for s in SectionName} == {
+            SectionName.TRAVEL: frozenset(),
+            SectionName.MEDICAL: {
+                "conditions",
+                "medication",
+                "mobility_needs_on_arrival",
+                "receiving_health_facility",
+            },
+            # The custodian holds the handover arrangement, in words.
+            SectionName.ARRIVAL: {"child_custodian"},
+            SectionName.REINTEGRATION: {"plan", "skills", "education"},
+        }
+
+    def test_every_text_field_is_either_a_name_or_free_text(self) -> None:
+        # A new text field must be marked FREE_TEXT or added to NAMES here, on purpose: an
+        # unmarked description would otherwise reach a government authority.
+        marked = {
+            f"{section.value}.{name}"
+            for section in SectionName
+            for name in free_text_fields(section)
+        }
+        for section in SectionName:
+            for path in _text_fields(SECTION_MODELS[section], f"{section.value}."):
+                top = ".".join(path.split(".")[:2])
+                assert path in NAMES | CODES or top in marked, path
+
+    def test_authorities_never_get_diagnosis_flags_or_free_text(self) -> None:
+        assert WITHHELD_FROM_AUTHORITIES[SectionName.MEDICAL] >= {"conditions", "medication"}
+        assert "protection_needs" in WITHHELD_FROM_AUTHORITIES[SectionName.ARRIVAL]
+        for section in SectionName:
+            assert free_text_fields(section) <= WITHHELD_FROM_AUTHORITIES[section]
+
+    def test_field_names_lists_what_is_present_never_values(self) -> None:
+        content = ReferralContent(
+            arrival=ArrivalSection(reception_requested=True, contact_language="fr")
+        )
+
+        assert content.field_names() == {"arrival": ["contact_language", "reception_requested"]}
