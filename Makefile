@@ -42,8 +42,8 @@ test-browser: $(STAMP) $(CHROMIUM)
 
 # After changing a portal template: new strings into every catalogue (then translate them).
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -o gateway/portal/locales/messages.pot --no-location --omit-header .
-	$(BIN)/pybabel update -i gateway/portal/locales/messages.pot -d gateway/portal/locales --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -o gateway/surfaces/portal/locales/messages.pot --no-location --omit-header .
+	$(BIN)/pybabel update -i gateway/surfaces/portal/locales/messages.pot -d gateway/surfaces/portal/locales --no-fuzzy-matching
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

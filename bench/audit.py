@@ -2,12 +2,12 @@
 
 Two figures, each against a bare baseline measured in the same run on the same database:
 
-1. **Append**: ``--appends`` entries, each written with ``gateway.accesslog.service.record`` in
+1. **Append**: ``--appends`` entries, each written with ``gateway.records.accesslog.writer.record`` in
    its own transaction (as every request does), then placed in the Merkle log by the sequencer
    and checkpointed. Baseline: the same rows inserted one transaction each into the same table,
    never sequenced. R = our entries/s over the baseline's (the cost of tamper evidence).
 2. **Verify**: a log of ``--entries`` entries (150,000; ``--full`` 1,000,000; loaded in bulk, then sequenced
-   and checkpointed, which is timed too) verified with ``gateway.accesslog.verify.verify_log``:
+   and checkpointed, which is timed too) verified with ``gateway.records.accesslog.verify.verify_log``:
    every entry re-read, re-hashed and folded into the tree, checked against the stored leaves
    and the signed checkpoint. Baseline: reading the same entries with the same query shape and
    hashing each one's bytes with ``hashlib.sha256`` in a loop. R = baseline time over ours
@@ -42,11 +42,11 @@ from bench.harness import (
     table,
     timed,
 )
-from gateway.accesslog.models import AccessEventRow
-from gateway.accesslog.service import Action, Actor, record
-from gateway.accesslog.tree import AuditLog
-from gateway.accesslog.verify import verify_log
-from gateway.node import Node
+from gateway.kit.node import Node
+from gateway.records.accesslog.models import AccessEventRow
+from gateway.records.accesslog.tree import AuditLog
+from gateway.records.accesslog.verify import verify_log
+from gateway.records.accesslog.writer import Action, Actor, record
 from schemas.audit import AuditReport
 from schemas.common import PartnerRole
 

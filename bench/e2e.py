@@ -63,7 +63,7 @@ from bench.harness import (
     table,
 )
 from bench.purge import HOST, SENDER, build_federation, prepare_cases, referral_body, staff_headers
-from gateway.config import Settings
+from gateway.kit.config import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -90,11 +90,11 @@ PROFILES = Path(__file__).parent / "profiles"
 
 def _worker_process(settings: Settings) -> None:
     """The host's worker: delivery and access-log sequencing, as ``avrr worker`` runs them."""
-    from gateway.accesslog.tree import AUDIT_INTERVAL, AuditLog
-    from gateway.clock import SystemClock
-    from gateway.db import make_engine, make_sessionmaker
-    from gateway.delivery.service import DeliveryWorker
-    from gateway.node import Node
+    from gateway.exchange.delivery import DeliveryWorker
+    from gateway.kit.clock import SystemClock
+    from gateway.kit.db import make_engine, make_sessionmaker
+    from gateway.kit.node import Node
+    from gateway.records.accesslog.tree import AUDIT_INTERVAL, AuditLog
     from partners.client import NodeClient
 
     stopping = threading.Event()
@@ -161,7 +161,7 @@ def ours(databases: ScratchDatabases, run: int) -> Iterator[Side]:
                 return str(response.json()["packet_id"])
 
             def done_at(packets: list[str]) -> dict[str, float]:
-                from gateway.referrals.models import ReceiptRow
+                from gateway.exchange.referrals.models import ReceiptRow
 
                 with host.sessions() as session:
                     rows = session.execute(

@@ -48,8 +48,8 @@ import httpx
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from gateway.config import Settings
-from gateway.db import make_engine, migrate
+from gateway.kit.config import Settings
+from gateway.kit.db import make_engine, migrate
 
 T = TypeVar("T")
 
@@ -338,7 +338,7 @@ def _serve(settings: Settings, port: int) -> None:
     """The body of the API process: exactly what ``avrr serve`` runs, on 127.0.0.1."""
     import uvicorn
 
-    from gateway.app import create_app
+    from gateway.surfaces.app import create_app
 
     app = create_app(settings)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -79,13 +79,13 @@ from bench.harness import (
     timed,
 )
 from crypto.storage import VERSION
-from gateway.auth import StaffTokenIssuer
-from gateway.clock import SystemClock
-from gateway.config import Settings
-from gateway.db import make_engine, make_sessionmaker
-from gateway.inbox.models import ACTIVE, ReceivedPacketRow, ReceivedSectionRow
-from gateway.node import Node
-from gateway.retention.service import Purger
+from gateway.exchange.inbox.models import ACTIVE, ReceivedPacketRow, ReceivedSectionRow
+from gateway.kit.auth import StaffTokenIssuer
+from gateway.kit.clock import SystemClock
+from gateway.kit.config import Settings
+from gateway.kit.db import make_engine, make_sessionmaker
+from gateway.kit.node import Node
+from gateway.processes.retention import Purger
 from schemas.common import PartnerRole, StaffRole
 
 with warnings.catch_warnings():

@@ -51,10 +51,10 @@ from bench.harness import (
     timed,
 )
 from bench.purge import HOST, build_federation, prepare_cases, referral_body, staff_headers
-from gateway.accesslog.models import AccessEventRow
-from gateway.accesslog.tree import AuditLog
-from gateway.cases.models import CaseRow
-from gateway.referrals.models import OutboxRow, ReferralRow
+from gateway.exchange.referrals.models import OutboxRow, ReferralRow
+from gateway.records.accesslog.models import AccessEventRow
+from gateway.records.accesslog.tree import AuditLog
+from gateway.records.cases.models import CaseRow
 from schemas.common import StaffRole
 
 with warnings.catch_warnings():

@@ -1,4 +1,4 @@
 """The FastAPI service of a node: routes, authentication, storage, outbox and inbox, CLI.
 
-``gateway.app.create_app(settings)`` builds a node; ``avrr`` (``gateway.cli``) operates one.
+``gateway.surfaces.app.create_app(settings)`` builds a node; ``avrr`` (``gateway.cli``) operates one.
 """

@@ -1,5 +1,5 @@
 """``python -m gateway`` is the ``avrr`` command."""
 
-from gateway.cli import main
+from gateway.surfaces.cli.main import main
 
 main()

@@ -1,14 +1,14 @@
 """Imports every table module, so ``Base.metadata`` is complete (for migrations and their test)."""
 
-from gateway.accesslog import models as accesslog_models
-from gateway.cases import models as cases_models
-from gateway.consents import models as consents_models
-from gateway.db import Base
-from gateway.idempotency import IdempotencyRow
-from gateway.inbox import models as inbox_models
-from gateway.portal import models as portal_models
-from gateway.referrals import models as referrals_models
-from gateway.retention.models import LegalHoldRow
+from gateway.exchange.inbox import models as inbox_models
+from gateway.exchange.referrals import models as referrals_models
+from gateway.kit.db import Base
+from gateway.kit.idempotency import IdempotencyRow
+from gateway.records.accesslog import models as accesslog_models
+from gateway.records.cases import models as cases_models
+from gateway.records.consents import models as consents_models
+from gateway.records.holds.models import LegalHoldRow
+from gateway.records.person_access import models as portal_models
 
 metadata = Base.metadata
 

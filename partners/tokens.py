@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from crypto import _primitives
+from crypto.digest import sha256_hex
 from crypto.errors import InvalidSignature
 from crypto.jwt import sign_jwt, unverified_claims, verify_jwt
 from crypto.keys import SigningKey
@@ -38,7 +38,7 @@ class NodeTokenClaims:
 
 
 def _body_hash(body: bytes) -> str:
-    return _primitives.sha256(body).hex()
+    return sha256_hex(body)
 
 
 def issue_node_token(

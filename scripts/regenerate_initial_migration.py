@@ -32,7 +32,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.db import UTCDateTime
+from gateway.kit.db import UTCDateTime
 
 revision = "0001"
 down_revision = None
@@ -45,7 +45,7 @@ def upgrade() -> None:
 
 
 def _body(code: str) -> str:
-    code = code.replace("gateway.db.UTCDateTime(timezone=True)", "UTCDateTime()")
+    code = code.replace("gateway.kit.db.UTCDateTime(timezone=True)", "UTCDateTime()")
     return "\n".join(line for line in code.splitlines() if "###" not in line)
 
 

@@ -28,7 +28,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from gateway.accesslog.tree import AuditLog
+from gateway.records.accesslog.tree import AuditLog
 from schemas.common import StaffRole
 from tests.browser.person import Card
 from tests.support import flows

@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 
-from gateway.consents.models import WithdrawalRow
-from gateway.portal.cards import CARD_FAILURES, CARD_LOCK
-from gateway.portal.i18n import translations
+from gateway.records.consents.models import WithdrawalRow
+from gateway.records.person_access.cards import CARD_FAILURES, CARD_LOCK
+from gateway.surfaces.portal.i18n import translations
 from schemas.common import StaffRole
 from tests.browser.conftest import Screenshot
 from tests.browser.person import Card, sign_in

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gateway.accesslog.models import AccessEventRow
-from gateway.referrals.models import ReferralRow
+from gateway.exchange.referrals.models import ReferralRow
+from gateway.records.accesslog.models import AccessEventRow
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
 
@@ -174,7 +174,7 @@ class TestUnexpectedErrors:
     def test_unexpected_failure_is_a_plain_500_without_a_trace(
         self, pair: TestFederation, host: TestNode, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        from gateway.cases import service
+        from gateway.records.cases import service
 
         def explode(*_: object, **__: object) -> None:
             raise RuntimeError("CANARY internal detail")

@@ -24,14 +24,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from gateway.accesslog.models import AccessEventRow
-from gateway.accesslog.reconcile import reconcile
-from gateway.accesslog.tree import AuditLog
-from gateway.consents.models import RevocationRow
-from gateway.delivery.outbox import Message, pseudonym_for, seal_and_queue
-from gateway.delivery.service import DeliveryWorker
-from gateway.node import Node
-from gateway.retention.service import Purger, PurgeReport
+from gateway.exchange.delivery import DeliveryWorker
+from gateway.exchange.outbox.queue import Message, pseudonym_for, seal_and_queue
+from gateway.kit.node import Node
+from gateway.processes.audit.reconcile import reconcile
+from gateway.processes.retention import Purger, PurgeReport
+from gateway.records.accesslog.models import AccessEventRow
+from gateway.records.accesslog.tree import AuditLog
+from gateway.records.consents.models import RevocationRow
 from partners.auditlog import entry_is_in, extends, verify_checkpoint
 from schemas.audit import AccessNoticeContent, Checkpoint, NoticedAccess, SubjectHistory
 from schemas.common import PartnerRole, Purpose, SectionName, StaffRole

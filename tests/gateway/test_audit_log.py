@@ -21,21 +21,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crypto.encoding import b64decode, b64encode, canonical_json
 from crypto.merkle import Frontier, consistency_proof
-from gateway.accesslog.history import subject_history
-from gateway.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
-from gateway.accesslog.service import Action, Actor, record
-from gateway.accesslog.tree import (
+from gateway.kit.config import Settings
+from gateway.kit.db import make_engine, make_sessionmaker
+from gateway.kit.node import Node
+from gateway.records.accesslog.history import subject_history
+from gateway.records.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
+from gateway.records.accesslog.tree import (
     STATE_ID,
     AuditLog,
     log_entry,
     stored_subtree_root,
     witness_document,
 )
-from gateway.accesslog.verify import verify_log
-from gateway.cli import main
-from gateway.config import Settings
-from gateway.db import make_engine, make_sessionmaker
-from gateway.node import Node
+from gateway.records.accesslog.verify import verify_log
+from gateway.records.accesslog.writer import Action, Actor, record
+from gateway.surfaces.cli.main import main
 from partners.auditlog import entry_is_in, entry_leaf, extends, verify_checkpoint
 from schemas.audit import AuditReport, Checkpoint
 from schemas.common import StaffRole
@@ -525,8 +525,8 @@ class TestCommandLine:
 
 class TestCommandLineReadingIsLogged:
     def test_every_report_comes_out_as_json_or_csv_and_is_logged(self, cli_home: Path) -> None:
-        from gateway.audit.reports import REPORTS
-        from gateway.audit_cli import REPORT_NAMES
+        from gateway.processes.audit.reports import REPORTS
+        from gateway.surfaces.cli.audit import REPORT_NAMES
 
         assert sorted(REPORT_NAMES) == sorted(REPORTS)
         for name in REPORT_NAMES:

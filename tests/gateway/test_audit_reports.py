@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.accesslog.service import Action, Actor, deny, record
-from gateway.audit.reports import (
+from gateway.kit.errors import NotFound
+from gateway.processes.audit.reports import (
     NO_CURRENT_RULE,
     REPORTS,
     SUBJECTS_PER_HOUR,
@@ -22,8 +22,8 @@ from gateway.audit.reports import (
     build,
     to_csv,
 )
-from gateway.errors import NotFound
-from gateway.retention.service import Purger
+from gateway.processes.retention import Purger
+from gateway.records.accesslog.writer import Action, Actor, deny, record
 from partners.default_policy import default_policy
 from schemas.common import PartnerRole, StaffRole
 from tests.support import flows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from gateway.accesslog.models import AccessEventRow
+from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import PartnerRole, StaffRole
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode

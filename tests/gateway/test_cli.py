@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from gateway.cli import main
+from gateway.surfaces.cli.main import main
 
 
 def avrr(*args: str | Path) -> Result:

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from gateway import consent_cli
-from gateway.cli import main
+from gateway.surfaces.cli import consent as consent_cli
+from gateway.surfaces.cli.main import main
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
 

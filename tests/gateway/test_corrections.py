@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.accesslog.models import AccessEventRow
+from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import StaffRole
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode

@@ -14,9 +14,9 @@ import pytest
 import respx
 from sqlalchemy import func, select, update
 
-from gateway.delivery.service import backoff
-from gateway.inbox.models import ReceivedPacketRow
-from gateway.referrals.models import DeliveryAttemptRow, OutboxRow, ReceiptRow
+from gateway.exchange.delivery import backoff
+from gateway.exchange.inbox.models import ReceivedPacketRow
+from gateway.exchange.referrals.models import DeliveryAttemptRow, OutboxRow, ReceiptRow
 from tests.support import flows
 from tests.support.federation import FederationTransport, TestFederation, TestNode
 

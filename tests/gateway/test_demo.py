@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import demo
+from gateway.surfaces import demo
 
 
 class TestDemo:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from gateway.accesslog.models import AccessEventRow
-from gateway.inbox.models import ReceivedPacketRow, ReceivedSectionRow
-from gateway.referrals.models import ReceiptRow
+from gateway.exchange.inbox.models import ReceivedPacketRow, ReceivedSectionRow
+from gateway.exchange.referrals.models import ReceiptRow
+from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import PartnerRole, StaffRole
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode

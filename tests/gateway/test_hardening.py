@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from gateway.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
-from gateway.accesslog.tree import AuditLog, witness_document
-from gateway.accesslog.verify import verify_log
-from gateway.delivery.outbox import Message, seal_and_queue
-from gateway.inbox.models import ReceivedSectionRow
+from gateway.exchange.inbox.models import ReceivedSectionRow
+from gateway.exchange.outbox.queue import Message, seal_and_queue
+from gateway.records.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
+from gateway.records.accesslog.tree import AuditLog, witness_document
+from gateway.records.accesslog.verify import verify_log
 from schemas.common import Purpose, SectionName, StaffRole
 from schemas.envelope import MessageKind
 from schemas.status import CorrectionContent

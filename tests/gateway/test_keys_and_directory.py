@@ -9,8 +9,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from crypto.encoding import b64decode
-from gateway.inbox.models import ReceivedPacketRow
-from gateway.referrals.models import OutboxRow
+from gateway.exchange.inbox.models import ReceivedPacketRow
+from gateway.exchange.referrals.models import OutboxRow
 from schemas.common import StaffRole
 from schemas.envelope import EnvelopeHeader, WireEnvelope
 from tests.support import flows

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.home import create_private
-from gateway.keystore import FileKeyStore
+from gateway.kit.home import create_private
+from gateway.kit.keystore import FileKeyStore
 
 SUBJECT = "ab" * 32
 

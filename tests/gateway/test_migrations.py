@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from gateway.db import make_engine
+from gateway.kit.db import make_engine
 from gateway.tables import metadata
 
 

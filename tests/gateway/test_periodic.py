@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from gateway.periodic import run_periodically
+from gateway.kit.periodic import run_periodically
 
 LOG = logging.getLogger("test")
 

@@ -20,19 +20,19 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 from sqlalchemy import select
 
-from gateway.accesslog.models import AccessEventRow
-from gateway.accesslog.tree import AuditLog
-from gateway.consents.models import WithdrawalRow
-from gateway.inbox.models import ReceivedSectionRow
-from gateway.node import Node
-from gateway.portal import cards
-from gateway.portal.i18n import translations
-from gateway.portal.models import (
+from gateway.exchange.inbox.models import ReceivedSectionRow
+from gateway.kit.node import Node
+from gateway.records.accesslog.models import AccessEventRow
+from gateway.records.accesslog.tree import AuditLog
+from gateway.records.consents.models import WithdrawalRow
+from gateway.records.person_access import cards
+from gateway.records.person_access.models import (
     AccessCardRow,
     CorrectionRequestRow,
     PortalSessionRow,
     SignInThrottleRow,
 )
+from gateway.surfaces.portal.i18n import translations
 from partners.auditlog import entry_is_in, verify_checkpoint
 from schemas.api import CaseCreate
 from schemas.audit import PersonExport

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from crypto.signed import sign_document
-from gateway.accesslog.models import AccessEventRow
-from gateway.audit.reports import Report, build
-from gateway.cli import main
-from gateway.inbox.models import ReceivedSectionRow
+from gateway.exchange.inbox.models import ReceivedSectionRow
+from gateway.processes.audit.reports import Report, build
+from gateway.records.accesslog.models import AccessEventRow
+from gateway.surfaces.cli.main import main
 from partners.directory import DIRECTORY_CONTEXT, key_record, sign_directory
 from partners.errors import DirectoryError
 from schemas.common import PartnerRole, StaffRole

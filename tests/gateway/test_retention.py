@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import Engine, inspect, select, text
 
 from crypto.storage import StoredDataUnreadable, open_at_rest
-from gateway.accesslog.models import AccessEventRow
-from gateway.inbox.models import ReceivedPacketRow, ReceivedSectionRow
-from gateway.referrals.models import ReferralRow
-from gateway.retention.service import Purger
+from gateway.exchange.inbox.models import ReceivedPacketRow, ReceivedSectionRow
+from gateway.exchange.referrals.models import ReferralRow
+from gateway.processes.retention import Purger
+from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import StaffRole
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
@@ -483,7 +483,7 @@ class TestDeletionProof:
         partner: TestNode,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        from gateway.retention import proof
+        from gateway.processes import deletion_proof as proof
 
         monkeypatch.setattr(proof, "PROOF_BATCH", 1)
         first = canary_referral(host, partner)

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.accesslog.models import AccessEventRow
-from gateway.delivery.outbox import Message, seal_and_queue
-from gateway.inbox.models import ReceivedSectionRow
-from gateway.referrals.models import OutboxRow, ReferralRow
+from gateway.exchange.inbox.models import ReceivedSectionRow
+from gateway.exchange.outbox.queue import Message, seal_and_queue
+from gateway.exchange.referrals.models import OutboxRow, ReferralRow
+from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import PartnerRole, Purpose, StaffRole
 from schemas.directory import RetentionEvent
 from schemas.envelope import MessageKind

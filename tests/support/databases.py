@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from gateway.db import make_engine, migrate
+from gateway.kit.db import make_engine, migrate
 
 LOCAL_POSTGRES = "postgresql://127.0.0.1:5432/postgres"
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from crypto.encoding import canonical_json
 from crypto.envelope import seal
 from crypto.pseudonym import subject_pseudonym
-from gateway.inbox.models import ReceivedPacketRow
+from gateway.exchange.inbox.models import ReceivedPacketRow
 from partners.directory import FederationView
 from partners.tokens import issue_node_token
 from schemas.common import Purpose, SectionName, TransferGround

@@ -20,11 +20,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from crypto.keys import SigningKey
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.db import make_engine, make_sessionmaker
-from gateway.delivery.service import DeliveryReport, DeliveryWorker
-from gateway.home import NodeHome
+from gateway.exchange.delivery import DeliveryReport, DeliveryWorker
+from gateway.kit.config import Settings
+from gateway.kit.db import make_engine, make_sessionmaker
+from gateway.kit.home import NodeHome
+from gateway.surfaces.app import create_app
 from partners.client import NodeClient
 from partners.default_policy import DEFAULT_EVENT_HORIZON_DAYS, default_policy, default_retention
 from partners.directory import key_record, sign_directory

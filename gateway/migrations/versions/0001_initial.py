@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.db import UTCDateTime
+from gateway.kit.db import UTCDateTime
 
 revision = "0001"
 down_revision = None

@@ -1,1 +1,0 @@
-"""Consents with their history, withdrawals that reach every recipient, and consent receipts."""

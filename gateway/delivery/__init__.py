@@ -1,1 +1,0 @@
-"""The delivery worker: takes due rows from the outbox and posts them to their recipients."""

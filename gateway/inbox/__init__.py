@@ -1,1 +1,0 @@
-"""Incoming packets: the federation inbox, and what partner officers list and open."""

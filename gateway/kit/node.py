@@ -1,0 +1,104 @@
+"""Everything a running node knows about itself, built once in ``create_app`` or the worker.
+
+The directory and the keyring are re-read when their files change (an operator installs a new
+directory or rotates keys without a restart), and the directory's expiry is checked on every use:
+an expired directory stops the node from sending or accepting anything until a fresh one arrives.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from crypto.keys import SigningKey
+from gateway.kit.auth import StaffTokenIssuer
+from gateway.kit.clock import Clock
+from gateway.kit.config import Settings
+from gateway.kit.errors import ServiceUnavailable
+from gateway.kit.home import NodeHome
+from gateway.kit.keystore import FileKeyStore, KeyStore
+from partners.directory import FederationView, verify_directory
+from partners.errors import DirectoryError, NoUsableKey
+from partners.keyring import Keyring
+
+T = TypeVar("T")
+
+
+def _stamp(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    stamps = []
+    for path in paths:
+        stat = path.stat()
+        stamps.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
+
+
+@dataclass
+class _Cached(Generic[T]):
+    stamp: tuple[tuple[str, int, int], ...] | None = None
+    value: T | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Node:
+    def __init__(self, *, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.home = NodeHome(settings.home)
+        self.node_id = settings.node_id
+        self.staff = StaffTokenIssuer(key=self.home.staff_issuer(), node_id=settings.node_id)
+        self.pseudonym_secret = self.home.pseudonym_secret()
+        self.keys: KeyStore = FileKeyStore(
+            folder=self.home.keys / "subjects", master_key=self.home.master_key()
+        )
+        self._directory: _Cached[FederationView] = _Cached()
+        self._keyring: _Cached[Keyring] = _Cached()
+
+    def directory(self) -> FederationView:
+        """The installed directory, verified and current; 503 if there is none."""
+        now = self.clock.now()
+        cache = self._directory
+        with cache.lock:
+            try:
+                stamp = _stamp([self.home.directory_file, self.home.operator_file])
+                if cache.stamp != stamp or cache.value is None:
+                    view = verify_directory(
+                        self.home.signed_directory(), self.home.operator_key(), now=now
+                    )
+                    cache.stamp, cache.value = stamp, view
+            except (OSError, DirectoryError) as exc:
+                cache.stamp, cache.value = None, None
+                raise ServiceUnavailable(
+                    "this node has no valid federation directory; the operator must install one"
+                ) from exc
+            view = cache.value
+        if view.directory.expires_at <= now:
+            raise ServiceUnavailable("the federation directory has expired; install a fresh one")
+        return view
+
+    def keyring(self) -> Keyring:
+        cache = self._keyring
+        with cache.lock:
+            paths = sorted(self.home.keys.glob("signing-*.json")) + sorted(
+                self.home.keys.glob("encryption-*.json")
+            )
+            stamp = _stamp(paths)
+            if cache.stamp != stamp or cache.value is None:
+                cache.stamp, cache.value = stamp, self.home.keyring()
+            return cache.value
+
+    def signing_key(self, now: datetime) -> SigningKey:
+        """The key to sign with: the newest one the directory lists for this node, valid now.
+
+        After ``avrr node rotate-keys`` the node keeps signing with its previous key until the
+        operator lists the new one, so no other node ever sees a signature it cannot check.
+        """
+        try:
+            listed = self.directory().current_signing_key(self.node_id, now)
+            return self.keyring().signing_key(listed.key_id, now)
+        except (DirectoryError, NoUsableKey) as exc:
+            raise ServiceUnavailable(
+                "the directory lists no valid signing key of this node that the node holds"
+            ) from exc

@@ -1,1 +1,0 @@
-"""The person's own door to their data: access cards, the portal pages, and the DPO's pages."""

@@ -1,0 +1,104 @@
+"""Correcting a referral already delivered: the recipient's copy is replaced, section by section.
+
+A caseworker sends corrected content for some sections of a delivered referral (for example
+after accepting the person's correction request, ``gateway.portal``). What goes is decided
+again as for a new referral: the sharing policy and the person's current consents, then
+minimisation. Only sections the recipient still holds are corrected; a withdrawn or expired
+section is never sent again. The host's own copy is updated, and a signed ``correction``
+envelope goes through the outbox; the recipient replaces those sections and logs it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from gateway.exchange.outbox.queue import Message, seal_and_queue
+from gateway.exchange.referrals import repository
+from gateway.exchange.referrals.sent import seal_sent, sent_content
+from gateway.kit.auth import Principal
+from gateway.kit.errors import NotFound, Unprocessable
+from gateway.kit.node import Node
+from gateway.processes.referrals import allowed_content, read_referral_row
+from gateway.records.accesslog.writer import Action, Actor, deny, record
+from gateway.records.cases.models import CaseRow
+from gateway.records.consents.service import subject_facts
+from partners.errors import UnknownNode
+from schemas.api import ReferralCorrectionCreate, ReferralRead
+from schemas.common import Purpose, SectionName, StaffRole, TransferGround
+from schemas.envelope import MessageKind
+from schemas.status import CorrectionContent
+
+
+def correct_referral(
+    session: Session,
+    node: Node,
+    principal: Principal,
+    referral_id: str,
+    body: ReferralCorrectionCreate,
+    now: datetime,
+) -> ReferralRead:
+    principal.require(StaffRole.CASEWORKER)
+    actor = Actor.of(principal)
+    referral = repository.referral_in_office(session, referral_id, principal.office)
+    if referral is None:
+        deny(session, at=now, actor=actor, outcome="referral_not_in_office")
+        raise NotFound("referral")
+    if referral.status != repository.DELIVERED:
+        raise Unprocessable("only a delivered referral can be corrected")
+    case = session.get(CaseRow, referral.case_id)
+    if case is None:
+        raise NotFound("case")
+    try:
+        target = node.directory().node(referral.recipient)
+    except UnknownNode as exc:
+        raise Unprocessable("the recipient is no longer in the federation directory") from exc
+    facts = subject_facts(node, case, now.date())
+    content, _ = allowed_content(
+        session,
+        node,
+        case,
+        target,
+        Purpose(referral.purpose),
+        TransferGround(referral.transfer_ground),
+        body.content,
+        actor,
+        now,
+        facts,
+    )
+    corrected = {s: v for s, v in content.to_wire().items() if s in referral.sent_sections}
+    if not corrected:
+        raise Unprocessable("the recipient holds none of these sections any more")
+    held = sent_content(node, referral)
+    referral.sealed_content = seal_sent(node, case.id, {**held, **corrected})
+    message = CorrectionContent.model_validate(
+        {"packet_id": referral.packet_id, "content": corrected}
+    )
+    seal_and_queue(
+        session,
+        node,
+        Message(
+            kind=MessageKind.CORRECTION,
+            recipient=referral.recipient,
+            purpose=Purpose(referral.purpose),
+            case_id=case.id,
+            consent_ref=referral.consent_ids[0],
+            sections=[SectionName(s) for s in sorted(corrected)],
+            content=message.model_dump(mode="json"),
+            delete_by=max(referral.delete_by, now + node.settings.acceptance_window),
+            carried_fields=message.content.field_names(),
+        ),
+        now,
+    )
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action=Action.REFERRAL_CORRECTED,
+        subject=case.id,
+        packet_id=referral.packet_id,
+        sections=sorted(corrected),
+        purpose=referral.purpose,
+    )
+    return read_referral_row(session, referral)

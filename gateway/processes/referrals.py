@@ -1,0 +1,395 @@
+"""Creating a referral: decide, minimise, seal, sign, and queue, all in one transaction.
+
+Invariants:
+- nothing is sealed unless ``consent.policy.decide`` allows it; what it does not allow is absent
+  from the plaintext (``consent.minimise``);
+- a referral about a victim of trafficking or a person with an asylum history is sealed only
+  once a second caseworker of the office, not its author, approves it, and is decided again then;
+- the envelope, the referral and its outbox row are written together: after commit the packet is
+  delivered exactly once, whatever crashes in between (see ``gateway.delivery``);
+- a refusal is answered with the rule that refused it and kept in the access log.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from consent.errors import RefusalRule, SharingRefused
+from consent.minimise import minimise
+from consent.policy import Allowance, Recipient, check_content, decide
+from consent.records import SubjectFacts
+from consent.retention import section_deadlines
+from gateway.exchange.outbox.queue import Message, seal_and_queue
+from gateway.exchange.referrals import repository
+from gateway.exchange.referrals.models import DeliveryAttemptRow, ReceiptRow, ReferralRow
+from gateway.exchange.referrals.sent import seal_sent, sent_content
+from gateway.kit.auth import Principal
+from gateway.kit.errors import Conflict, Gone, NotFound, Unprocessable
+from gateway.kit.node import Node
+from gateway.records.accesslog.writer import Action, Actor, deny, record
+from gateway.records.cases.models import CaseRow
+from gateway.records.cases.repository import case_events
+from gateway.records.cases.service import own_case
+from gateway.records.consents.service import current_grants, subject_facts
+from partners.errors import UnknownNode
+from schemas.api import DeliveryAttemptRead, ReceiptRead, ReferralCreate, ReferralRead
+from schemas.common import Purpose, SectionName, StaffRole, TransferGround
+from schemas.directory import NodeRecord
+from schemas.envelope import MessageKind
+from schemas.sections import ReferralContent
+
+QUEUED = "queued"
+#: How ``withheld`` names a section that did not go at all.
+WHOLE = "whole section"
+
+
+def _withheld(entered: ReferralContent, sent: ReferralContent) -> dict[str, Any]:
+    """Names (never values) of what the caseworker entered that did not go."""
+    sent_wire = sent.to_wire()
+    withheld: dict[str, Any] = {}
+    for section, fields in entered.to_wire().items():
+        if section not in sent_wire:
+            withheld[section] = WHOLE
+            continue
+        missing = sorted(set(fields) - set(sent_wire[section]))
+        if missing:
+            withheld[section] = missing
+    return withheld
+
+
+def _refusal_logged(
+    session: Session,
+    case: CaseRow,
+    purpose: Purpose,
+    actor: Actor,
+    now: datetime,
+    refusal: SharingRefused,
+    packet_id: str | None = None,
+) -> None:
+    """Keep a refusal in the access log even though the request then fails."""
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action=Action.REFERRAL_REFUSED,
+        subject=case.id,
+        packet_id=packet_id,
+        purpose=purpose.value,
+        outcome=refusal.rule.value,
+        keep=True,
+    )
+
+
+def _merge_withheld(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """What was withheld at submission together with what a later decision withheld too."""
+    merged = dict(earlier)
+    for section, names in later.items():
+        if WHOLE in (names, merged.get(section)):
+            merged[section] = WHOLE
+        else:
+            merged[section] = sorted({*merged.get(section, []), *names})
+    return merged
+
+
+def allowed_content(
+    session: Session,
+    node: Node,
+    case: CaseRow,
+    target: NodeRecord,
+    purpose: Purpose,
+    ground: TransferGround,
+    entered: ReferralContent,
+    actor: Actor,
+    now: datetime,
+    facts: SubjectFacts,
+) -> tuple[ReferralContent, Allowance]:
+    """What of ``entered`` may go to ``target`` now: the policy and the person's consents decide.
+
+    A refusal is logged (kept even though the request then fails) and raised.
+    """
+    view = node.directory()
+    try:
+        allowance = decide(
+            rule_for=view.rule,
+            consents=current_grants(session, case.id),
+            subject=facts,
+            recipient=Recipient.of(target),
+            purpose=purpose,
+            ground=ground,
+            suspended_countries=view.suspended_countries,
+            suspended_regions=view.suspended_regions,
+            now=now,
+        )
+        return minimise(entered, allowance), allowance
+    except SharingRefused as refusal:
+        _refusal_logged(session, case, purpose, actor, now, refusal)
+        raise
+
+
+def listed_recipient(node: Node, recipient: str) -> NodeRecord:
+    try:
+        return node.directory().node(recipient)
+    except UnknownNode as exc:
+        raise Unprocessable("the federation directory lists no such recipient") from exc
+
+
+def create_referral(
+    session: Session, node: Node, principal: Principal, body: ReferralCreate, now: datetime
+) -> ReferralRead:
+    """Decide, minimise and seal a referral; or, for the gravest cases, hold it for approval.
+
+    A referral about a victim of trafficking or a person with an asylum history is decided and
+    minimised now but sealed only when a second staff member of the office approves it
+    (``approve_referral``), which decides again with what holds then.
+    """
+    case = own_case(session, principal, body.case_id, now)
+    target = listed_recipient(node, body.recipient)
+    actor = Actor.of(principal)
+    facts = subject_facts(node, case, now.date())
+    try:
+        check_content(body.content, body.purpose, facts)
+    except SharingRefused as refusal:
+        _refusal_logged(session, case, body.purpose, actor, now, refusal)
+        raise
+    content, allowance = allowed_content(
+        session,
+        node,
+        case,
+        target,
+        body.purpose,
+        body.transfer_ground,
+        body.content,
+        actor,
+        now,
+        facts,
+    )
+    referral = ReferralRow(
+        id=secrets.token_hex(16),
+        case_id=case.id,
+        office=principal.office,
+        created_by=principal.user,
+        created_at=now,
+        recipient=target.node_id,
+        purpose=body.purpose.value,
+        transfer_ground=body.transfer_ground.value,
+        packet_id=secrets.token_hex(16),
+        withheld=_withheld(body.content, content),
+        withdrawn_sections=[],
+        expired_sections=[],
+        status=QUEUED,
+    )
+    _hold_content(session, node, referral, case, content, allowance, facts, now)
+    session.add(referral)
+    session.flush()
+    if facts.needs_second_approval:
+        referral.status, referral.submitted_at = repository.AWAITING_APPROVAL, now
+        record(
+            session,
+            at=now,
+            actor=actor,
+            action=Action.REFERRAL_AWAITING_APPROVAL,
+            subject=case.id,
+            packet_id=referral.packet_id,
+            sections=referral.sent_sections,
+            purpose=referral.purpose,
+        )
+        return referral_view(referral, attempts=[], receipt=None)
+    _seal(session, node, referral, content, actor, now)
+    # Just queued: no attempt and no receipt yet, so nothing to read back from the database.
+    return referral_view(referral, attempts=[], receipt=None)
+
+
+def approve_referral(
+    session: Session, node: Node, principal: Principal, referral_id: str, now: datetime
+) -> ReferralRead:
+    """A second caseworker of the office approves a held referral: decide again, then seal.
+
+    The author cannot approve their own referral; the attempt is refused and logged. What goes
+    is decided again with the consents and the directory in force now, so a consent withdrawn
+    or a country suspended while the referral waited stops it here.
+    """
+    principal.require(StaffRole.CASEWORKER)
+    actor = Actor.of(principal)
+    referral = repository.referral_in_office(session, referral_id, principal.office)
+    if referral is None:
+        deny(session, at=now, actor=actor, outcome="referral_not_in_office")
+        raise NotFound("referral")
+    if referral.status != repository.AWAITING_APPROVAL:
+        raise Conflict("this referral is not awaiting approval")
+    case = session.get(CaseRow, referral.case_id)
+    if case is None:
+        raise NotFound("case")
+    purpose = Purpose(referral.purpose)
+    if referral.created_by == principal.user:
+        refusal = SharingRefused(
+            RefusalRule.SELF_APPROVAL,
+            "a referral about a victim of trafficking or a person with an asylum history needs "
+            "the approval of another staff member of the office, not its author",
+        )
+        _refusal_logged(session, case, purpose, actor, now, refusal, referral.packet_id)
+        raise refusal
+    target = listed_recipient(node, referral.recipient)
+    facts = subject_facts(node, case, now.date())
+    stored = sent_content(node, referral)
+    if not stored:
+        raise Gone("this person's data has been erased")
+    held = ReferralContent.model_validate(stored)
+    content, allowance = allowed_content(
+        session,
+        node,
+        case,
+        target,
+        purpose,
+        TransferGround(referral.transfer_ground),
+        held,
+        actor,
+        now,
+        facts,
+    )
+    _hold_content(session, node, referral, case, content, allowance, facts, now)
+    referral.withheld = _merge_withheld(referral.withheld, _withheld(held, content))
+    referral.created_at, referral.approved_by, referral.status = now, principal.user, QUEUED
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action=Action.REFERRAL_APPROVED,
+        subject=case.id,
+        packet_id=referral.packet_id,
+        sections=referral.sent_sections,
+        purpose=referral.purpose,
+    )
+    _seal(session, node, referral, content, actor, now)
+    return read_referral_row(session, referral)
+
+
+def _hold_content(
+    session: Session,
+    node: Node,
+    referral: ReferralRow,
+    case: CaseRow,
+    content: ReferralContent,
+    allowance: Allowance,
+    facts: SubjectFacts,
+    now: datetime,
+) -> None:
+    """Keep what may go (sealed at rest), the consents it rests on, and each section's date."""
+    view = node.directory()
+    deadlines = section_deadlines(
+        rules=view.directory.retention,
+        horizons=view.directory.event_horizon_days,
+        purpose=Purpose(referral.purpose),
+        sections=[SectionName(s) for s in content.section_names()],
+        sent_at=now.replace(microsecond=0),
+        is_child=facts.is_child,
+        events=case_events(session, case.id),
+    )
+    referral.consent_ids = list(allowance.consent_refs)
+    referral.sent_sections = sorted(content.section_names())
+    referral.sealed_content = seal_sent(node, case.id, content.to_wire())
+    referral.delete_by = max(deadlines.values())
+    referral.section_delete_by = {s.value: d.isoformat() for s, d in deadlines.items()}
+    referral.next_delete_at = min(deadlines.values())
+
+
+def _seal(
+    session: Session,
+    node: Node,
+    referral: ReferralRow,
+    content: ReferralContent,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Seal the envelope for the recipient and queue it, in the caller's transaction."""
+    deadlines = {
+        SectionName(s): datetime.fromisoformat(d) for s, d in referral.section_delete_by.items()
+    }
+    message = Message(
+        kind=MessageKind.REFERRAL,
+        recipient=referral.recipient,
+        purpose=Purpose(referral.purpose),
+        case_id=referral.case_id,
+        consent_ref=referral.consent_ids[0],
+        transfer_ground=TransferGround(referral.transfer_ground),
+        sections=[SectionName(s) for s in content.section_names()],
+        content=content.to_wire(),
+        delete_by=referral.delete_by,
+        section_delete_by=deadlines,
+        referral_id=referral.id,
+        carried_fields=content.field_names(),
+        packet_id=referral.packet_id,
+    )
+    header = seal_and_queue(session, node, message, now)
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action=Action.REFERRAL_SEALED,
+        subject=referral.case_id,
+        packet_id=header.packet_id,
+        sections=header.sections,
+        purpose=referral.purpose,
+    )
+
+
+def read_referral_row(session: Session, row: ReferralRow) -> ReferralRead:
+    outbox = repository.outbox_of(session, row.id)
+    attempts = repository.attempts_of(session, outbox.id) if outbox else []
+    return referral_view(row, attempts, repository.receipt_of(session, row.packet_id))
+
+
+def referral_view(
+    row: ReferralRow, attempts: Sequence[DeliveryAttemptRow], receipt: ReceiptRow | None
+) -> ReferralRead:
+    """What a caseworker reads of a referral, from its row, attempts and receipt."""
+    return ReferralRead(
+        id=row.id,
+        case_id=row.case_id,
+        recipient=row.recipient,
+        purpose=row.purpose,
+        packet_id=row.packet_id,
+        created_at=row.created_at,
+        delete_by=row.delete_by,
+        status=row.status,
+        transfer_ground=row.transfer_ground,
+        sections_sent=sorted({*row.sent_sections, *row.withdrawn_sections, *row.expired_sections}),
+        withheld=row.withheld,
+        attempts=[
+            DeliveryAttemptRead(attempted_at=a.attempted_at, outcome=a.outcome) for a in attempts
+        ],
+        receipt=ReceiptRead(
+            received_at=receipt.received_at,
+            verified_at=receipt.verified_at,
+            envelope_sha256=receipt.envelope_sha256,
+        )
+        if receipt
+        else None,
+        status_reason=row.status_reason,
+        submitted_at=row.submitted_at,
+        approved_by=row.approved_by,
+    )
+
+
+def read_referral(
+    session: Session, principal: Principal, referral_id: str, now: datetime
+) -> ReferralRead:
+    principal.require(StaffRole.CASEWORKER)
+    row = repository.referral_in_office(session, referral_id, principal.office)
+    if row is None:
+        deny(session, at=now, actor=Actor.of(principal), outcome="referral_not_in_office")
+        raise NotFound("referral")
+    return read_referral_row(session, row)
+
+
+def list_referrals(
+    session: Session, principal: Principal, case_id: str, now: datetime
+) -> list[ReferralRead]:
+    case = own_case(session, principal, case_id, now)
+    return [
+        read_referral_row(session, row) for row in repository.referrals_of_case(session, case.id)
+    ]

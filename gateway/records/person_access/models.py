@@ -1,0 +1,81 @@
+"""Tables of access cards, portal sessions, sign-in throttling, and correction requests.
+
+Nothing here holds a secret or a person's data in the clear: a card's code only as an argon2id
+hash, a session only as the SHA-256 of its token, a correction request's text sealed under the
+person's data key (``gateway.keystore``), so erasing the person erases it too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.kit.db import Base, UTCDateTime
+from gateway.records.cases import models as _cases  # noqa: F401  (the cards -> cases foreign key
+
+
+class AccessCardRow(Base):
+    __tablename__ = "access_cards"
+
+    #: What is printed on the card and typed to sign in; not secret, not personal.
+    reference: Mapped[str] = mapped_column(String(20), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: argon2id of the secret code (PHC string with its parameters and salt).
+    code_hash: Mapped[str] = mapped_column(String(200))
+    #: The language the portal opens in for this card.
+    language: Mapped[str] = mapped_column(String(8))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    issued_by: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PortalSessionRow(Base):
+    """A signed-in browser: the person's (``case_id``) or a DPO's (``staff_user``)."""
+
+    __tablename__ = "portal_sessions"
+
+    #: SHA-256 of the cookie's token, hex.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    case_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    card_reference: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    staff_user: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    staff_office: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    language: Mapped[str] = mapped_column(String(8))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SignInThrottleRow(Base):
+    """Failed sign-ins from one client address in the current window."""
+
+    __tablename__ = "sign_in_throttle"
+
+    #: A keyed hash of the client address, so the table keeps no IP address.
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    #: Failures in the window before, for the sliding-window estimate.
+    previous_failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CorrectionRequestRow(Base):
+    """The person asks for a correction; a caseworker answers."""
+
+    __tablename__ = "correction_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: What the person wrote, sealed under their data key.
+    sealed_text: Mapped[bytes] = mapped_column(LargeBinary())
+    status: Mapped[str] = mapped_column(String(12))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(String(128), nullable=True)

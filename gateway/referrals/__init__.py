@@ -1,1 +1,0 @@
-"""Outgoing referrals: the sharing decision, sealing, the transactional outbox, and receipts."""

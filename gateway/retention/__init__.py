@@ -1,1 +1,0 @@
-"""Purpose-limited retention: purging what passed its date, legal holds, erasure."""

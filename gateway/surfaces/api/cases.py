@@ -1,0 +1,56 @@
+"""Routes for cases (caseworkers). Thin: parse, authorise, call one service, return."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+
+from gateway.kit import idempotency
+from gateway.processes import status as events
+from gateway.records.cases import service
+from gateway.surfaces.api.deps import CallDep, IdempotencyKey
+from schemas.api import CaseCreate, CaseEventRead, CaseRead, ErrorRead
+from schemas.status import CaseEventCreate
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorRead} for code in (401, 403, 404, 422)
+}
+
+
+@router.post("", status_code=201, response_model=CaseRead, responses=ERRORS)
+def create_case(body: CaseCreate, call: CallDep, key: IdempotencyKey = None) -> JSONResponse:
+    return idempotency.once(
+        call,
+        key=key,
+        route="create_case",
+        request=body,
+        create=lambda: service.create_case(call.session, call.node, call.user, body, call.now),
+        reread=lambda case_id: service.read_case(
+            call.session, call.node, call.user, case_id, call.now
+        ),
+    )
+
+
+@router.get("/{case_id}", responses=ERRORS)
+def read_case(case_id: CaseId, call: CallDep) -> CaseRead:
+    return service.read_case(call.session, call.node, call.user, case_id, call.now)
+
+
+@router.put("/{case_id}", responses={**ERRORS, 410: ERRORS[404]})
+def correct_case(case_id: CaseId, body: CaseCreate, call: CallDep) -> CaseRead:
+    """Correct the person's details (all of them are sent; the access log names no values)."""
+    return service.correct_case(call.session, call.node, call.user, case_id, body, call.now)
+
+
+@router.post("/{case_id}/events", status_code=201, responses=ERRORS)
+def record_event(case_id: CaseId, body: CaseEventCreate, call: CallDep) -> CaseEventRead:
+    """Report an event of the person's return (arrival, start of assistance, case closed).
+
+    Retention dates that count from it move here and, by signed status update, on every
+    recipient.
+    """
+    return events.record_case_event(call.session, call.node, call.user, case_id, body, call.now)

@@ -1,0 +1,60 @@
+"""Routes of the federation inbox (node to node) and of received referrals (partner officers)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from gateway.exchange.inbox import receive as service
+from gateway.processes import status as events
+from gateway.surfaces.api.cases import ERRORS
+from gateway.surfaces.api.deps import CallDep, NodeDep, SessionDep
+from schemas.api import CaseEventRead, ReceivedReferralRead, ReceivedReferralSummary
+from schemas.envelope import SignedDocument
+from schemas.status import CaseEventCreate
+
+federation = APIRouter(prefix="/federation/v1", tags=["federation"])
+received = APIRouter(prefix="/api/v1/received", tags=["received referrals"])
+
+
+@federation.post("/inbox", responses={400: ERRORS[422], 401: ERRORS[401]})
+async def inbox(
+    request: Request,
+    session: SessionDep,
+    node: NodeDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> SignedDocument:
+    """Accept one envelope from another node; answer with a signed receipt."""
+    body = await request.body()
+    return await run_in_threadpool(
+        service.receive, session, node, authorization=authorization, body=body
+    )
+
+
+@received.get("", responses=ERRORS)
+def list_received(call: CallDep) -> list[ReceivedReferralSummary]:
+    return service.list_received(call.session, call.node, call.user)
+
+
+@received.get("/{packet_id}", responses={**ERRORS, 410: ERRORS[404]})
+def open_received(
+    packet_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], call: CallDep
+) -> ReceivedReferralRead:
+    return service.open_received(call.session, call.node, call.user, packet_id, call.now)
+
+
+@received.post("/{packet_id}/events", status_code=201, responses=ERRORS)
+def report_event(
+    packet_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    body: CaseEventCreate,
+    call: CallDep,
+) -> CaseEventRead:
+    """Report to the packet's sender that the person arrived, or that assistance started.
+
+    The sender recomputes the dates and sends them back; this node's dates move when they come.
+    """
+    return events.report_received_event(
+        call.session, call.node, call.user, packet_id, body, call.now
+    )

@@ -1,0 +1,480 @@
+"""``make demo``: a federation of two real nodes on loopback, and one referral through it.
+
+Builds a federation in a temporary folder (operator key, signed directory), creates a host-country
+mission node and an origin-country reception partner node (own keys, own SQLite database), starts
+both as separate processes, and then acts as their users over HTTP: a caseworker records a case,
+consent and a referral; the delivery worker seals and delivers it; the partner returns a signed
+receipt; a partner officer opens it and sees only what the sharing policy allows.
+
+Every step is checked; the last line is ``demo: OK`` only if all of them held. The demo prints
+field and section names, never the (synthetic) values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def _avrr(*args: str | Path) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise DemoFailed(
+            f"'avrr {args[0]} {args[1] if len(args) > 1 else ''}' failed: "
+            f"{result.stderr.strip().splitlines()[-1:]}"
+        )
+    return result.stdout.strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _check(condition: bool, what: str) -> None:
+    if not condition:
+        raise DemoFailed(what)
+    print(f"    ok: {what}")
+
+
+def _step(text: str) -> None:
+    print(f"\n== {text}")
+
+
+@contextmanager
+def _serving(home: Path, port: int, log: Path) -> Iterator[str]:
+    url = f"http://127.0.0.1:{port}"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", str(home), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    raise DemoFailed(f"the node at {url} exited at start (see {log})")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise DemoFailed(f"the node at {url} did not become healthy")
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _json(response: httpx.Response, status: int, what: str) -> Any:
+    if response.status_code != status:
+        raise DemoFailed(
+            f"{what}: expected HTTP {status}, got {response.status_code}: {response.text[:300]}"
+        )
+    return response.json()
+
+
+REFERRAL_CONTENT = {
+    "travel": {
+        "traveller_name": "Synthetic Person",
+        "traveller_date_of_birth": "1990-01-01",
+        "travel_document_status": "emergency_travel_document",
+        "departure": {"airport": "FRA", "departs_at": "2026-12-01T09:00:00Z"},
+        "arrival": {"airport": "DSS", "arrives_at": "2026-12-01T16:00:00Z"},
+        "escort": "none",
+        "assistance_at_arrival": True,
+    },
+    "medical": {
+        "fit_to_travel": True,
+        "conditions": ["synthetic condition needing continuity of treatment"],
+        "medication": ["synthetic medication, twice daily"],
+        "equipment": ["wheelchair"],
+        "mobility_needs_on_arrival": "needs a wheelchair from the aircraft door",
+    },
+    "arrival": {
+        "reception_requested": True,
+        "contact_language": "fr",
+        "onward_transport": True,
+        "temporary_accommodation_nights": 2,
+        "final_destination": {"country": "SN", "locality": "Thies"},
+    },
+    "reintegration": {
+        "needs": [{"dimension": "economic", "level": "individual"}],
+        "plan": "small business grant and vocational training",
+        "grant_type": "in_kind",
+    },
+}
+
+
+def _walk(work: Path) -> None:
+    fed, host_home, partner_home = work / "federation", work / "host", work / "partner"
+    host_port, partner_port = _free_port(), _free_port()
+
+    _step("1. The operator creates a federation; two organisations create their nodes")
+    _avrr("federation", "init", fed, "--id", "avrr-demo")
+    _avrr(
+        "node",
+        "init",
+        host_home,
+        "--node-id",
+        "host-mission",
+        "--organisation",
+        "Host-country mission (demo)",
+        "--country",
+        "DE",
+    )
+    _avrr(
+        "node",
+        "init",
+        partner_home,
+        "--node-id",
+        "origin-reception",
+        "--organisation",
+        "Origin-country reception partner (demo)",
+        "--country",
+        "SN",
+    )
+    for home, roles, port in (
+        (host_home, "host_mission", host_port),
+        (partner_home, "reception_partner", partner_port),
+    ):
+        _avrr("node", "export", home, "--out", home / "public.json")
+        _avrr(
+            "federation",
+            "add-node",
+            fed,
+            "--node-file",
+            home / "public.json",
+            "--roles",
+            roles,
+            "--inbox-url",
+            f"http://127.0.0.1:{port}",
+        )
+    for home in (host_home, partner_home):
+        _avrr(
+            "node",
+            "install-directory",
+            home,
+            fed / "directory.json",
+            "--operator-key",
+            fed / "operator.json",
+        )
+    _check(True, "operator key created, two nodes listed in a signed directory, pinned by both")
+
+    caseworker = _avrr(
+        "node",
+        "token",
+        host_home,
+        "--user",
+        "cw-0001",
+        "--role",
+        "caseworker",
+        "--office",
+        "demo-office",
+    )
+    officer = _avrr(
+        "node",
+        "token",
+        partner_home,
+        "--user",
+        "po-0001",
+        "--role",
+        "partner_officer",
+        "--office",
+        "reception",
+    )
+    dpo = _avrr(
+        "node", "token", host_home, "--user", "dpo-0001", "--role", "dpo", "--office", "dpo"
+    )
+
+    with (
+        _serving(host_home, host_port, work / "host.log") as host,
+        _serving(partner_home, partner_port, work / "partner.log") as partner,
+    ):
+        _check(True, f"host mission node serving on {host}, reception partner node on {partner}")
+        as_caseworker = {"Authorization": f"Bearer {caseworker}"}
+        as_officer = {"Authorization": f"Bearer {officer}"}
+
+        _step("2. A caseworker records a case, the person's consent, and a referral")
+        case = _json(
+            httpx.post(
+                f"{host}/api/v1/cases",
+                headers=as_caseworker,
+                json={
+                    "given_name": "Synthetic",
+                    "family_name": "Person",
+                    "date_of_birth": "1990-01-01",
+                    "nationality": "SN",
+                    "preferred_language": "fr",
+                    "vulnerability_flags": ["health_needs"],
+                },
+            ),
+            201,
+            "record the case",
+        )
+        _check(len(case["id"]) == 32, "case recorded with a random 128-bit id")
+        consent = _json(
+            httpx.post(
+                f"{host}/api/v1/cases/{case['id']}/consents",
+                headers=as_caseworker,
+                json={
+                    "purpose": "arrival_reception",
+                    "recipient": "origin-reception",
+                    "sections": ["travel", "medical", "arrival", "reintegration"],
+                    "method": "signed_form",
+                    "language": "fr",
+                    "informed_of_risks": True,
+                },
+            ),
+            201,
+            "record consent",
+        )
+        _check(
+            consent["purpose"] == "arrival_reception",
+            "consent recorded: arrival_reception, to origin-reception, four sections",
+        )
+        receipt_url = f"{host}/api/v1/cases/{case['id']}/consents/{consent['id']}/receipt"
+        signed = _json(httpx.get(receipt_url, headers=as_caseworker), 200, "consent receipt")
+        printable = httpx.get(f"{receipt_url}?format=html", headers=as_caseworker)
+        _check(
+            bool(signed["signature"]) and "Reçu de consentement" in printable.text,
+            "the person's consent receipt is signed by the node, printable in French",
+        )
+        referral_body = {
+            "case_id": case["id"],
+            "recipient": "origin-reception",
+            "purpose": "arrival_reception",
+            "transfer_ground": "explicit_consent_informed_of_risks",
+            "content": REFERRAL_CONTENT,
+        }
+        headers = {**as_caseworker, "Idempotency-Key": "demo-referral-1"}
+        referral = _json(
+            httpx.post(f"{host}/api/v1/referrals", headers=headers, json=referral_body),
+            201,
+            "create the referral",
+        )
+        again = _json(
+            httpx.post(f"{host}/api/v1/referrals", headers=headers, json=referral_body),
+            201,
+            "retry the referral",
+        )
+        _check(
+            again["id"] == referral["id"],
+            "a retried submit (same Idempotency-Key) made no second referral",
+        )
+
+        _step("3. The host keeps only what the policy and consent allow, seals, signs, queues")
+        _check(
+            referral["sections_sent"] == ["arrival", "medical", "travel"],
+            f"sections sealed for the reception partner: {referral['sections_sent']}",
+        )
+        _check(
+            referral["withheld"].get("reintegration") == "whole section",
+            "reintegration withheld: the policy gives reception partners none of it",
+        )
+        _check(
+            {"conditions", "medication"} <= set(referral["withheld"].get("medical", [])),
+            f"medical fields withheld: {referral['withheld'].get('medical')}",
+        )
+        _check(referral["status"] == "queued", "the envelope waits in the outbox")
+
+        _step("4. The delivery worker delivers; the partner verifies, stores and signs a receipt")
+        print("    " + _avrr("worker", host_home, "--once"))
+        delivered = _json(
+            httpx.get(f"{host}/api/v1/referrals/{referral['id']}", headers=as_caseworker),
+            200,
+            "read the referral",
+        )
+        _check(delivered["status"] == "delivered", "the referral is delivered")
+        _check(
+            delivered["receipt"] is not None,
+            "the partner's signed receipt was verified and stored by the host",
+        )
+        _check(
+            [a["outcome"] for a in delivered["attempts"]] == ["delivered"],
+            "one delivery attempt, recorded",
+        )
+
+        _step("5. A partner officer lists the referrals received and opens this one")
+        listed = _json(
+            httpx.get(f"{partner}/api/v1/received", headers=as_officer),
+            200,
+            "list received referrals",
+        )
+        _check(
+            [r["packet_id"] for r in listed] == [referral["packet_id"]],
+            "exactly one referral received, with the sent packet id",
+        )
+        _check(
+            listed[0]["subject"] != case["id"],
+            "the partner knows the person only by its own pseudonym",
+        )
+        opened = _json(
+            httpx.get(f"{partner}/api/v1/received/{referral['packet_id']}", headers=as_officer),
+            200,
+            "open the referral",
+        )
+        content = opened["content"]
+        _check(
+            sorted(content) == ["arrival", "medical", "travel"],
+            f"sections visible to the partner: {sorted(content)}",
+        )
+        _check(
+            sorted(content["medical"]) == ["equipment", "mobility_needs_on_arrival"],
+            f"medical fields visible: {sorted(content['medical'])} (no diagnosis, no medication)",
+        )
+        _check(
+            "traveller_date_of_birth" not in content["travel"],
+            f"travel fields visible: {sorted(content['travel'])}",
+        )
+        denied = httpx.get(
+            f"{partner}/api/v1/received/{referral['packet_id']}", headers=as_caseworker
+        )
+        _check(denied.status_code == 401, "a token from another node is refused by the partner")
+
+        _step("6. The person withdraws consent for the medical section only")
+        withdrawal = _json(
+            httpx.post(
+                f"{host}/api/v1/cases/{case['id']}/withdrawals",
+                headers=as_caseworker,
+                json={"sections": ["medical"]},
+            ),
+            201,
+            "withdraw the medical section",
+        )
+        _check(
+            [r["status"] for r in withdrawal["revocations"]] == ["pending"],
+            "a signed revocation to the partner is queued; the host shows it as pending",
+        )
+        print("    " + _avrr("worker", host_home, "--once"))
+        withdrawals = _json(
+            httpx.get(f"{host}/api/v1/cases/{case['id']}/withdrawals", headers=as_caseworker),
+            200,
+            "read the withdrawals",
+        )
+        _check(
+            [r["status"] for r in withdrawals[0]["revocations"]] == ["confirmed"],
+            "the partner deleted the section and its signed deletion receipt was verified",
+        )
+        reopened = _json(
+            httpx.get(f"{partner}/api/v1/received/{referral['packet_id']}", headers=as_officer),
+            200,
+            "open the referral again",
+        )
+        _check(
+            sorted(reopened["content"]) == ["arrival", "travel"]
+            and reopened["withdrawn_sections"] == ["medical"],
+            "the partner now holds travel and arrival only; medical is gone",
+        )
+
+        _step("7. The access logs: partner notices reach the host; both logs are checkpointed")
+        print("    partner: " + _avrr("worker", partner_home, "--once").replace("\n", "; "))
+        print("    host: " + _avrr("worker", host_home, "--once").replace("\n", "; "))
+        for name, home in (("host", host_home), ("partner", partner_home)):
+            _check(
+                _avrr("audit", "verify", home).startswith("access log OK"),
+                f"`avrr audit verify` recomputed the {name}'s whole log: every checkpoint holds",
+            )
+        as_dpo = {"Authorization": f"Bearer {dpo}"}
+        history = _json(
+            httpx.get(f"{host}/api/v1/audit/subjects/{case['id']}/history", headers=as_dpo),
+            200,
+            "read the person's history",
+        )
+        _print_history(history)
+        _check(
+            _proofs_hold(history, host_home),
+            "every entry carries an inclusion proof that verifies against the signed checkpoint",
+        )
+        by_partner = [
+            e["entry"]["action"]
+            for e in history["entries"]
+            if e["entry"]["actor_org"] == "origin-reception"
+        ]
+        _check(
+            by_partner.count("opened") == 2,
+            "the partner's two openings are in the host's log for this person",
+        )
+        refused = httpx.get(f"{host}/api/v1/cases/{case['id']}", headers=as_dpo)
+        _check(refused.status_code == 403, "the DPO reads the log, never the case itself")
+
+    _step("8. Both nodes stopped")
+
+
+def _print_history(history: dict[str, Any]) -> None:
+    print("    the person's history across the federation, as the host's DPO sees it:")
+    for item in history["entries"]:
+        entry = item["entry"]
+        who = f"{entry['actor_org']}/{entry['actor_role']}"
+        packet = f" packet {entry['packet_id'][:8]}" if entry["packet_id"] else ""
+        sections = f" [{', '.join(entry['sections'])}]" if entry["sections"] else ""
+        print(
+            f"      #{entry['index']:<3} {entry['at'][:19]}  {who:<34} {entry['action']}"
+            f"{packet}{sections}"
+        )
+
+
+def _proofs_hold(history: dict[str, Any], host_home: Path) -> bool:
+    """Check every proof as the person (or anyone) could: with the node's key and nothing else."""
+    from gateway.kit.clock import SystemClock
+    from gateway.kit.config import Settings
+    from gateway.kit.node import Node
+    from partners.auditlog import entry_is_in, verify_checkpoint
+    from schemas.audit import LogEntry
+    from schemas.envelope import SignedDocument
+
+    node = Node(settings=Settings.for_home(host_home), clock=SystemClock())
+    checkpoint = verify_checkpoint(
+        SignedDocument.model_validate(history["checkpoint"]), node.directory(), node.node_id
+    )
+    return bool(history["entries"]) and all(
+        item["inclusion_proof"] is not None
+        and entry_is_in(LogEntry.model_validate(item["entry"]), item["inclusion_proof"], checkpoint)
+        for item in history["entries"]
+    )
+
+
+def run() -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="avrr-demo-") as tmp:
+        os.environ.pop("AVRR_DATABASE_URL", None)
+        try:
+            _walk(Path(tmp))
+        except DemoFailed as failure:
+            print(f"\ndemo: FAILED: {failure}")
+            return 1
+    print("\ndemo: OK")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())

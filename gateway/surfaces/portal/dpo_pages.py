@@ -1,0 +1,213 @@
+"""The data protection officer's pages: the audit reports as tables, two charts, and the log's
+verification, for a DPO who would rather look at a page than read JSON. No case content.
+
+The DPO signs in by pasting a staff token (the same one the API takes); the page keeps a short
+session like the person's portal (``gateway.portal.sessions``). Taking a report out is logged
+(``exported``) exactly as through the API.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.exchange.inbox.models import ReceivedSectionRow
+from gateway.exchange.referrals.models import ReferralRow
+from gateway.kit.auth import Principal
+from gateway.kit.errors import GatewayError
+from gateway.kit.node import Node
+from gateway.processes.audit import reports
+from gateway.processes.audit import service as audit
+from gateway.records.accesslog.models import AccessEventRow
+from gateway.records.accesslog.writer import Action, Actor, deny
+from gateway.records.person_access import sessions
+from gateway.records.person_access.models import PortalSessionRow
+from gateway.surfaces.api.deps import NodeDep, SessionDep
+from gateway.surfaces.portal.i18n import DEFAULT, from_header, supported
+from gateway.surfaces.portal.web import render
+from schemas.common import StaffRole
+
+router = APIRouter(prefix="/dpo", include_in_schema=False)
+PATH = "/dpo"
+WEEKS = 8
+ReportName = Annotated[str, Path(pattern=r"^[a-z-]{1,40}(\.csv)?$")]
+
+
+def _language(request: Request) -> str:
+    return (
+        supported(request.query_params.get("lang"))
+        or from_header(request.headers.get("accept-language"))
+        or DEFAULT
+    )
+
+
+def _principal(row: PortalSessionRow) -> Principal:
+    return Principal(user=row.staff_user or "", role=StaffRole.DPO, office=row.staff_office or "")
+
+
+def _signed_in(db: Session, request: Request, node: Node) -> PortalSessionRow | None:
+    return sessions.current(db, request, "dpo", node.clock.now())
+
+
+def _to_sign_in() -> RedirectResponse:
+    return RedirectResponse(f"{PATH}/", status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, db: SessionDep, node: NodeDep) -> Response:
+    row = _signed_in(db, request, node)
+    if row is None:
+        token = sessions.form_token(request)
+        response = render(_language(request), "dpo_sign_in.html", form_token=token)
+        sessions.set_form_cookie(response, token, PATH)
+        return response
+    now = node.clock.now()
+    return render(
+        row.language,
+        "dpo_overview.html",
+        csrf=row.csrf,
+        accesses=accesses_per_partner(db, now),
+        due=deletions_due(db, now),
+        reports=sorted(reports.REPORTS),
+        unplaced=db.scalar(
+            select(func.count())
+            .select_from(AccessEventRow)
+            .where(AccessEventRow.leaf_index.is_(None))
+        ),
+    )
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(
+    request: Request,
+    db: SessionDep,
+    node: NodeDep,
+    token: Annotated[str, Form(max_length=4000)],
+    form_token: Annotated[str, Form(max_length=200)],
+) -> Response:
+    language = _language(request)
+    if not sessions.same(request.cookies.get(sessions.FORM_COOKIE), form_token):
+        return render(language, "message.html", status=400, message="form_expired")
+    now = node.clock.now()
+    try:
+        principal = node.staff.verify(token.strip(), now=now)
+    except GatewayError:
+        return render(
+            language, "dpo_sign_in.html", status=401, form_token=form_token, error="refused"
+        )
+    if principal.role is not StaffRole.DPO:
+        deny(db, at=now, actor=Actor.of(principal), outcome="wrong_role")
+        return render(
+            language, "dpo_sign_in.html", status=403, form_token=form_token, error="not_dpo"
+        )
+    response = RedirectResponse(f"{PATH}/", status_code=303)
+    sessions.start(
+        db,
+        response,
+        kind="dpo",
+        language=language,
+        now=now,
+        path=PATH,
+        staff_user=principal.user,
+        staff_office=principal.office,
+    )
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(
+    request: Request, db: SessionDep, node: NodeDep, csrf: Annotated[str, Form(max_length=200)]
+) -> Response:
+    row = _signed_in(db, request, node)
+    response = _to_sign_in()
+    if row is not None and sessions.same(row.csrf, csrf):
+        sessions.end(db, request, response, PATH)
+    return response
+
+
+@router.post("/verify", response_class=HTMLResponse)
+def verify(
+    request: Request, db: SessionDep, node: NodeDep, csrf: Annotated[str, Form(max_length=200)]
+) -> Response:
+    row = _signed_in(db, request, node)
+    if row is None or not sessions.same(row.csrf, csrf):
+        return _to_sign_in()
+    result = audit.verify(db, node, _principal(row), node.clock.now())
+    return render(row.language, "dpo_verify.html", csrf=row.csrf, result=result)
+
+
+@router.get("/reports/{name}", response_class=HTMLResponse)
+def report(name: ReportName, request: Request, db: SessionDep, node: NodeDep) -> Response:
+    row = _signed_in(db, request, node)
+    if row is None:
+        return _to_sign_in()
+    if name.endswith(".csv"):
+        built = _report(db, node, row, name.removesuffix(".csv"))
+        return PlainTextResponse(
+            reports.to_csv(built),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{built.name}.csv"'},
+        )
+    built = _report(db, node, row, name)
+    return render(row.language, "dpo_report.html", csrf=row.csrf, report=built)
+
+
+def _report(db: Session, node: Node, row: PortalSessionRow, name: str) -> reports.Report:
+    return audit.report(db, node, _principal(row), name, node.clock.now())
+
+
+# -- the two charts -----------------------------------------------------------------------------
+
+
+def _week(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def accesses_per_partner(db: Session, now: datetime) -> dict[str, Any]:
+    """Openings of this node's packets by other organisations, per week, last ``WEEKS`` weeks."""
+    since = now - timedelta(weeks=WEEKS)
+    rows = db.execute(
+        select(AccessEventRow.actor_org, AccessEventRow.at)
+        .where(AccessEventRow.action == Action.OPENED.value, AccessEventRow.at >= since)
+        .limit(100_000)
+    ).all()
+    weeks = [_week(now - timedelta(weeks=k)) for k in range(WEEKS - 1, -1, -1)]
+    counts: Counter[tuple[str, str]] = Counter((org, _week(at)) for org, at in rows)
+    partners = sorted({org for org, _ in counts})
+    return {
+        "weeks": weeks,
+        "partners": partners,
+        "counts": counts,
+        "peak": max(counts.values(), default=0),
+    }
+
+
+def deletions_due(db: Session, now: datetime) -> dict[str, Any]:
+    """Sections this node must delete, per coming week: what it sent and what it received."""
+    until = now + timedelta(weeks=WEEKS)
+    sent = db.scalars(
+        select(ReferralRow.next_delete_at)
+        .where(ReferralRow.next_delete_at.is_not(None), ReferralRow.next_delete_at < until)
+        .limit(100_000)
+    ).all()
+    received = db.scalars(
+        select(ReceivedSectionRow.delete_by)
+        .where(ReceivedSectionRow.delete_by < until)
+        .limit(100_000)
+    ).all()
+    weeks = [_week(now + timedelta(weeks=k)) for k in range(WEEKS)]
+    overdue = sum(1 for d in [*sent, *received] if d is not None and d <= now)
+    counts = Counter(_week(d) for d in [*sent, *received] if d is not None and d > now)
+    return {
+        "weeks": weeks,
+        "counts": counts,
+        "overdue": overdue,
+        "peak": max([*counts.values(), overdue], default=0),
+    }

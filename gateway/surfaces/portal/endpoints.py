@@ -1,0 +1,94 @@
+"""Caseworker routes for the person's access card and their correction requests."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from gateway.kit.errors import Conflict, NotFound
+from gateway.records.accesslog.writer import Action, Actor, record
+from gateway.records.cases.service import own_case
+from gateway.records.person_access import cards
+from gateway.records.person_access.models import CorrectionRequestRow
+from gateway.surfaces.api.cases import ERRORS, CaseId
+from gateway.surfaces.api.deps import CallDep
+from gateway.surfaces.portal import person as mine
+from gateway.surfaces.portal.card_print import printable_card
+from schemas.api import CardCreate, CardIssued, CorrectionAnswer
+from schemas.audit import CorrectionRead
+
+router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["access cards and corrections"])
+RequestId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+
+
+@router.post("/cards", status_code=201, responses=ERRORS, response_model=None)
+def issue_card(
+    case_id: CaseId,
+    body: CardCreate,
+    call: CallDep,
+    format: Annotated[Literal["json", "html"], Query()] = "json",
+) -> Any:
+    """A new access card (earlier ones stop working). The code is shown here once only."""
+    issued = cards.issue_card(call.session, call.user, case_id, body.language, call.now)
+    if format == "html":
+        return HTMLResponse(
+            printable_card(issued, call.node.directory().node(call.node.node_id).organisation),
+            status_code=201,
+            headers={"Cache-Control": "no-store"},
+        )
+    card = CardIssued(
+        reference=cards.grouped(issued.reference),
+        code=cards.grouped(issued.code),
+        language=issued.language,
+        issued_at=issued.issued_at,
+    )
+    return JSONResponse(
+        card.model_dump(mode="json"), status_code=201, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.post("/cards/revoke", responses=ERRORS)
+def revoke_cards(case_id: CaseId, call: CallDep) -> dict[str, int]:
+    """Stop every card of the person (lost, stolen, or seen by someone else)."""
+    return {"revoked": cards.revoke_cards(call.session, call.user, case_id, call.now)}
+
+
+@router.get("/corrections", responses=ERRORS)
+def corrections(case_id: CaseId, call: CallDep) -> list[CorrectionRead]:
+    """What the person asked to have corrected, and the answers."""
+    case = own_case(call.session, call.user, case_id, call.now)
+    record(
+        call.session,
+        at=call.now,
+        actor=Actor.of(call.user),
+        action=Action.CASE_VIEWED,
+        subject=case.id,
+        outcome="correction_requests",
+    )
+    return mine.corrections(call.session, call.node, case)
+
+
+@router.post("/corrections/{request_id}/answer", responses=ERRORS)
+def answer_correction(
+    case_id: CaseId, request_id: RequestId, body: CorrectionAnswer, call: CallDep
+) -> CorrectionRead:
+    """Accept or refuse a correction request. Accepting it, correct the case (``PUT``)."""
+    case = own_case(call.session, call.user, case_id, call.now)
+    row = call.session.get(CorrectionRequestRow, request_id)
+    if row is None or row.case_id != case.id:
+        raise NotFound("correction request")
+    if row.status != "open":
+        raise Conflict("this request was already answered")
+    row.status = "accepted" if body.accepted else "rejected"
+    row.answered_at, row.answered_by = call.now, call.user.user
+    record(
+        call.session,
+        at=call.now,
+        actor=Actor.of(call.user),
+        action=Action.CORRECTION_ANSWERED,
+        subject=case.id,
+        outcome=row.status,
+    )
+    return next(c for c in mine.corrections(call.session, call.node, case) if c.id == row.id)
