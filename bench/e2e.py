@@ -94,6 +94,7 @@ def _worker_process(settings: Settings) -> None:
     from gateway.kit.clock import SystemClock
     from gateway.kit.db import make_engine, make_sessionmaker
     from gateway.kit.node import Node
+    from gateway.processes.kinds import message_kinds
     from gateway.records.accesslog.tree import AUDIT_INTERVAL, AuditLog
     from partners.client import NodeClient
 
@@ -102,7 +103,9 @@ def _worker_process(settings: Settings) -> None:
     node = Node(settings=settings, clock=SystemClock())
     sessions = make_sessionmaker(make_engine(settings.database_url))
     with httpx.Client(timeout=settings.delivery_timeout_seconds) as http:
-        delivery = DeliveryWorker(node=node, sessions=sessions, client=NodeClient(http=http))
+        delivery = DeliveryWorker(
+            node=node, sessions=sessions, client=NodeClient(http=http), kinds=message_kinds()
+        )
         audit = AuditLog(node=node, sessions=sessions)
         sequencer = threading.Thread(
             target=audit.run_forever,
@@ -161,7 +164,7 @@ def ours(databases: ScratchDatabases, run: int) -> Iterator[Side]:
                 return str(response.json()["packet_id"])
 
             def done_at(packets: list[str]) -> dict[str, float]:
-                from gateway.exchange.referrals.models import ReceiptRow
+                from gateway.exchange.outbox.models import DeliveryReceiptRow as ReceiptRow
 
                 with host.sessions() as session:
                     rows = session.execute(

@@ -79,14 +79,14 @@ from bench.harness import (
     timed,
 )
 from crypto.storage import VERSION
-from gateway.exchange.inbox.models import ACTIVE, ReceivedPacketRow, ReceivedSectionRow
+from gateway.exchange.inbox.models import ReceivedPacketRow, ReceivedSectionRow
 from gateway.kit.auth import StaffTokenIssuer
 from gateway.kit.clock import SystemClock
 from gateway.kit.config import Settings
 from gateway.kit.db import make_engine, make_sessionmaker
 from gateway.kit.node import Node
 from gateway.processes.retention import Purger
-from schemas.common import PartnerRole, StaffRole
+from schemas.common import PartnerRole, ReceivedStatus, StaffRole
 
 with warnings.catch_warnings():
     # The test federation imports Starlette's test client, which warns about httpx; unused here.
@@ -204,7 +204,7 @@ def _subject_packets(
             "delete_by": max(dates.values()),
             "received_at": created + timedelta(seconds=rng.uniform(1, 600)),
             "envelope_sha256": _hex(rng, 256),
-            "status": ACTIVE,
+            "status": ReceivedStatus.ACTIVE,
             "withdrawn_sections": [],
             "expired_sections": [],
             "opened_count": rng.randint(0, 3),

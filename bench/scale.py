@@ -51,7 +51,8 @@ from bench.harness import (
     timed,
 )
 from bench.purge import HOST, build_federation, prepare_cases, referral_body, staff_headers
-from gateway.exchange.referrals.models import OutboxRow, ReferralRow
+from gateway.exchange.outbox.models import OutboxRow
+from gateway.exchange.referrals.models import ReferralRow
 from gateway.records.accesslog.models import AccessEventRow
 from gateway.records.accesslog.tree import AuditLog
 from gateway.records.cases.models import CaseRow

@@ -8,8 +8,8 @@ it names the same packet, the same two nodes, and the SHA-256 of the very envelo
 
 Example::
 
-    >>> doc = issue_receipt(sealed, received_at=now, key=partner_key)                 # doctest: +SKIP
-    >>> verify_receipt(doc, view=view, sent=sealed).packet_id == sealed.header.packet_id  # doctest: +SKIP
+    >>> doc = issue_delivery_receipt(sealed, received_at=now, key=partner_key)                 # doctest: +SKIP
+    >>> verify_delivery_receipt(doc, view=view, sent=sealed).packet_id == sealed.header.packet_id  # doctest: +SKIP
     True
 """
 
@@ -32,13 +32,13 @@ from schemas.consent import (
     RevocationReason,
     RevokedPacket,
 )
-from schemas.envelope import RECEIPT_FORMAT, Receipt, SignedDocument
+from schemas.envelope import RECEIPT_FORMAT, DeliveryReceipt, SignedDocument
 
 
-def issue_receipt(
+def issue_delivery_receipt(
     sealed: SealedEnvelope, *, received_at: datetime, key: SigningKey
 ) -> SignedDocument:
-    receipt = Receipt(
+    receipt = DeliveryReceipt(
         packet_id=sealed.header.packet_id,
         sender=sealed.header.sender,
         recipient=sealed.header.recipient,
@@ -48,7 +48,7 @@ def issue_receipt(
     return sign_document(receipt.model_dump(mode="json"), key, context=RECEIPT_FORMAT)
 
 
-def verify_receipt(
+def verify_delivery_receipt(
     doc: SignedDocument,
     *,
     view: FederationView,
@@ -56,11 +56,11 @@ def verify_receipt(
     sender: str,
     recipient: str,
     envelope_sha256: str,
-) -> Receipt:
+) -> DeliveryReceipt:
     """The receipt, if the recipient signed it for exactly this envelope; else ``DeliveryFailed``."""
     try:
         key = view.signing_key(recipient, doc.key_id)
-        receipt = Receipt.model_validate(verify_document(doc, key, context=RECEIPT_FORMAT))
+        receipt = DeliveryReceipt.model_validate(verify_document(doc, key, context=RECEIPT_FORMAT))
     except (DirectoryError, InvalidSignature, ValidationError) as exc:
         raise DeliveryFailed("bad_receipt") from exc
     if not key.valid_at(receipt.received_at):

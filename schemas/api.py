@@ -21,6 +21,9 @@ from schemas.common import (
     Outbound,
     Purpose,
     RandomId,
+    ReceivedStatus,
+    ReferralStatus,
+    RevocationStatus,
     ShortText,
     TransferGround,
     VulnerabilityFlag,
@@ -71,7 +74,7 @@ class DeliveryAttemptRead(Outbound):
     outcome: str
 
 
-class ReceiptRead(Outbound):
+class DeliveryReceiptRead(Outbound):
     received_at: datetime
     verified_at: datetime
     envelope_sha256: str
@@ -85,13 +88,13 @@ class ReferralRead(Outbound):
     packet_id: str
     created_at: datetime
     delete_by: datetime
-    status: str
+    status: ReferralStatus
     transfer_ground: str
     sections_sent: list[str]
     #: Section -> field names that were entered but not sent (policy or consent); never values.
     withheld: dict[str, Any]
     attempts: list[DeliveryAttemptRead] = []
-    receipt: ReceiptRead | None = None
+    receipt: DeliveryReceiptRead | None = None
     #: Why it is in its status where that needs saying: the rule that cancelled it.
     status_reason: str | None = None
     #: For a referral that needed a second staff member's approval: when it was submitted, and
@@ -109,7 +112,7 @@ class ReceivedReferralSummary(Outbound):
     #: Sections still held; withdrawn ones are listed apart and their content is gone.
     sections: list[str]
     withdrawn_sections: list[str]
-    status: str
+    status: ReceivedStatus
     received_at: datetime
     delete_by: datetime
 
@@ -134,7 +137,7 @@ class TransferRecord(Outbound):
     purpose: str
     sections: list[str]
     transfer_ground: str
-    status: str
+    status: ReferralStatus
 
 
 class ChildViewRead(Outbound):
@@ -192,7 +195,7 @@ class DeletionProofRead(Outbound):
     recipient: str
     packets: list[str]
     sections: list[str]
-    status: Literal["pending", "confirmed", "held", "undeliverable"]
+    status: RevocationStatus
     requested_at: datetime
     confirmed_at: datetime | None
 

@@ -12,7 +12,15 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
-from schemas.common import AwareDatetime, Inbound, NodeId, Outbound, RandomId, SectionName
+from schemas.common import (
+    AwareDatetime,
+    Inbound,
+    NodeId,
+    Outbound,
+    RandomId,
+    ReferralStatus,
+    SectionName,
+)
 from schemas.envelope import SignedDocument
 
 LOG_ENTRY_FORMAT: Final = "avrr-log-entry/1"
@@ -127,7 +135,7 @@ class SharedPacket(Outbound):
     recipient_country: str
     purpose: str
     sent_at: datetime
-    status: str
+    status: ReferralStatus
     sections_sent: list[str]
     withdrawn_sections: list[str]
     expired_sections: list[str]

@@ -83,6 +83,42 @@ class TransferGround(StrEnum):
     IMPORTANT_PUBLIC_INTEREST = "important_public_interest"
 
 
+class ReferralStatus(StrEnum):
+    """Where an outgoing referral stands on the node that sent it."""
+
+    #: Decided but not sealed: a second staff member must approve it (the gravest cases).
+    AWAITING_APPROVAL = "awaiting_approval"
+    QUEUED = "queued"
+    DELIVERED = "delivered"
+    DEAD_LETTERED = "dead_lettered"
+    #: Never sent: a withdrawal, or a protection rule at delivery (``status_reason`` says which).
+    CANCELLED = "cancelled"
+
+
+class ReceivedStatus(StrEnum):
+    """What a recipient still holds of a referral it received."""
+
+    ACTIVE = "active"
+    PARTLY_WITHDRAWN = "partly_withdrawn"
+    #: Consent was withdrawn for every section: nothing is left.
+    WITHDRAWN = "withdrawn"
+    #: Every section's retention period ended: nothing is left.
+    EXPIRED = "expired"
+
+
+class RevocationStatus(StrEnum):
+    """A request to a recipient to delete (a withdrawal, or a request for proof of deletion)."""
+
+    #: Not answered yet: retried like any delivery.
+    PENDING = "pending"
+    #: The recipient's signed deletion receipt is verified.
+    CONFIRMED = "confirmed"
+    #: Answered, but a legal hold on the recipient keeps some packets.
+    HELD = "held"
+    #: Could not be delivered before its deadline; a DPO follows it up.
+    UNDELIVERABLE = "undeliverable"
+
+
 class ConsentGiver(StrEnum):
     """Who gave a consent on the person's behalf, or the person themselves."""
 
@@ -200,6 +236,9 @@ __all__ = [
     "PartnerRole",
     "Purpose",
     "RandomId",
+    "ReceivedStatus",
+    "ReferralStatus",
+    "RevocationStatus",
     "SectionName",
     "ShortText",
     "StaffRole",

@@ -30,6 +30,7 @@ from schemas.common import (
     PartnerRole,
     Purpose,
     RandomId,
+    RevocationStatus,
     SectionName,
     ShortText,
 )
@@ -169,7 +170,7 @@ class RevocationRead(Outbound):
     #: pending until the recipient's signed deletion receipt is verified; undeliverable if the
     #: revocation could not be delivered before its deadline (the DPO sees these); held if the
     #: recipient signed that a legal hold keeps some of the packets.
-    status: Literal["pending", "confirmed", "held", "undeliverable"]
+    status: RevocationStatus
     confirmed_at: datetime | None
 
 

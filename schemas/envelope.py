@@ -108,7 +108,7 @@ class SignedDocument(Inbound):
     signature: Base64Url
 
 
-class Receipt(Inbound):
+class DeliveryReceipt(Inbound):
     """The recipient's signed statement that it verified and stored a packet."""
 
     format: Literal["avrr-receipt/1"] = RECEIPT_FORMAT

@@ -1,7 +1,7 @@
-"""Delivering the outbox: claim, post, verify the answer, record; retry with backoff; dead-letter.
+"""Delivering the outbox: claim, decide again, post, verify the answer, record; retry; dead-letter.
 
-A referral is answered with a signed receipt (stored in ``receipts``); a revocation with a signed
-deletion receipt (stored on its ``revocations`` row, which then shows as confirmed).
+What the answer must be and what it records is the message kind's (``exchange.registry``): a
+signed delivery receipt for most kinds, a signed deletion receipt for a revocation.
 
 Invariants:
 - before every attempt, a message that carries a person's data (a referral, a correction, a
@@ -22,8 +22,9 @@ Invariants:
 
 Example::
 
-    >>> worker = DeliveryWorker(node=node, sessions=sessions, client=NodeClient(http=http))  # doctest: +SKIP
-    >>> worker.run_once().delivered                                                         # doctest: +SKIP
+    >>> worker = DeliveryWorker(node=node, sessions=sessions, client=NodeClient(http=http),
+    ...                         kinds=message_kinds())                     # doctest: +SKIP
+    >>> worker.run_once().delivered                                        # doctest: +SKIP
     1
 """
 
@@ -33,38 +34,28 @@ import logging
 import random
 import secrets
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent.errors import SharingRefused
 from consent.policy import Recipient, check_delivery
-from crypto.envelope import parse
-from gateway.exchange.referrals import repository
-from gateway.exchange.referrals.models import DeliveryAttemptRow, OutboxRow, ReceiptRow, ReferralRow
+from gateway.exchange.kinds.base import worker_actor
+from gateway.exchange.outbox import repository as outbox
+from gateway.exchange.referrals import repository as referrals
+from gateway.exchange.registry import Confirmation, Registry, Sent
 from gateway.kit.errors import ServiceUnavailable
 from gateway.kit.node import Node
 from gateway.kit.periodic import run_periodically
-from gateway.processes.deletion_proof import note_answer
-from gateway.records.accesslog.writer import Action, Actor, record
-from gateway.records.consents.models import RevocationRow
+from gateway.records.accesslog.writer import Action, record
 from partners.client import INBOX_PATH, NodeClient
 from partners.directory import FederationView
 from partners.errors import DeliveryFailed, DirectoryError
-from partners.receipts import verify_deletion_receipt, verify_receipt
 from partners.tokens import issue_node_token
 from schemas.common import SectionName
-from schemas.consent import (
-    DeletionReceipt,
-    RevocationContent,
-    RevocationReason,
-    RevokedPacket,
-)
-from schemas.envelope import EnvelopeHeader, MessageKind, SignedDocument, WireEnvelope
+from schemas.envelope import MessageKind
 
 log = logging.getLogger("avrr.delivery")
 
@@ -92,57 +83,6 @@ class DeliveryReport:
         self.cancelled += other.cancelled
 
 
-@dataclass(frozen=True)
-class _Sent:
-    """What the worker needs of an outbox row once its session is closed."""
-
-    kind: MessageKind
-    envelope: bytes
-    recipient: str
-    packet_id: str
-    digest: str
-    revocation: RevocationContent | None
-    carried_fields: dict[str, list[str]] | None
-    inbox_url: str | None
-
-    def header(self) -> EnvelopeHeader:
-        return parse(WireEnvelope.model_validate_json(self.envelope)).header
-
-
-#: Kinds that carry a person's data: each attempt is decided again. A revocation carries only
-#: packet ids and section names, and must reach even a suspended or departed recipient.
-_PERSONAL = frozenset(
-    {
-        MessageKind.REFERRAL,
-        MessageKind.CORRECTION,
-        MessageKind.STATUS_UPDATE,
-        MessageKind.ACCESS_NOTICE,
-    }
-)
-#: Kinds that carry sections of a referral: the sharing policy must still allow what they carry.
-_CONTENT = frozenset({MessageKind.REFERRAL, MessageKind.CORRECTION})
-
-
-#: Attempt outcomes that mean nothing went out (no ``sent`` entry for them).
-_NOT_SENT = frozenset({"past_deadline", "no_directory_entry"})
-
-_Confirm = Callable[[Session, OutboxRow, SignedDocument, datetime], None]
-
-
-def _revocation_of(session: Session, row: OutboxRow) -> RevocationContent | None:
-    """What a revocation asked for, to check the deletion receipt against."""
-    if row.kind != MessageKind.REVOCATION.value:
-        return None
-    revocation = session.get(RevocationRow, row.packet_id)
-    if revocation is None:
-        return None
-    return RevocationContent(
-        reason=RevocationReason(revocation.reason),
-        withdrawal_id=revocation.withdrawal_id,
-        packets=[RevokedPacket.model_validate(p) for p in revocation.packets],
-    )
-
-
 def backoff(attempts: int, *, base: timedelta, cap: timedelta, rng: random.Random) -> timedelta:
     """Capped exponential backoff with equal jitter: half fixed, half random, never above ``cap``."""
     ceiling = min(cap.total_seconds(), base.total_seconds() * 2 ** min(attempts, 30))
@@ -156,16 +96,14 @@ class DeliveryWorker:
         node: Node,
         sessions: sessionmaker[Session],
         client: NodeClient,
+        kinds: Registry,
         rng: random.Random | None = None,
     ) -> None:
         self._node = node
         self._sessions = sessions
         self._client = client
+        self._kinds = kinds
         self._rng = rng or random.SystemRandom()
-
-    @property
-    def _actor(self) -> Actor:
-        return Actor(user="delivery-worker", org=self._node.node_id, role="node")
 
     def run_once(self, limit: int = 50) -> DeliveryReport:
         claimed = self._claim(limit)
@@ -208,322 +146,180 @@ class DeliveryWorker:
         until = now + self._node.settings.claim_lease
         claimed = []
         with self._sessions.begin() as session:
-            for outbox_id in repository.due_outbox_ids(session, now, limit):
+            for outbox_id in outbox.due_ids(session, now, limit):
                 token = secrets.token_hex(16)
-                if repository.claim(session, outbox_id, token=token, now=now, until=until):
+                if outbox.claim(session, outbox_id, token=token, now=now, until=until):
                     claimed.append((outbox_id, token))
         return claimed
 
-    def _deliver(self, outbox_id: int, token: str, report: DeliveryReport) -> None:
-        now = self._node.clock.now()
+    def _load(self, outbox_id: int, token: str) -> tuple[Sent, datetime] | None:
+        """The claimed row as the steps need it, and its deadline; None if no longer ours."""
         with self._sessions() as session:
-            row = session.get(OutboxRow, outbox_id)
-            if row is None or row.claim_token != token:
-                return
-            sent = _Sent(
-                kind=MessageKind(row.kind),
+            row = outbox.claimed(session, outbox_id, token)
+            if row is None:
+                return None
+            kind = MessageKind(row.kind)
+            sent = Sent(
+                outbox_id=row.id,
+                kind=kind,
                 envelope=row.envelope.encode("ascii"),
                 recipient=row.recipient,
                 packet_id=row.packet_id,
                 digest=row.envelope_sha256,
-                revocation=_revocation_of(session, row),
+                referral_id=row.referral_id,
+                subject_ref=row.subject_ref,
                 carried_fields=row.carried_fields,
                 inbox_url=row.inbox_url,
+                expected=self._kinds[kind].expect(session, row),
             )
-            deliver_by = row.deliver_by
+            return sent, row.deliver_by
+
+    def _deliver(self, outbox_id: int, token: str, report: DeliveryReport) -> None:
+        now = self._node.clock.now()
+        loaded = self._load(outbox_id, token)
+        if loaded is None:
+            return
+        sent, deliver_by = loaded
         if now >= deliver_by:
-            self._finish_failed(outbox_id, token, "past_deadline", now, report, dead=True)
+            self._failed(sent, token, "past_deadline", now, report, dead=True)
             return
         try:
             view = self._node.directory()
         except ServiceUnavailable:
-            self._retry_or_dead(outbox_id, token, "no_directory_entry", report)
+            self._failed(sent, token, "no_directory_entry", now, report)
             return
         try:
             self._recheck(sent, view)
         except SharingRefused as refusal:
-            self._cancel(outbox_id, token, sent, refusal, now, report)
+            self._cancel(sent, token, refusal, now, report)
             return
         try:
-            inbox = self._inbox(sent, view)
-            bearer = issue_node_token(
-                key=self._node.signing_key(now),
-                issuer=self._node.node_id,
-                audience=sent.recipient,
-                body=sent.envelope,
-                now=now,
-                token_id=secrets.token_hex(16),
-            )
-            document = self._client.deliver(inbox, sent.envelope, bearer)
-            confirm = self._verify(sent, document, view)
+            confirmation = self._post(sent, view, now)
         except DeliveryFailed as failure:
-            self._retry_or_dead(outbox_id, token, failure.outcome, report)
+            self._failed(sent, token, failure.outcome, self._node.clock.now(), report)
             return
         except (DirectoryError, ServiceUnavailable):
-            self._retry_or_dead(outbox_id, token, "no_directory_entry", report)
+            self._failed(sent, token, "no_directory_entry", self._node.clock.now(), report)
             return
-        done = self._node.clock.now()
-        with self._sessions.begin() as session:
-            row = session.get(OutboxRow, outbox_id)
-            if row is None or row.status != repository.PENDING:
-                return
-            row.status, row.finished_at, row.claimed_until = repository.DELIVERED, done, None
-            # Nothing needs the sealed copy any more; keep only its digest.
-            row.envelope = ""
-            self._note_sent(session, row, now, "delivered")
-            row.attempts += 1
-            session.add(
-                DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome="delivered")
-            )
-            confirm(session, row, document, done)
+        self._delivered(sent, confirmation, now)
         report.delivered += 1
 
-    def _recheck(self, sent: _Sent, view: FederationView) -> None:
+    def _post(self, sent: Sent, view: FederationView, now: datetime) -> Confirmation:
+        """Post the envelope with a fresh node token; the recipient's answer, verified."""
+        bearer = issue_node_token(
+            key=self._node.signing_key(now),
+            issuer=self._node.node_id,
+            audience=sent.recipient,
+            body=sent.envelope,
+            now=now,
+            token_id=secrets.token_hex(16),
+        )
+        document = self._client.deliver(self._inbox(sent, view), sent.envelope, bearer)
+        return self._kinds[sent.kind].verify(sent, document, view, self._node.node_id)
+
+    def _delivered(self, sent: Sent, confirmation: Confirmation, attempted_at: datetime) -> None:
+        done = self._node.clock.now()
+        with self._sessions.begin() as session:
+            row = outbox.pending(session, sent.outbox_id)
+            if row is None:
+                return  # cancelled meanwhile (a withdrawal): its revocation follows it
+            self._kinds[sent.kind].attempted(session, self._node, row, attempted_at, "delivered")
+            outbox.delivered(session, row, attempted_at=attempted_at, done=done)
+            confirmation.record(session, self._node, row, done)
+
+    def _recheck(self, sent: Sent, view: FederationView) -> None:
         """Raise ``SharingRefused`` if the directory in force now forbids sending this message."""
-        if sent.kind not in _PERSONAL:
+        kind = self._kinds[sent.kind]
+        if not kind.personal:
             return
         header = sent.header()
-        record = view.directory.node(sent.recipient)
+        listed = view.directory.node(sent.recipient)
         carried = None
-        if sent.kind in _CONTENT:
+        if kind.referral_content:
             # A row queued before the field names were kept: check its sections whole.
             names = sent.carried_fields or {s.value: [] for s in header.sections}
             carried = {SectionName(s): frozenset(f) for s, f in names.items()}
         check_delivery(
             rule_for=view.rule,
-            recipient=Recipient.of(record) if record is not None else None,
+            recipient=Recipient.of(listed) if listed is not None else None,
             purpose=header.purpose,
             carried=carried,
             suspended_countries=view.suspended_countries,
             suspended_regions=view.suspended_regions,
         )
 
-    def _inbox(self, sent: _Sent, view: FederationView) -> str:
+    def _inbox(self, sent: Sent, view: FederationView) -> str:
         """Where to post: the directory's inbox, or for a deletion request to a member that has
         left, the inbox it had when the request was queued."""
-        record = view.directory.node(sent.recipient)
-        if record is not None:
-            url = str(record.inbox_url)
-        elif sent.kind not in _PERSONAL and sent.inbox_url:
+        listed = view.directory.node(sent.recipient)
+        if listed is not None:
+            url = str(listed.inbox_url)
+        elif not self._kinds[sent.kind].personal and sent.inbox_url:
             url = sent.inbox_url
         else:
             raise DirectoryError(f"{sent.recipient} is not in the directory")
         return url.rstrip("/") + INBOX_PATH
 
     def _cancel(
-        self,
-        outbox_id: int,
-        token: str,
-        sent: _Sent,
-        refusal: SharingRefused,
-        now: datetime,
-        report: DeliveryReport,
+        self, sent: Sent, token: str, refusal: SharingRefused, now: datetime, report: DeliveryReport
     ) -> None:
         """Never send it: the outbox row and its referral say why, and the access log keeps it."""
         header = sent.header()
+        rule = refusal.rule.value
         with self._sessions.begin() as session:
-            row = session.get(OutboxRow, outbox_id)
-            if row is None or row.claim_token != token or row.status != repository.PENDING:
+            row = outbox.pending(session, sent.outbox_id, token)
+            if row is None:
                 return
-            row.status, row.finished_at, row.claimed_until = repository.CANCELLED, now, None
-            row.envelope, row.cancel_reason = "", refusal.rule.value
-            referral = session.get(ReferralRow, row.referral_id) if row.referral_id else None
+            outbox.cancel(row, reason=rule, now=now)
+            referral = referrals.by_id(session, row.referral_id) if row.referral_id else None
             if referral is not None:
-                referral.status, referral.status_reason = repository.CANCELLED, refusal.rule.value
+                referrals.cancel(referral, rule)
             record(
                 session,
                 at=now,
-                actor=self._actor,
+                actor=worker_actor(self._node),
                 action=Action.REFERRAL_CANCELLED if referral else Action.DELIVERY_CANCELLED,
                 subject=referral.case_id if referral else row.subject_ref,
                 packet_id=row.packet_id,
                 sections=[s.value for s in header.sections],
                 purpose=header.purpose.value,
-                outcome=refusal.rule.value,
+                outcome=rule,
             )
         report.cancelled += 1
         log.warning(
-            "outbox row %s (%s) cancelled before delivery: %s",
-            outbox_id,
-            sent.kind.value,
-            refusal.rule.value,
+            "outbox row %s (%s) cancelled before delivery: %s", sent.outbox_id, sent.kind, rule
         )
 
-    def _verify(self, sent: _Sent, document: SignedDocument, view: FederationView) -> _Confirm:
-        """Check the recipient's signed answer; return what to record once it is accepted."""
-        if sent.kind is MessageKind.REVOCATION:
-            if sent.revocation is None:
-                raise DeliveryFailed("bad_deletion_receipt")
-            deletion = verify_deletion_receipt(
-                document,
-                view=view,
-                revocation_id=sent.packet_id,
-                revocation=sent.revocation,
-                sender=self._node.node_id,
-                recipient=sent.recipient,
-            )
-
-            def confirm_deletion(
-                session: Session, row: OutboxRow, doc: SignedDocument, done: datetime
-            ) -> None:
-                self._confirm_deletion(session, row, doc, deletion, done)
-
-            return confirm_deletion
-        receipt = verify_receipt(
-            document,
-            view=view,
-            packet_id=sent.packet_id,
-            sender=self._node.node_id,
-            recipient=sent.recipient,
-            envelope_sha256=sent.digest,
-        )
-
-        def confirm_receipt(
-            session: Session, row: OutboxRow, doc: SignedDocument, done: datetime
-        ) -> None:
-            if session.get(ReceiptRow, row.packet_id) is None:
-                session.add(
-                    ReceiptRow(
-                        packet_id=row.packet_id,
-                        outbox_id=row.id,
-                        received_at=receipt.received_at,
-                        verified_at=done,
-                        envelope_sha256=receipt.envelope_sha256,
-                        document=doc.model_dump(mode="json"),
-                    )
-                )
-            self._mark_referral(
-                session, row, repository.DELIVERED, Action.DELIVERED, done, "receipt_verified"
-            )
-
-        return confirm_receipt
-
-    def _confirm_deletion(
+    def _failed(
         self,
-        session: Session,
-        row: OutboxRow,
-        doc: SignedDocument,
-        deletion: DeletionReceipt,
-        done: datetime,
-    ) -> None:
-        revocation = session.get(RevocationRow, row.packet_id)
-        if revocation is None:
-            return
-        revocation.status = "held" if deletion.held else "confirmed"
-        revocation.held = list(deletion.held)
-        revocation.confirmed_at = done
-        revocation.deletion_receipt = doc.model_dump(mode="json")
-        note_answer(session, revocation, done)
-        record(
-            session,
-            at=done,
-            actor=self._actor,
-            action=Action.DELETION_CONFIRMED,
-            subject=revocation.case_id,
-            packet_id=row.packet_id,
-            sections=sorted({s for p in revocation.packets for s in p["sections"]}),
-            outcome=revocation.status,
-        )
-
-    def _retry_or_dead(
-        self, outbox_id: int, token: str, outcome: str, report: DeliveryReport
-    ) -> None:
-        self._finish_failed(outbox_id, token, outcome, self._node.clock.now(), report, dead=False)
-
-    def _finish_failed(
-        self,
-        outbox_id: int,
+        sent: Sent,
         token: str,
         outcome: str,
         now: datetime,
         report: DeliveryReport,
         *,
-        dead: bool,
+        dead: bool = False,
     ) -> None:
+        """Record the attempt; retry after a backoff, or give up at the deadline."""
         settings = self._node.settings
+        kind = self._kinds[sent.kind]
         with self._sessions.begin() as session:
-            row = session.get(OutboxRow, outbox_id)
-            if row is None or row.claim_token != token or row.status != repository.PENDING:
+            row = outbox.pending(session, sent.outbox_id, token)
+            if row is None:
                 return
-            if outcome not in _NOT_SENT:
-                self._note_sent(session, row, now, outcome)
-            row.attempts += 1
-            session.add(DeliveryAttemptRow(outbox_id=outbox_id, attempted_at=now, outcome=outcome))
+            if outcome not in outbox.NOT_SENT:
+                kind.attempted(session, self._node, row, now, outcome)
+            outbox.attempt(session, row, at=now, outcome=outcome)
             delay = backoff(
                 row.attempts, base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
             )
-            if dead or now + delay >= row.deliver_by:
-                row.status, row.finished_at, row.claimed_until = repository.DEAD, now, None
-                row.envelope = ""
-                session.add(
-                    DeliveryAttemptRow(
-                        outbox_id=outbox_id, attempted_at=now, outcome="dead_lettered"
-                    )
-                )
-                self._mark_referral(session, row, repository.DEAD, Action.DEAD_LETTERED, now)
-                revocation = session.get(RevocationRow, row.packet_id)
-                if revocation is not None:
-                    revocation.status = "undeliverable"
-                report.dead_lettered += 1
-                log.warning(
-                    "outbox row %s dead-lettered after %s attempts", outbox_id, row.attempts
-                )
-            else:
-                row.next_attempt_at, row.claimed_until, row.claim_token = now + delay, None, None
+            if not dead and now + delay < row.deliver_by:
+                outbox.retry_at(row, now + delay)
                 report.retried += 1
-
-    def _note_sent(self, session: Session, row: OutboxRow, now: datetime, outcome: str) -> None:
-        """The first time a referral goes out to its recipient (whatever came of it) is logged."""
-        if row.referral_id is None:
-            return
-        went_out = session.scalar(
-            select(DeliveryAttemptRow.id)
-            .where(
-                DeliveryAttemptRow.outbox_id == row.id,
-                DeliveryAttemptRow.outcome.not_in(_NOT_SENT),
+                return
+            outbox.dead_letter(session, row, now)
+            kind.dead_lettered(session, self._node, row, now)
+            report.dead_lettered += 1
+            log.warning(
+                "outbox row %s dead-lettered after %s attempts", sent.outbox_id, row.attempts
             )
-            .limit(1)
-        )
-        if went_out is not None:
-            return
-        referral = session.get(ReferralRow, row.referral_id)
-        if referral is None:
-            return
-        record(
-            session,
-            at=now,
-            actor=self._actor,
-            action=Action.SENT,
-            subject=referral.case_id,
-            packet_id=row.packet_id,
-            sections=sorted(referral.sent_sections),
-            purpose=referral.purpose,
-            outcome=outcome,
-        )
-
-    def _mark_referral(
-        self,
-        session: Session,
-        row: OutboxRow,
-        status: str,
-        action: Action,
-        now: datetime,
-        outcome: str | None = None,
-    ) -> None:
-        if row.referral_id is None:
-            return
-        referral = session.get(ReferralRow, row.referral_id)
-        if referral is None:
-            return
-        referral.status = status
-        record(
-            session,
-            at=now,
-            actor=self._actor,
-            action=action,
-            subject=referral.case_id,
-            packet_id=row.packet_id,
-            sections=sorted(referral.sent_sections),
-            purpose=referral.purpose,
-            outcome=outcome or status,
-        )

@@ -1,7 +1,7 @@
 """Correcting a referral already delivered: the recipient's copy is replaced, section by section.
 
 A caseworker sends corrected content for some sections of a delivered referral (for example
-after accepting the person's correction request, ``gateway.portal``). What goes is decided
+after accepting the person's correction request in the portal). What goes is decided
 again as for a new referral: the sharing policy and the person's current consents, then
 minimisation. Only sections the recipient still holds are corrected; a withdrawn or expired
 section is never sent again. The host's own copy is updated, and a signed ``correction``
@@ -14,21 +14,19 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from gateway.exchange.outbox.queue import Message, seal_and_queue
-from gateway.exchange.referrals import repository
-from gateway.exchange.referrals.sent import seal_sent, sent_content
+from gateway.exchange.kinds.correction import queue_correction
+from gateway.exchange.referrals import repository as referrals
+from gateway.exchange.referrals.sent import replace_sent_sections
+from gateway.exchange.referrals.service import allowed_content, read_referral_row
 from gateway.kit.auth import Principal
 from gateway.kit.errors import NotFound, Unprocessable
 from gateway.kit.node import Node
-from gateway.processes.referrals import allowed_content, read_referral_row
 from gateway.records.accesslog.writer import Action, Actor, deny, record
-from gateway.records.cases.models import CaseRow
+from gateway.records.cases import repository as cases
 from gateway.records.consents.service import subject_facts
 from partners.errors import UnknownNode
 from schemas.api import ReferralCorrectionCreate, ReferralRead
-from schemas.common import Purpose, SectionName, StaffRole, TransferGround
-from schemas.envelope import MessageKind
-from schemas.status import CorrectionContent
+from schemas.common import Purpose, ReferralStatus, StaffRole, TransferGround
 
 
 def correct_referral(
@@ -41,13 +39,13 @@ def correct_referral(
 ) -> ReferralRead:
     principal.require(StaffRole.CASEWORKER)
     actor = Actor.of(principal)
-    referral = repository.referral_in_office(session, referral_id, principal.office)
+    referral = referrals.in_office(session, referral_id, principal.office)
     if referral is None:
         deny(session, at=now, actor=actor, outcome="referral_not_in_office")
         raise NotFound("referral")
-    if referral.status != repository.DELIVERED:
+    if referral.status != ReferralStatus.DELIVERED:
         raise Unprocessable("only a delivered referral can be corrected")
-    case = session.get(CaseRow, referral.case_id)
+    case = cases.by_id(session, referral.case_id)
     if case is None:
         raise NotFound("case")
     try:
@@ -70,27 +68,8 @@ def correct_referral(
     corrected = {s: v for s, v in content.to_wire().items() if s in referral.sent_sections}
     if not corrected:
         raise Unprocessable("the recipient holds none of these sections any more")
-    held = sent_content(node, referral)
-    referral.sealed_content = seal_sent(node, case.id, {**held, **corrected})
-    message = CorrectionContent.model_validate(
-        {"packet_id": referral.packet_id, "content": corrected}
-    )
-    seal_and_queue(
-        session,
-        node,
-        Message(
-            kind=MessageKind.CORRECTION,
-            recipient=referral.recipient,
-            purpose=Purpose(referral.purpose),
-            case_id=case.id,
-            consent_ref=referral.consent_ids[0],
-            sections=[SectionName(s) for s in sorted(corrected)],
-            content=message.model_dump(mode="json"),
-            delete_by=max(referral.delete_by, now + node.settings.acceptance_window),
-            carried_fields=message.content.field_names(),
-        ),
-        now,
-    )
+    replace_sent_sections(node, referral, corrected)
+    queue_correction(session, node, referral, corrected, now)
     record(
         session,
         at=now,

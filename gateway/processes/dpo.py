@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.exchange.referrals.models import ReferralRow
+from gateway.exchange.referrals import repository as referrals
 from gateway.kit.auth import Principal
 from gateway.kit.errors import NotFound
 from gateway.kit.keystore import PersonErased, open_json
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, deny, record
-from gateway.records.consents.models import ConsentRow
+from gateway.records.consents import repository as consents_repository
 from gateway.records.consents.service import WEIGHING
 from partners.errors import UnknownNode
 from schemas.api import ChildViewRead, TransferRecord
@@ -25,11 +24,8 @@ def transfers(session: Session, node: Node, principal: Principal) -> list[Transf
     """Every referral sealed for another node: when, to whom, where, why, on what ground."""
     principal.require(StaffRole.DPO)
     view = node.directory()
-    rows = session.scalars(
-        select(ReferralRow).order_by(ReferralRow.created_at, ReferralRow.id)
-    ).all()
     records = []
-    for row in rows:
+    for row in referrals.register(session):
         try:
             target = view.node(row.recipient)
             organisation, country = target.organisation, target.country
@@ -59,13 +55,9 @@ def child_view(
     """The child's view and its weighing for one referral; the reading is logged for the child."""
     principal.require(StaffRole.DPO)
     actor = Actor.of(principal)
-    referral = session.get(ReferralRow, referral_id)
+    referral = referrals.by_id(session, referral_id)
     consents = (
-        session.scalars(
-            select(ConsentRow).where(
-                ConsentRow.id.in_(referral.consent_ids), ConsentRow.child_view.is_not(None)
-            )
-        ).all()
+        consents_repository.child_consents_among(session, referral.consent_ids)
         if referral is not None
         else []
     )

@@ -15,40 +15,34 @@ Invariants:
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, or_, select, text
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.exchange.inbox.models import EXPIRED, WITHDRAWN, ReceivedPacketRow, ReceivedSectionRow
+from gateway.exchange.inbox import repository as inbox
+from gateway.exchange.inbox.models import ReceivedPacketRow
 from gateway.exchange.kinds.access_notice import queue_notices
-from gateway.exchange.referrals.models import ReferralRow
+from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.referrals.sent import drop_sent_sections
-from gateway.kit.auth import Principal
-from gateway.kit.errors import Unprocessable
 from gateway.kit.node import Node
 from gateway.kit.periodic import run_periodically
 from gateway.records.accesslog.writer import Action, Actor, record
-from gateway.records.holds.models import LegalHoldRow
+from gateway.records.holds.service import active_holds
 from gateway.records.person_access.cards import forget_throttles
 from gateway.records.person_access.sessions import expire_old
 from schemas.audit import NoticedAccess
-from schemas.common import SectionName, StaffRole
-from schemas.envelope import MessageKind
+from schemas.common import SectionName
 
 log = logging.getLogger("avrr.retention")
 
 RULE = "retention_period_ended"
 BATCH, SQLITE_BATCH = 500, 25
 SQLITE_PAUSE = 0.025
-
-Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass
@@ -73,32 +67,6 @@ class PurgeReport:
             f"in {self.batches} batches; erased the keys of {self.subjects_erased} people; "
             f"forgot {self.packets_forgotten} emptied packets"
         )
-
-
-def active_holds(session: Session, now: datetime) -> tuple[set[str], set[str]]:
-    """Subjects and packets under a legal hold that has not ended."""
-    rows = session.execute(
-        select(LegalHoldRow.subject, LegalHoldRow.packet_id).where(
-            LegalHoldRow.released_at.is_(None), LegalHoldRow.until > now
-        )
-    ).all()
-    return {s for s, _ in rows if s}, {p for _, p in rows if p}
-
-
-def _not_held(
-    query: Q,
-    subject: InstrumentedAttribute[str],
-    packet: InstrumentedAttribute[str],
-    session: Session,
-    now: datetime,
-) -> Q:
-    """The query without rows whose subject or packet is under an active legal hold."""
-    held_subjects, held_packets = active_holds(session, now)
-    if held_subjects:
-        query = query.where(subject.not_in(held_subjects))
-    if held_packets:
-        query = query.where(packet.not_in(held_packets))
-    return query
 
 
 class Purger:
@@ -159,68 +127,29 @@ class Purger:
     def _received_batch(
         self, session: Session, now: datetime, report: PurgeReport, erase: set[str]
     ) -> int:
-        query = (
-            select(ReceivedSectionRow, ReceivedPacketRow)
-            .join(ReceivedPacketRow, ReceivedPacketRow.packet_id == ReceivedSectionRow.packet_id)
-            .where(ReceivedSectionRow.delete_by <= now)
-            .order_by(ReceivedSectionRow.delete_by)
-            .limit(self._batch)
+        held_subjects, held_packets = active_holds(session, now)
+        rows = inbox.sections_due(
+            session,
+            now,
+            self._batch,
+            held_subjects=held_subjects,
+            held_packets=held_packets,
         )
-        query = _not_held(
-            query, ReceivedPacketRow.subject, ReceivedPacketRow.packet_id, session, now
-        )
-        rows = session.execute(query).all()
         expired: dict[str, list[str]] = defaultdict(list)
         packets: dict[str, ReceivedPacketRow] = {}
         for section_row, packet in rows:
             expired[packet.packet_id].append(section_row.section)
             packets[packet.packet_id] = packet
-            session.delete(section_row)
+            inbox.delete_section(session, section_row)
         session.flush()
-        noticed = []
-        for packet_id, sections in expired.items():
-            packet = packets[packet_id]
-            noticed.append(
-                (
-                    packet,
-                    NoticedAccess(
-                        packet_id=packet_id,
-                        action="purged",
-                        at=now,
-                        actor_role="node",
-                        sections=[SectionName(s) for s in sorted(sections)],
-                        outcome=RULE,
-                    ),
-                )
-            )
-            packet.expired_sections = sorted({*packet.expired_sections, *sections})
-            gone = set(packet.expired_sections) | set(packet.withdrawn_sections)
-            packet.status = EXPIRED if gone >= set(packet.sections) else packet.status
-            record(
-                session,
-                at=now,
-                actor=self._actor,
-                action=Action.PURGED,
-                subject=packet.subject,
-                packet_id=packet_id,
-                sections=sections,
-                purpose=packet.purpose,
-                outcome=RULE,
-            )
+        noticed = [
+            (packets[packet_id], self._expire(session, packets[packet_id], sections, now))
+            for packet_id, sections in expired.items()
+        ]
         queue_notices(session, self._node, noticed, now)
         report.received_sections += len(rows)
         subjects = {p.subject for p in packets.values()}
-        still_held = set(
-            session.scalars(
-                select(ReceivedPacketRow.subject)
-                .join(
-                    ReceivedSectionRow, ReceivedSectionRow.packet_id == ReceivedPacketRow.packet_id
-                )
-                .where(ReceivedPacketRow.subject.in_(subjects))
-                .distinct()
-            )
-        )
-        for subject in sorted(subjects - still_held):
+        for subject in sorted(subjects - inbox.subjects_holding(session, subjects)):
             erase.add(subject)
             record(
                 session,
@@ -233,6 +162,31 @@ class Purger:
             report.subjects_erased += 1
         return len(rows)
 
+    def _expire(
+        self, session: Session, packet: ReceivedPacketRow, sections: list[str], now: datetime
+    ) -> NoticedAccess:
+        """Note sections of a received packet deleted at their date; what to tell its sender."""
+        inbox.note_expired(packet, sections)
+        record(
+            session,
+            at=now,
+            actor=self._actor,
+            action=Action.PURGED,
+            subject=packet.subject,
+            packet_id=packet.packet_id,
+            sections=sections,
+            purpose=packet.purpose,
+            outcome=RULE,
+        )
+        return NoticedAccess(
+            packet_id=packet.packet_id,
+            action="purged",
+            at=now,
+            actor_role="node",
+            sections=[SectionName(s) for s in sorted(sections)],
+            outcome=RULE,
+        )
+
     def _forget_batch(
         self, session: Session, now: datetime, report: PurgeReport, erase: set[str]
     ) -> int:
@@ -244,18 +198,8 @@ class Purger:
         """
         settings = self._node.settings
         replayable_since = now - settings.acceptance_window - settings.clock_skew
-        emptied = or_(
-            ReceivedPacketRow.kind != MessageKind.REFERRAL.value,
-            ReceivedPacketRow.status.in_((EXPIRED, WITHDRAWN)),
-        )
-        ids = session.scalars(
-            select(ReceivedPacketRow.packet_id)
-            .where(emptied, ReceivedPacketRow.created_at < replayable_since)
-            .order_by(ReceivedPacketRow.created_at)
-            .limit(self._batch)
-        ).all()
-        if ids:
-            session.execute(delete(ReceivedPacketRow).where(ReceivedPacketRow.packet_id.in_(ids)))
+        ids = inbox.forgettable(session, replayable_since, self._batch)
+        inbox.forget(session, ids)
         report.packets_forgotten += len(ids)
         return len(ids)
 
@@ -264,26 +208,19 @@ class Purger:
     def _sent_batch(
         self, session: Session, now: datetime, report: PurgeReport, erase: set[str]
     ) -> int:
-        query = (
-            select(ReferralRow)
-            .where(ReferralRow.next_delete_at.is_not(None), ReferralRow.next_delete_at <= now)
-            .order_by(ReferralRow.next_delete_at)
-            .limit(self._batch)
+        held_subjects, held_packets = active_holds(session, now)
+        due_referrals = referrals.due_for_purge(
+            session, now, self._batch, held_subjects=held_subjects, held_packets=held_packets
         )
-        query = _not_held(query, ReferralRow.case_id, ReferralRow.packet_id, session, now)
-        referrals = session.scalars(query).all()
-        for referral in referrals:
-            deadlines = {
-                s: datetime.fromisoformat(d) for s, d in referral.section_delete_by.items()
-            }
+        for referral in due_referrals:
             due = sorted(
-                s for s, d in deadlines.items() if d <= now and s in referral.sent_sections
+                s
+                for s, d in referrals.dates(referral).items()
+                if d <= now and s in referral.sent_sections
             )
             if due:
                 drop_sent_sections(self._node, referral, due)
-            referral.expired_sections = sorted({*referral.expired_sections, *due})
-            later = [d for s, d in deadlines.items() if d > now and s in referral.sent_sections]
-            referral.next_delete_at = min(later) if later else None
+            referrals.note_expired(referral, due, now)
             if due:
                 record(
                     session,
@@ -297,7 +234,7 @@ class Purger:
                     outcome=RULE,
                 )
                 report.sent_sections += len(due)
-        return len(referrals)
+        return len(due_referrals)
 
     def run_forever(self, *, interval: float, stop: threading.Event) -> None:
         run_periodically(self.run_once, interval=interval, stop=stop, log=log, name="purge")
@@ -306,46 +243,3 @@ class Purger:
         with self._sessions() as session:
             if session.get_bind().dialect.name == "sqlite":
                 session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-
-
-def place_hold(
-    session: Session,
-    principal: Principal,
-    *,
-    subject: str | None,
-    packet_id: str | None,
-    reason: str,
-    until: datetime,
-    now: datetime,
-) -> LegalHoldRow:
-    principal.require(StaffRole.DPO)
-    if (subject is None) == (packet_id is None):
-        raise Unprocessable("a hold names either a subject or a packet")
-    if until <= now:
-        raise Unprocessable("a hold must end in the future")
-    hold = LegalHoldRow(
-        id=secrets.token_hex(16),
-        subject=subject,
-        packet_id=packet_id,
-        reason=reason,
-        until=until,
-        created_by=principal.user,
-        created_at=now,
-        released_at=None,
-    )
-    session.add(hold)
-    record(
-        session,
-        at=now,
-        actor=Actor.of(principal),
-        action=Action.LEGAL_HOLD,
-        subject=subject,
-        packet_id=packet_id,
-        outcome=f"until {until.date().isoformat()}",
-    )
-    return hold
-
-
-def list_holds(session: Session, principal: Principal) -> list[LegalHoldRow]:
-    principal.require(StaffRole.DPO)
-    return list(session.scalars(select(LegalHoldRow).order_by(LegalHoldRow.created_at)).all())

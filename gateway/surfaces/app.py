@@ -23,13 +23,14 @@ from gateway.kit.db import make_engine, make_sessionmaker
 from gateway.kit.errors import install_error_handlers
 from gateway.kit.limits import BodySizeLimit
 from gateway.kit.node import Node
+from gateway.processes.kinds import message_kinds
 from gateway.surfaces import portal as portal_pkg
 from gateway.surfaces.api.audit import router as audit_router
 from gateway.surfaces.api.cases import router as cases_router
 from gateway.surfaces.api.consents import router as consents_router
 from gateway.surfaces.api.deps import NodeDep, SessionDep
 from gateway.surfaces.api.dpo import router as dpo_router
-from gateway.surfaces.api.inbox import federation, received
+from gateway.surfaces.api.inbox import federation, received_router
 from gateway.surfaces.api.referrals import router as referrals_router
 from gateway.surfaces.portal.dpo_pages import router as dpo_pages_router
 from gateway.surfaces.portal.endpoints import router as cards_router
@@ -52,13 +53,14 @@ def create_app(
     app.state.node = node
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
+    app.state.kinds = message_kinds()
     install_error_handlers(app)
     routers = (
         cases_router,
         consents_router,
         referrals_router,
         federation,
-        received,
+        received_router,
         dpo_router,
         audit_router,
         cards_router,

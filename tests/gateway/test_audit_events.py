@@ -25,13 +25,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from gateway.exchange.delivery import DeliveryWorker
-from gateway.exchange.outbox.queue import Message, pseudonym_for, seal_and_queue
+from gateway.exchange.outbox.queue import Message, pseudonym_for, queue_envelope
+from gateway.exchange.revocations.models import RevocationRow
 from gateway.kit.node import Node
 from gateway.processes.audit.reconcile import reconcile
 from gateway.processes.retention import Purger, PurgeReport
 from gateway.records.accesslog.models import AccessEventRow
 from gateway.records.accesslog.tree import AuditLog
-from gateway.records.consents.models import RevocationRow
 from partners.auditlog import entry_is_in, extends, verify_checkpoint
 from schemas.audit import AccessNoticeContent, Checkpoint, NoticedAccess, SubjectHistory
 from schemas.common import PartnerRole, Purpose, SectionName, StaffRole
@@ -855,7 +855,7 @@ def forge_notice(sender: TestNode, recipient: str, packet_id: str, subject: str)
         ]
     )
     with sender.sessions.begin() as session:
-        seal_and_queue(
+        queue_envelope(
             session,
             node,
             Message(

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from crypto.encoding import b64decode
 from crypto.signed import verify_document
 from gateway.exchange.inbox.models import ReceivedPacketRow, ReceivedSectionRow
-from gateway.exchange.referrals.models import OutboxRow, ReferralRow
+from gateway.exchange.outbox.models import OutboxRow
+from gateway.exchange.referrals.models import ReferralRow
 from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import PartnerRole, StaffRole
 from schemas.consent import CONSENT_RECEIPT_FORMAT

@@ -16,7 +16,8 @@ from sqlalchemy import func, select, update
 
 from gateway.exchange.delivery import backoff
 from gateway.exchange.inbox.models import ReceivedPacketRow
-from gateway.exchange.referrals.models import DeliveryAttemptRow, OutboxRow, ReceiptRow
+from gateway.exchange.outbox.models import DeliveryAttemptRow, OutboxRow
+from gateway.exchange.outbox.models import DeliveryReceiptRow as ReceiptRow
 from tests.support import flows
 from tests.support.federation import FederationTransport, TestFederation, TestNode
 

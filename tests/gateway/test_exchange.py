@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from gateway.exchange.inbox.models import ReceivedPacketRow, ReceivedSectionRow
-from gateway.exchange.referrals.models import ReceiptRow
+from gateway.exchange.outbox.models import DeliveryReceiptRow as ReceiptRow
 from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import PartnerRole, StaffRole
 from tests.support import flows

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from gateway.exchange.inbox.models import ReceivedSectionRow
-from gateway.exchange.outbox.queue import Message, seal_and_queue
+from gateway.exchange.outbox.queue import Message, queue_envelope
 from gateway.records.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
 from gateway.records.accesslog.tree import AuditLog, witness_document
 from gateway.records.accesslog.verify import verify_log
@@ -172,7 +172,7 @@ class TestCorrections:
         node = host.client.app.state.node  # type: ignore[attr-defined]
         now = host.clock.now()
         with host.sessions.begin() as session:
-            seal_and_queue(
+            queue_envelope(
                 session,
                 node,
                 Message(

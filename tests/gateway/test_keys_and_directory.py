@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from crypto.encoding import b64decode
 from gateway.exchange.inbox.models import ReceivedPacketRow
-from gateway.exchange.referrals.models import OutboxRow
+from gateway.exchange.outbox.models import OutboxRow
 from schemas.common import StaffRole
 from schemas.envelope import EnvelopeHeader, WireEnvelope
 from tests.support import flows

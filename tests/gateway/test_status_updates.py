@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gateway.exchange.inbox.models import ReceivedSectionRow
-from gateway.exchange.outbox.queue import Message, seal_and_queue
-from gateway.exchange.referrals.models import OutboxRow, ReferralRow
+from gateway.exchange.outbox.models import OutboxRow
+from gateway.exchange.outbox.queue import Message, queue_envelope
+from gateway.exchange.referrals.models import ReferralRow
 from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import PartnerRole, Purpose, StaffRole
 from schemas.directory import RetentionEvent
@@ -252,7 +253,7 @@ class TestForgedUpdates:
             packets=[StatusPacket(packet_id=packet_id)],
         )
         with sender.sessions.begin() as session:
-            seal_and_queue(
+            queue_envelope(
                 session,
                 node,
                 Message(

@@ -20,9 +20,9 @@ from partners.directory import DIRECTORY_CONTEXT, FederationView
 from partners.errors import DeliveryFailed
 from partners.receipts import (
     issue_deletion_receipt,
-    issue_receipt,
+    issue_delivery_receipt,
     verify_deletion_receipt,
-    verify_receipt,
+    verify_delivery_receipt,
 )
 from schemas.common import PartnerRole, SectionName
 from schemas.consent import (
@@ -32,7 +32,7 @@ from schemas.consent import (
     RevocationReason,
     RevokedPacket,
 )
-from schemas.envelope import RECEIPT_FORMAT, Receipt, SignedDocument
+from schemas.envelope import RECEIPT_FORMAT, DeliveryReceipt, SignedDocument
 from tests.partners.builders import (
     HOST_ID,
     NOW,
@@ -73,7 +73,7 @@ def check(
     view: FederationView,
     sealed: SealedEnvelope,
     **changes: str,
-) -> Receipt:
+) -> DeliveryReceipt:
     """Verify ``doc`` as the host would for ``sealed``; ``changes`` alter what the host expects."""
     expected = {
         "packet_id": sealed.header.packet_id,
@@ -82,7 +82,7 @@ def check(
         "envelope_sha256": sealed.digest(),
     }
     expected.update(changes)
-    return verify_receipt(doc, view=view, **expected)
+    return verify_delivery_receipt(doc, view=view, **expected)
 
 
 def refused(
@@ -95,11 +95,11 @@ def refused(
 
 class TestReceipt:
     def test_issued_receipt_verifies(self, fed: Federation, sealed: SealedEnvelope) -> None:
-        doc = issue_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
+        doc = issue_delivery_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
 
         receipt = check(doc, fed.view, sealed)
 
-        assert receipt == Receipt(
+        assert receipt == DeliveryReceipt(
             packet_id=sealed.header.packet_id,
             sender=HOST_ID,
             recipient=PARTNER_ID,
@@ -110,14 +110,14 @@ class TestReceipt:
     def test_receipt_for_another_digest_is_refused(
         self, fed: Federation, sealed: SealedEnvelope
     ) -> None:
-        doc = issue_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
+        doc = issue_delivery_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
 
         assert refused(doc, fed.view, sealed, envelope_sha256="0" * 64) == "bad_receipt"
 
     def test_receipt_for_another_packet_is_refused(
         self, fed: Federation, sealed: SealedEnvelope
     ) -> None:
-        doc = issue_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
+        doc = issue_delivery_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
 
         assert refused(doc, fed.view, sealed, packet_id="1" * 32) == "bad_receipt"
 
@@ -131,7 +131,7 @@ class TestReceipt:
     def test_receipt_for_another_sender_is_refused(
         self, fed: Federation, sealed: SealedEnvelope
     ) -> None:
-        doc = issue_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
+        doc = issue_delivery_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
 
         assert refused(doc, fed.view, sealed, sender=THIRD_ID) == "bad_receipt"
 
@@ -139,21 +139,21 @@ class TestReceipt:
         self, fed: Federation, sealed: SealedEnvelope
     ) -> None:
         # The host's key is in the directory, but a receipt must come from the recipient.
-        doc = issue_receipt(sealed, received_at=RECEIVED, key=fed.host.signing)
+        doc = issue_delivery_receipt(sealed, received_at=RECEIVED, key=fed.host.signing)
 
         assert refused(doc, fed.view, sealed) == "bad_receipt"
 
     def test_receipt_signed_by_an_unlisted_key_is_refused(
         self, fed: Federation, sealed: SealedEnvelope
     ) -> None:
-        doc = issue_receipt(sealed, received_at=RECEIVED, key=signing_key())
+        doc = issue_delivery_receipt(sealed, received_at=RECEIVED, key=signing_key())
 
         assert refused(doc, fed.view, sealed) == "bad_receipt"
 
     def test_receipt_from_a_recipient_not_in_directory_is_refused(
         self, fed: Federation, sealed: SealedEnvelope
     ) -> None:
-        doc = issue_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
+        doc = issue_delivery_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
         view = FederationView(directory([fed.view.node(HOST_ID)]))
 
         assert refused(doc, view, sealed) == "bad_receipt"
@@ -166,14 +166,14 @@ class TestReceipt:
             fed.partner, roles=[PartnerRole.RECEPTION_PARTNER], signing=[ended, fed.partner.signing]
         )
         view = FederationView(directory([fed.view.node(HOST_ID), partner]))
-        doc = issue_receipt(sealed, received_at=RECEIVED, key=ended)
+        doc = issue_delivery_receipt(sealed, received_at=RECEIVED, key=ended)
 
         assert refused(doc, view, sealed) == "bad_receipt"
 
     def test_receipt_with_tampered_payload_is_refused(
         self, fed: Federation, sealed: SealedEnvelope
     ) -> None:
-        doc = issue_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
+        doc = issue_delivery_receipt(sealed, received_at=RECEIVED, key=fed.partner.signing)
         payload = b64decode(doc.payload).replace(b"2026-03-02", b"2026-03-01")
         tampered = doc.model_copy(update={"payload": b64encode(payload)})
 
@@ -182,7 +182,7 @@ class TestReceipt:
     def test_document_signed_under_another_context_is_refused(
         self, fed: Federation, sealed: SealedEnvelope
     ) -> None:
-        receipt = Receipt(
+        receipt = DeliveryReceipt(
             packet_id=sealed.header.packet_id,
             sender=HOST_ID,
             recipient=PARTNER_ID,
@@ -395,7 +395,7 @@ class TestDeletionReceipt:
         self, fed: Federation, revocation: SealedEnvelope
     ) -> None:
         # A receipt for storing the revocation envelope must not pass for having deleted.
-        doc = issue_receipt(revocation, received_at=DELETED, key=fed.partner.signing)
+        doc = issue_delivery_receipt(revocation, received_at=DELETED, key=fed.partner.signing)
 
         assert deletion_refused(doc, fed.view) == "bad_deletion_receipt"
 

@@ -13,9 +13,9 @@ from schemas.envelope import (
     ENVELOPE_FORMAT,
     RECEIPT_FORMAT,
     SUITE,
+    DeliveryReceipt,
     EnvelopeHeader,
     MessageKind,
-    Receipt,
     SignedDocument,
     WireEnvelope,
 )
@@ -319,16 +319,18 @@ class TestReceipt:
         return data
 
     def test_receipt_gets_its_format(self) -> None:
-        assert Receipt.model_validate(self.receipt_data()).format == RECEIPT_FORMAT
+        assert DeliveryReceipt.model_validate(self.receipt_data()).format == RECEIPT_FORMAT
 
     def test_short_digest_is_refused(self) -> None:
         with pytest.raises(ValidationError) as exc_info:
-            Receipt.model_validate(self.receipt_data(envelope_sha256="cd" * 16))
+            DeliveryReceipt.model_validate(self.receipt_data(envelope_sha256="cd" * 16))
 
         assert [e["type"] for e in exc_info.value.errors()] == ["string_pattern_mismatch"]
 
     def test_naive_received_at_is_refused(self) -> None:
         with pytest.raises(ValidationError) as exc_info:
-            Receipt.model_validate(self.receipt_data(received_at=CREATED.replace(tzinfo=None)))
+            DeliveryReceipt.model_validate(
+                self.receipt_data(received_at=CREATED.replace(tzinfo=None))
+            )
 
         assert [e["loc"] for e in exc_info.value.errors()] == [("received_at",)]

@@ -24,6 +24,7 @@ from gateway.exchange.delivery import DeliveryReport, DeliveryWorker
 from gateway.kit.config import Settings
 from gateway.kit.db import make_engine, make_sessionmaker
 from gateway.kit.home import NodeHome
+from gateway.processes.kinds import message_kinds
 from gateway.surfaces.app import create_app
 from partners.client import NodeClient
 from partners.default_policy import DEFAULT_EVENT_HORIZON_DAYS, default_policy, default_retention
@@ -198,6 +199,7 @@ class TestFederation:
             node=sender.client.app.state.node,  # type: ignore[attr-defined]
             sessions=sender.sessions,
             client=NodeClient(http=client),
+            kinds=message_kinds(),
             rng=random.Random(7),
         )
 

@@ -52,7 +52,7 @@ from crypto.errors import InvalidEnvelope, RejectReason
 from crypto.keys import EncryptionKey, SigningKey
 from crypto.pseudonym import subject_pseudonym
 from crypto.signed import sign_document
-from schemas.envelope import RECEIPT_FORMAT, EnvelopeHeader, Receipt, WireEnvelope
+from schemas.envelope import RECEIPT_FORMAT, DeliveryReceipt, EnvelopeHeader, WireEnvelope
 from schemas.sections import ReferralContent
 
 PATH = Path(__file__).with_name("envelope-v1.json")
@@ -1016,7 +1016,7 @@ def build(stored: dict[str, Any] | None, *, reseal: bool = False) -> dict[str, A
     info = hpke_info(encoded)
     schedule = hpke_base_schedule(SEEDS["recipient_encryption"], ciphertext[:ENC_BYTES], info)
 
-    receipt = Receipt(
+    receipt = DeliveryReceipt(
         packet_id=header.packet_id,
         sender=header.sender,
         recipient=header.recipient,

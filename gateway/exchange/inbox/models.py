@@ -1,4 +1,7 @@
-"""Tables of received packets and of node tokens already seen (one-time use)."""
+"""Tables of received packets, their sections, and node tokens already seen (one-time use).
+
+Owned by ``exchange.inbox``: every query on them is in ``exchange.inbox.repository``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.kit.db import Base, UTCDateTime
-
-#: Statuses of a received referral: held; some sections withdrawn; nothing left because consent
-#: was withdrawn, or because every section's retention period ended.
-ACTIVE, PARTLY_WITHDRAWN, WITHDRAWN, EXPIRED = "active", "partly_withdrawn", "withdrawn", "expired"
+from schemas.common import ReceivedStatus
 
 
 class ReceivedPacketRow(Base):
@@ -32,8 +32,7 @@ class ReceivedPacketRow(Base):
     delete_by: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     envelope_sha256: Mapped[str] = mapped_column(String(64))
-    #: ``active``, ``partly_withdrawn`` or ``withdrawn`` (consent withdrawn for every section).
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[ReceivedStatus] = mapped_column(String(20))
     withdrawn_sections: Mapped[list[str]] = mapped_column(JSON())
     #: Sections deleted because their retention period ended (tombstones are in the access log).
     expired_sections: Mapped[list[str]] = mapped_column(JSON(), default=list)

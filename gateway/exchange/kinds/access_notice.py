@@ -18,18 +18,22 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crypto.envelope import SealedEnvelope
+from crypto.errors import InvalidEnvelope, RejectReason
 from gateway.exchange.inbox.models import ReceivedPacketRow
-from gateway.exchange.outbox.queue import Message, pseudonym_for, seal_and_queue
-from gateway.exchange.referrals.models import ReferralRow
+from gateway.exchange.kinds.base import ReceiptAnswered, matches, parsed, receipt_for
+from gateway.exchange.outbox.queue import Message, pseudonym_for, queue_envelope
+from gateway.exchange.referrals import repository as referrals
+from gateway.exchange.registry import Recipient
 from gateway.kit.errors import ServiceUnavailable, Unprocessable
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, record
+from partners.inbound import AcceptedEnvelope
 from schemas.audit import AccessNoticeContent, NoticedAccess
 from schemas.common import Purpose
-from schemas.envelope import MessageKind
+from schemas.envelope import MessageKind, SignedDocument
 
 log = logging.getLogger("avrr.audit")
 
@@ -54,7 +58,7 @@ def queue_notices(
             chunk = group[start : start + _MAX]
             content = AccessNoticeContent(accesses=[access for _, access in chunk])
             try:
-                seal_and_queue(
+                queue_envelope(
                     session,
                     node,
                     Message(
@@ -92,14 +96,7 @@ def apply_notice(
     """
     oldest = now - node.settings.acceptance_window
     ids = {a.packet_id for a in content.accesses}
-    sent = {
-        r.packet_id: r
-        for r in session.scalars(
-            select(ReferralRow).where(
-                ReferralRow.packet_id.in_(ids), ReferralRow.recipient == sender
-            )
-        )
-    }
+    sent = {r.packet_id: r for r in referrals.sent_to(session, ids, sender)}
     for access in content.accesses:
         referral = sent.get(access.packet_id)
         if referral is None or pseudonym_for(node, referral.case_id, sender) != subject:
@@ -119,3 +116,30 @@ def apply_notice(
             purpose=referral.purpose,
             outcome=access.outcome,
         )
+
+
+class AccessNoticeKind(ReceiptAnswered):
+    kind = MessageKind.ACCESS_NOTICE
+    #: Who opened or purged a person's packet, under their pseudonym: personal data.
+    personal = True
+    referral_content = False
+
+    def check(self, sealed: SealedEnvelope, plaintext: bytes, recipient: Recipient) -> None:
+        notice = parsed(AccessNoticeContent, plaintext)
+        matches({s.value for s in notice.sections()}, sealed)
+        if any(access.at > recipient.latest for access in notice.accesses):
+            raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH)
+
+    def receive(
+        self, session: Session, node: Node, accepted: AcceptedEnvelope, now: datetime
+    ) -> SignedDocument:
+        header = accepted.sealed.header
+        apply_notice(
+            session,
+            node,
+            sender=header.sender,
+            subject=header.subject,
+            content=AccessNoticeContent.model_validate_json(accepted.plaintext),
+            now=now,
+        )
+        return receipt_for(node, accepted, now)

@@ -1,9 +1,10 @@
-"""Sealing a message for one recipient and putting it in the outbox, in the caller's transaction.
+"""Where every envelope is sealed: one message for one recipient, put in the outbox in the
+caller's transaction.
 
-Referrals, revocations and status updates all go this way: the per-recipient pseudonym is derived here, the
-envelope is sealed to the recipient's current directory key and signed with this node's listed
-key, and the outbox row is added to the same unit of work as whatever caused it. After commit the
-delivery worker takes it from there (``gateway.delivery.service``).
+Every message kind goes this way: the per-recipient pseudonym is derived here, the envelope is
+sealed to the recipient's current directory key and signed with this node's listed key, and the
+outbox row is added to the same unit of work as whatever caused it. After commit the delivery
+worker takes it from there (``exchange.delivery``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from sqlalchemy.orm import Session
 from crypto.encoding import canonical_json
 from crypto.envelope import seal
 from crypto.pseudonym import subject_pseudonym
-from gateway.exchange.referrals.models import OutboxRow
-from gateway.exchange.referrals.repository import PENDING
+from gateway.exchange.outbox.models import OutboxRow, OutboxStatus
 from gateway.kit.errors import Unprocessable
 from gateway.kit.node import Node
 from partners.errors import NoUsableKey, UnknownNode
@@ -61,7 +61,7 @@ def pseudonym_for(node: Node, case_id: str, recipient: str) -> str:
     return subject_pseudonym(node.pseudonym_secret, subject_id=case_id, recipient=recipient)
 
 
-def seal_and_queue(session: Session, node: Node, message: Message, now: datetime) -> EnvelopeHeader:
+def queue_envelope(session: Session, node: Node, message: Message, now: datetime) -> EnvelopeHeader:
     view = node.directory()
     created = now.replace(microsecond=0)
     signing_key = node.signing_key(now)
@@ -105,7 +105,7 @@ def seal_and_queue(session: Session, node: Node, message: Message, now: datetime
             inbox_url=inbox_url,
             envelope=canonical_json(sealed.wire().model_dump()).decode("ascii"),
             envelope_sha256=sealed.digest(),
-            status=PENDING,
+            status=OutboxStatus.PENDING,
             attempts=0,
             created_at=now,
             next_attempt_at=now,

@@ -1,7 +1,8 @@
-"""Tables of outgoing referrals, the outbox, delivery attempts and receipts.
+"""The table of referrals this node sent: one row each, owned by ``exchange.referrals``.
 
-The outbox row and the referral are written in one transaction with the sealed envelope, so a
-crash after commit loses nothing: the next worker run finds the row and delivers it.
+A referral's row and its outbox row are written in one transaction with the sealed envelope, so
+a crash after commit loses nothing: the next worker run finds the outbox row and delivers it.
+Every query on this table is in ``exchange.referrals.repository``.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.kit.db import Base, UTCDateTime
 from gateway.records.cases import models as _cases  # noqa: F401  (the referrals -> cases foreign key
+from schemas.common import ReferralStatus
 
 
 class ReferralRow(Base):
@@ -49,66 +51,10 @@ class ReferralRow(Base):
     expired_sections: Mapped[list[str]] = mapped_column(JSON(), default=list)
     #: When verified deletion receipts first covered every section sent (``retention.proof``).
     deletion_proven_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[ReferralStatus] = mapped_column(String(20))
     #: Why it is in its status, where that needs saying: the rule that cancelled it.
     status_reason: Mapped[str | None] = mapped_column(String(80), nullable=True)
     #: For a referral that needed a second staff member's approval: when its author submitted
     #: it (``created_at`` is then when it was approved and sealed), and who approved it.
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     approved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
-
-
-class OutboxRow(Base):
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    packet_id: Mapped[str] = mapped_column(String(32), unique=True)
-    #: What the envelope carries: a ``schemas.envelope.MessageKind``.
-    kind: Mapped[str] = mapped_column(String(30))
-    referral_id: Mapped[str | None] = mapped_column(
-        ForeignKey("referrals.id"), nullable=True, index=True
-    )
-    recipient: Mapped[str] = mapped_column(String(64))
-    #: The person as the access log names them here: a case id, or a pseudonym we were sent.
-    subject_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    #: Names (never values) of the referral sections and fields the envelope carries, so the
-    #: worker can ask the sharing policy again before each attempt without opening anything.
-    carried_fields: Mapped[dict[str, list[str]] | None] = mapped_column(JSON(), nullable=True)
-    #: The recipient's inbox when the message was queued: a deletion request still reaches a
-    #: member that has since left the directory.
-    inbox_url: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    #: The protection rule that cancelled the message before it was sent.
-    cancel_reason: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    envelope: Mapped[str] = mapped_column(Text())
-    envelope_sha256: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    deliver_by: Mapped[datetime] = mapped_column(UTCDateTime())
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-
-class DeliveryAttemptRow(Base):
-    __tablename__ = "delivery_attempts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
-    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: A short word: delivered, timeout, unreachable, http_500, bad_receipt, dead_lettered...
-    outcome: Mapped[str] = mapped_column(String(80))
-
-
-class ReceiptRow(Base):
-    __tablename__ = "receipts"
-
-    packet_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    envelope_sha256: Mapped[str] = mapped_column(String(64))
-    #: The recipient's signed receipt exactly as it came, so anyone can re-verify it later.
-    document: Mapped[dict[str, Any]] = mapped_column(JSON())

@@ -1,4 +1,4 @@
-"""The host's own record of what it sent: section names in the clear, content sealed.
+"""The host's own copy of what it sent: section names in the clear, content sealed at rest.
 
 The content is sealed under the person's data key (``gateway.keystore``), so erasing the person
 makes it unreadable in every copy of the database. Removing sections (withdrawal, retention)
@@ -41,3 +41,8 @@ def drop_sent_sections(node: Node, row: ReferralRow, sections: Iterable[str]) ->
         return
     remaining = {s: v for s, v in sent_content(node, row).items() if s not in gone}
     row.sealed_content = seal_sent(node, row.case_id, remaining)
+
+
+def replace_sent_sections(node: Node, row: ReferralRow, corrected: dict[str, Any]) -> None:
+    """This node's copy of what it sent, with corrected sections replacing the old."""
+    row.sealed_content = seal_sent(node, row.case_id, {**sent_content(node, row), **corrected})

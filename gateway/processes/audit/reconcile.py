@@ -1,92 +1,53 @@
 """Reconciliation: every action the service's own tables record has its access-log entry.
 
 The log is written in the same transaction as each action, so a missing entry means a bug or a
-hand edit of the database. Checked: each referral sealed, each delivery receipt verified, each
-packet received, each opening counted on a received packet, each deletion receipt verified.
+hand edit of the database. Checked: each referral sealed, each delivery receipt of a referral
+verified, each packet received, each opening counted on a received packet, each deletion
+receipt verified. Each table's owner answers for its own rows; the access log supplies the
+condition (``records.accesslog.repository.logged_for``).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from collections.abc import Callable, Sequence
 
-from gateway.exchange.inbox.models import ReceivedPacketRow
-from gateway.exchange.referrals.models import ReceiptRow, ReferralRow
-from gateway.records.accesslog.models import AccessEventRow
+from sqlalchemy.orm import Session
+
+from gateway.exchange.inbox import repository as inbox
+from gateway.exchange.outbox import repository as outbox
+from gateway.exchange.referrals import repository as referrals
+from gateway.exchange.revocations import repository as revocations
+from gateway.records.accesslog.repository import count_for, logged_for
 from gateway.records.accesslog.writer import Action
-from gateway.records.consents.models import RevocationRow
 from schemas.audit import AuditProblem
-from schemas.envelope import MessageKind
 
-
-def _logged(action: Action, packet: InstrumentedAttribute[str]) -> ColumnElement[bool]:
-    return exists().where(AccessEventRow.action == action.value, AccessEventRow.packet_id == packet)
+#: What an owner's table records, the entry that must log it, and how to find those without.
+_CHECKS: list[tuple[str, Action, Callable[..., Sequence[str]]]] = [
+    ("referral sealed", Action.REFERRAL_SEALED, referrals.sealed_without_entry),
+    ("delivery receipt verified", Action.DELIVERED, outbox.referral_receipts_without_entry),
+    ("packet received", Action.RECEIVED, inbox.received_without_entry),
+    ("deletion receipt verified", Action.DELETION_CONFIRMED, revocations.answered_without_entry),
+]
 
 
 def reconcile(session: Session, limit: int = 1_000) -> list[AuditProblem]:
-    checks: list[tuple[str, Action, InstrumentedAttribute[str], ColumnElement[bool] | None]] = [
-        (
-            "referral sealed",
-            Action.REFERRAL_SEALED,
-            ReferralRow.packet_id,
-            # One held for a second approval is sealed only once approved.
-            or_(ReferralRow.submitted_at.is_(None), ReferralRow.approved_by.is_not(None)),
-        ),
-        (
-            "delivery receipt verified",
-            Action.DELIVERED,
-            ReceiptRow.packet_id,
-            ReceiptRow.packet_id.in_(select(ReferralRow.packet_id)),
-        ),
-        (
-            "packet received",
-            Action.RECEIVED,
-            ReceivedPacketRow.packet_id,
-            ReceivedPacketRow.kind == MessageKind.REFERRAL.value,
-        ),
-        (
-            "deletion receipt verified",
-            Action.DELETION_CONFIRMED,
-            RevocationRow.id,
-            RevocationRow.status.in_(("confirmed", "held")),
-        ),
-    ]
-    missing = []
-    for what, action, packet, where in checks:
-        query = select(packet).where(~_logged(action, packet))
-        if where is not None:
-            query = query.where(where)
-        for packet_id in session.scalars(query.limit(limit)):
-            missing.append(
-                AuditProblem(
-                    kind="unlogged_action",
-                    index=None,
-                    detail=f"{what} for packet {packet_id} has no `{action.value}` entry",
-                )
-            )
-    missing.extend(_unlogged_openings(session, limit))
-    return missing
-
-
-def _unlogged_openings(session: Session, limit: int) -> list[AuditProblem]:
-    logged = (
-        select(func.count())
-        .where(
-            AccessEventRow.action == Action.OPENED.value,
-            AccessEventRow.packet_id == ReceivedPacketRow.packet_id,
+    missing = [
+        AuditProblem(
+            kind="unlogged_action",
+            index=None,
+            detail=f"{what} for packet {packet_id} has no `{action.value}` entry",
         )
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(ReceivedPacketRow.packet_id, ReceivedPacketRow.opened_count, logged)
-        .where(and_(ReceivedPacketRow.opened_count > 0, logged < ReceivedPacketRow.opened_count))
-        .limit(limit)
-    ).all()
-    return [
+        for what, action, without in _CHECKS
+        for packet_id in without(session, logged_for(action), limit)
+    ]
+    missing.extend(
         AuditProblem(
             kind="unlogged_action",
             index=None,
             detail=f"packet {packet_id} was opened {count} times but {seen} are logged",
         )
-        for packet_id, count, seen in rows
-    ]
+        for packet_id, count, seen in inbox.openings_beyond(
+            session, count_for(Action.OPENED), limit
+        )
+    )
+    return missing

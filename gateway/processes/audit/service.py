@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.merkle import consistency_proof
@@ -18,8 +17,8 @@ from gateway.kit.errors import Unprocessable
 from gateway.kit.node import Node
 from gateway.processes.audit import reports
 from gateway.processes.audit.reconcile import reconcile
+from gateway.records.accesslog import repository as accesslog
 from gateway.records.accesslog.history import subject_history
-from gateway.records.accesslog.models import AccessEventRow, CheckpointRow
 from gateway.records.accesslog.tree import (
     checkpoint_document,
     log_entry,
@@ -49,24 +48,18 @@ class Search:
 def search(session: Session, principal: Principal, query: Search, now: datetime) -> list[LogEntry]:
     """Entries matching every given filter, newest first."""
     principal.require(StaffRole.DPO)
-    statement = select(AccessEventRow)
-    if query.subject:
-        statement = statement.where(AccessEventRow.subject == query.subject)
-    if query.organisation:
-        statement = statement.where(AccessEventRow.actor_org == query.organisation)
-    if query.actor:
-        statement = statement.where(AccessEventRow.actor == query.actor)
-    if query.action:
-        statement = statement.where(AccessEventRow.action == query.action)
-    if query.since:
-        statement = statement.where(AccessEventRow.at >= query.since)
-    if query.until:
-        statement = statement.where(AccessEventRow.at < query.until)
-    rows = session.scalars(
-        statement.order_by(AccessEventRow.at.desc(), AccessEventRow.seq.desc()).limit(
-            min(query.limit, SEARCH_LIMIT)
-        )
-    ).all()
+    rows = accesslog.search(
+        session,
+        accesslog.Search(
+            subject=query.subject,
+            organisation=query.organisation,
+            actor=query.actor,
+            action=query.action,
+            since=query.since,
+            until=query.until,
+        ),
+        min(query.limit, SEARCH_LIMIT),
+    )
     if query.subject:
         _viewed(session, principal, query.subject, now)
     return [log_entry(row) for row in rows]
@@ -92,8 +85,7 @@ def history(session: Session, principal: Principal, subject: str, now: datetime)
 
 def checkpoints(session: Session, principal: Principal) -> list[SignedDocument]:
     principal.require(StaffRole.DPO)
-    rows = session.scalars(select(CheckpointRow).order_by(CheckpointRow.size)).all()
-    return [checkpoint_document(row) for row in rows]
+    return [checkpoint_document(row) for row in accesslog.checkpoints(session)]
 
 
 def consistency(
@@ -101,8 +93,7 @@ def consistency(
 ) -> ConsistencyRead:
     """The proof that the log at ``new_size`` extends the log at ``old_size`` (both signed)."""
     principal.require(StaffRole.DPO)
-    query = select(CheckpointRow.size).where(CheckpointRow.size.in_((old_size, new_size)))
-    sizes = set(session.scalars(query))
+    sizes = accesslog.checkpoint_sizes(session, (old_size, new_size))
     if not 0 < old_size <= new_size or {old_size, new_size} - sizes:
         raise Unprocessable("name two checkpoint sizes, the older first")
     proof = consistency_proof(old_size, new_size, stored_subtree_root(session))

@@ -1,4 +1,9 @@
-"""Queries on cases. Every read is scoped to the caller's office."""
+"""Every query on cases and the events of a person's return, and every change to events.
+
+Staff reads are scoped to the caller's office (``case_in_office``); ``by_id`` is for the node's
+own jobs and for callers that reached the case through something already scoped (a referral of
+their office, a person's own signed-in session).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,33 @@ def case_in_office(session: Session, case_id: str, office: str) -> CaseRow | Non
     return session.scalar(select(CaseRow).where(CaseRow.id == case_id, CaseRow.office == office))
 
 
+def by_id(session: Session, case_id: str) -> CaseRow | None:
+    return session.get(CaseRow, case_id)
+
+
 def case_events(session: Session, case_id: str) -> dict[RetentionEvent, datetime]:
     """The events of the person's return reported so far, and when each happened."""
     rows = session.scalars(select(CaseEventRow).where(CaseEventRow.case_id == case_id)).all()
     return {RetentionEvent(r.event): r.occurred_at for r in rows}
+
+
+def event(session: Session, case_id: str, kind: RetentionEvent) -> CaseEventRow | None:
+    return session.get(CaseEventRow, (case_id, kind.value))
+
+
+def set_event(
+    session: Session,
+    case_id: str,
+    kind: RetentionEvent,
+    *,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    reported_by: str,
+) -> None:
+    """Record when an event happened; a later report of the same event replaces the earlier."""
+    row = event(session, case_id, kind)
+    if row is None:
+        row = CaseEventRow(case_id=case_id, event=kind.value)
+        session.add(row)
+    row.occurred_at, row.recorded_at, row.reported_by = occurred_at, recorded_at, reported_by
+    session.flush()

@@ -1,16 +1,14 @@
 """Consent receipts: signed by the node, kept by the person, readable in their language.
 
-The JSON form is a ``SignedDocument`` over a ``ConsentReceipt`` (context ``avrr-consent-receipt/1``)
-that anyone can verify with the node's key in the directory. The HTML form renders the same
-receipt for printing, in the person's language (English, French, Arabic right to left, Spanish;
-others fall back to English), with the signature printed at the foot.
+The receipt is a ``SignedDocument`` over a ``ConsentReceipt`` (context ``avrr-consent-receipt/1``)
+that anyone can verify with the node's key in the directory. Its printable page in the person's
+language is ``surfaces.consent_receipt_page``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from crypto.signed import sign_document
@@ -21,15 +19,6 @@ from gateway.records.accesslog.writer import Action, Actor, record
 from gateway.records.cases.models import CaseRow
 from gateway.records.cases.service import own_case, person
 from gateway.records.consents import repository
-from gateway.surfaces.consent_receipt_text import (
-    GIVERS,
-    METHODS,
-    PURPOSES,
-    RTL,
-    SECTIONS,
-    STATUSES,
-    TEXT,
-)
 from partners.errors import UnknownNode
 from schemas.common import ConsentGiver, PartnerRole, Purpose, SectionName
 from schemas.consent import (
@@ -39,13 +28,6 @@ from schemas.consent import (
     ConsentStatus,
 )
 from schemas.envelope import SignedDocument
-
-_templates = Environment(
-    loader=PackageLoader("gateway.surfaces", "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def consent_receipt(
@@ -114,24 +96,3 @@ def receipt_for(
         purpose=row.purpose,
     )
     return doc, receipt, person(node, case).preferred_language
-
-
-def render_html(doc: SignedDocument, receipt: ConsentReceipt, language: str) -> str:
-    lang = language if language in TEXT else "en"
-    if receipt.recipient_role is not None:
-        recipient = f"{TEXT[lang]['any_partner']}: {receipt.recipient_role.value}"
-    else:
-        recipient = receipt.recipient_organisation or receipt.recipient or ""
-    return _templates.get_template("consent_receipt.html").render(
-        lang=lang,
-        direction="rtl" if lang in RTL else "ltr",
-        t=TEXT[lang],
-        receipt=receipt,
-        doc=doc,
-        purpose=PURPOSES[lang][receipt.purpose.value],
-        recipient=recipient,
-        sections=[SECTIONS[lang][s.value] for s in receipt.sections],
-        given_by=GIVERS[lang][receipt.given_by.value],
-        method=METHODS[lang][receipt.method.value],
-        status=STATUSES[lang][receipt.status.value],
-    )

@@ -1,18 +1,14 @@
-"""Queries on consents, their versions, withdrawals and revocations."""
+"""Every query on consents, their versions and withdrawals."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.records.consents.models import (
-    ConsentRow,
-    ConsentVersionRow,
-    RevocationRow,
-    WithdrawalRow,
-)
+from gateway.records.consents.models import ConsentRow, ConsentVersionRow, WithdrawalRow
 
 
 def consents_of(session: Session, case_id: str) -> Sequence[ConsentRow]:
@@ -48,9 +44,35 @@ def withdrawals_of(session: Session, case_id: str) -> Sequence[WithdrawalRow]:
     ).all()
 
 
-def revocations_of(session: Session, withdrawal_id: str) -> Sequence[RevocationRow]:
+def withdrawal_of_case(session: Session, case_id: str, withdrawal_id: str) -> WithdrawalRow | None:
+    row = session.get(WithdrawalRow, withdrawal_id)
+    return row if row is not None and row.case_id == case_id else None
+
+
+def withdrawals_by_id(session: Session, ids: Collection[str]) -> dict[str, WithdrawalRow]:
+    rows = session.scalars(select(WithdrawalRow).where(WithdrawalRow.id.in_(set(ids)))).all()
+    return {row.id: row for row in rows}
+
+
+def child_consents(session: Session, limit: int) -> Sequence[Any]:
+    """Consents recorded for a child (the child's view is recorded only for a child): id, the
+    child's view, the best-interests reference, and whether a weighing is recorded (never the
+    weighing itself, which stays sealed)."""
+    return session.execute(
+        select(
+            ConsentRow.id,
+            ConsentRow.child_view,
+            ConsentRow.best_interests_reference,
+            ConsentRow.child_view_weighing.is_not(None).label("weighed"),
+        )
+        .where(ConsentRow.child_view.is_not(None))
+        .limit(limit)
+    ).all()
+
+
+def child_consents_among(session: Session, consent_ids: Collection[str]) -> Sequence[ConsentRow]:
     return session.scalars(
-        select(RevocationRow)
-        .where(RevocationRow.withdrawal_id == withdrawal_id)
-        .order_by(RevocationRow.recipient)
+        select(ConsentRow).where(
+            ConsentRow.id.in_(set(consent_ids)), ConsentRow.child_view.is_not(None)
+        )
     ).all()

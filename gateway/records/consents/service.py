@@ -1,29 +1,22 @@
-"""Recording, narrowing and withdrawing consent, and what a withdrawal sets in motion.
+"""Consent as a record: recording it, reading it, and the versions a withdrawal adds.
 
-A withdrawal (or a narrowing, which is a withdrawal of some sections) does, in one transaction:
+Records are versioned and never edited: narrowing or withdrawing adds a version, and a
+withdrawal row says what was asked, by whom and when. What a withdrawal then sets in motion
+(cancelling what waits, revoking what was delivered) is ``processes.withdrawal``.
 
-1. adds a new version to every consent it touches (versions are never edited);
-2. cancels every packet of the person still waiting in the outbox that carries withdrawn data;
-3. for every packet already delivered that carries withdrawn data, queues a signed revocation to
-   its recipient, naming the packets and sections to delete. Each recipient deletes at once and
-   answers with a signed deletion receipt; until it does, the revocation is retried like any
-   delivery and shows as pending.
+The policy reads consents as ``ConsentGrant`` values (``current_grants``) and the person as
+``SubjectFacts`` (``subject_facts``): plain values, so the decision stays pure.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
 from consent.records import ConsentGrant, SubjectFacts
-from gateway.exchange.kinds.revocation import send_revocation
-from gateway.exchange.referrals import repository as referrals
-from gateway.exchange.referrals.models import ReferralRow
-from gateway.exchange.referrals.sent import drop_sent_sections
 from gateway.kit.auth import Principal
 from gateway.kit.errors import Conflict, NotFound, Unprocessable
 from gateway.kit.keystore import seal_json
@@ -33,9 +26,7 @@ from gateway.records.cases.models import CaseRow
 from gateway.records.cases.service import own_case, person
 from gateway.records.consents import repository
 from gateway.records.consents.models import ConsentRow, ConsentVersionRow, WithdrawalRow
-from gateway.records.person_access.cards import revoke_all_cards
-from partners.errors import UnknownNode
-from schemas.common import ConsentGiver, PartnerRole, Purpose, SectionName, StaffRole
+from schemas.common import ConsentGiver, PartnerRole, Purpose, SectionName
 from schemas.consent import (
     ChildView,
     ConsentCreate,
@@ -43,13 +34,9 @@ from schemas.consent import (
     ConsentRead,
     ConsentStatus,
     ConsentVersionRead,
-    RevocationRead,
-    RevocationReason,
     WithdrawalCreate,
-    WithdrawalRead,
 )
 
-QUEUED, DELIVERED, CANCELLED = "queued", referrals.DELIVERED, referrals.CANCELLED
 #: At-rest context of how a best-interests determination weighed a child's view.
 WEIGHING = "consents.child_view_weighing"
 
@@ -226,19 +213,16 @@ def current_grants(session: Session, case_id: str) -> list[ConsentGrant]:
     return grants
 
 
-# -- withdrawal -----------------------------------------------------------------------------------
+# -- what a withdrawal changes --------------------------------------------------------------------
+
+#: A consent, its current version, and the sections it keeps after a withdrawal.
+Change = tuple[ConsentRow, ConsentVersionRow, set[str]]
 
 
-def narrow(
-    session: Session,
-    node: Node,
-    principal: Principal,
-    case_id: str,
-    consent_id: str,
-    body: ConsentNarrow,
-    now: datetime,
-) -> WithdrawalRead:
-    case = own_case(session, principal, case_id, now)
+def narrowing(
+    session: Session, case: CaseRow, consent_id: str, body: ConsentNarrow
+) -> tuple[WithdrawalCreate, list[Change]]:
+    """What narrowing one consent to ``body.sections`` withdraws."""
     row = repository.consent_of_case(session, case.id, consent_id)
     if row is None:
         raise NotFound("consent")
@@ -254,33 +238,11 @@ def narrow(
         recipient=row.recipient,
         sections=[SectionName(s) for s in removed],
     )
-    return _withdraw(session, node, Actor.of(principal), case, scope, [(row, current, keep)], now)
+    return scope, [(row, current, keep)]
 
 
-def withdraw(
-    session: Session,
-    node: Node,
-    principal: Principal,
-    case_id: str,
-    body: WithdrawalCreate,
-    now: datetime,
-) -> WithdrawalRead:
-    case = own_case(session, principal, case_id, now)
-    return withdraw_for(session, node, Actor.of(principal), case, body, now)
-
-
-def withdraw_for(
-    session: Session,
-    node: Node,
-    actor: Actor,
-    case: CaseRow,
-    body: WithdrawalCreate,
-    now: datetime,
-) -> WithdrawalRead:
-    """Withdraw what ``body`` names for ``case``, recorded as done by ``actor``.
-
-    The caseworker's route and the person's own portal both come here.
-    """
+def withdrawing(session: Session, case: CaseRow, body: WithdrawalCreate) -> list[Change]:
+    """What withdrawing ``body`` (everything, or a purpose, a recipient, sections) changes."""
     rows = repository.consents_of(session, case.id)
     history = repository.versions_of(session, [r.id for r in rows])
     changes = []
@@ -296,21 +258,13 @@ def withdraw_for(
         keep = set(current.sections) - withdrawn
         if keep != set(current.sections):
             changes.append((row, current, keep))
-    if not changes:
-        raise Unprocessable("no active consent of this person matches what is to be withdrawn")
-    return _withdraw(session, node, actor, case, body, changes, now)
+    return changes
 
 
-def withdraw_consent_for(
-    session: Session,
-    node: Node,
-    actor: Actor,
-    case: CaseRow,
-    consent_id: str,
-    now: datetime,
-    sections: Sequence[str] = (),
-) -> WithdrawalRead:
-    """Withdraw exactly one consent of ``case``: whole, or only ``sections`` of it (the portal)."""
+def withdrawing_one(
+    session: Session, case: CaseRow, consent_id: str, sections: Sequence[str]
+) -> tuple[WithdrawalCreate, list[Change]]:
+    """What withdrawing one consent, whole or only ``sections`` of it, changes (the portal)."""
     row = repository.consent_of_case(session, case.id, consent_id)
     if row is None:
         raise NotFound("consent")
@@ -326,18 +280,18 @@ def withdraw_consent_for(
         recipient=row.recipient,
         sections=[SectionName(s) for s in sorted(withdrawn)] if keep else None,
     )
-    return _withdraw(session, node, actor, case, scope, [(row, current, keep)], now)
+    return scope, [(row, current, keep)]
 
 
-def _withdraw(
+def record_withdrawal(
     session: Session,
-    node: Node,
     actor: Actor,
     case: CaseRow,
     scope: WithdrawalCreate,
-    changes: list[tuple[ConsentRow, ConsentVersionRow, set[str]]],
+    changes: Sequence[Change],
     now: datetime,
-) -> WithdrawalRead:
+) -> WithdrawalRow:
+    """Add the withdrawal and a new version of every consent it changes, each logged."""
     withdrawal = WithdrawalRow(
         id=secrets.token_hex(16),
         case_id=case.id,
@@ -353,183 +307,57 @@ def _withdraw(
     session.add(withdrawal)
     session.flush()
     for row, current, keep in changes:
-        status = ConsentStatus.NARROWED if keep else ConsentStatus.WITHDRAWN
-        fields = {s: f for s, f in (current.fields or {}).items() if s in keep} or None
-        session.add(
-            ConsentVersionRow(
-                consent_id=row.id,
-                version=current.version + 1,
-                status=status.value,
-                sections=sorted(keep),
-                fields=fields,
-                recorded_at=now,
-                recorded_by=actor.user,
-                withdrawal_id=withdrawal.id,
-            )
-        )
-        action = Action.CONSENT_NARROWED if keep else Action.CONSENT_WITHDRAWN
-        record(
-            session,
-            at=now,
-            actor=actor,
-            action=action,
-            subject=case.id,
-            sections=sorted(set(current.sections) - keep),
-            purpose=row.purpose,
-        )
+        _add_version(session, actor, case, withdrawal, row, current, keep, now)
     session.flush()
-    _reach_recipients(session, node, case, withdrawal, actor, now)
-    return _withdrawal_read(session, withdrawal)
+    return withdrawal
 
 
-def _reach_recipients(
+def _add_version(
     session: Session,
-    node: Node,
+    actor: Actor,
     case: CaseRow,
     withdrawal: WithdrawalRow,
-    actor: Actor,
+    row: ConsentRow,
+    current: ConsentVersionRow,
+    keep: set[str],
     now: datetime,
 ) -> None:
-    """Cancel queued packets that carry withdrawn data; revoke delivered ones."""
-    grants = current_grants(session, case.id)
-    view = node.directory()
-    to_revoke: dict[tuple[str, str], list[tuple[ReferralRow, Sequence[str]]]] = defaultdict(list)
-    for referral in referrals.referrals_of_case(session, case.id):
-        if referral.status not in (QUEUED, DELIVERED, referrals.AWAITING_APPROVAL):
-            continue
-        try:
-            roles = frozenset(view.node(referral.recipient).roles)
-        except UnknownNode:
-            roles = frozenset()
-        purpose = Purpose(referral.purpose)
-        still = set[str]()
-        for grant in grants:
-            if grant.covers(purpose, referral.recipient, roles, now):
-                still |= {s.value for s in grant.sections}
-        affected = sorted(set(referral.sent_sections) - still)
-        if not affected:
-            continue
-        outbox = referrals.outbox_of(session, referral.id) if referral.status == QUEUED else None
-        in_flight = (
-            outbox is not None
-            and outbox.status == referrals.PENDING
-            and outbox.claimed_until is not None
-            and outbox.claimed_until > now
-        )
-        if referral.status == referrals.AWAITING_APPROVAL or (
-            referral.status == QUEUED and not in_flight
-        ):
-            if outbox is not None and outbox.status == referrals.PENDING:
-                outbox.status, outbox.finished_at, outbox.envelope = referrals.CANCELLED, now, ""
-                outbox.cancel_reason = "consent_withdrawn"
-            referral.status, referral.status_reason = CANCELLED, "consent_withdrawn"
-            withdrawal.packets_cancelled = [*withdrawal.packets_cancelled, referral.packet_id]
-            record(
-                session,
-                at=now,
-                actor=actor,
-                action=Action.REFERRAL_CANCELLED,
-                subject=case.id,
-                packet_id=referral.packet_id,
-                sections=affected,
-                purpose=referral.purpose,
-                outcome="consent_withdrawn",
-            )
-            continue
-        if in_flight and outbox is not None:
-            # A worker is posting it right now: stop any retry, and revoke it in case the post
-            # succeeds (if it does not, the recipient holds nothing and confirms so).
-            outbox.status, outbox.finished_at = referrals.CANCELLED, now
-        to_revoke[(referral.recipient, referral.purpose)].append((referral, affected))
-        # The host keeps no copy of withdrawn content either: only the section names remain.
-        drop_sent_sections(node, referral, affected)
-        referral.withdrawn_sections = sorted({*referral.withdrawn_sections, *affected})
-    for packets in to_revoke.values():
-        send_revocation(
-            session,
-            node,
-            packets=packets,
-            reason=RevocationReason.CONSENT_WITHDRAWN,
+    status = ConsentStatus.NARROWED if keep else ConsentStatus.WITHDRAWN
+    fields = {s: f for s, f in (current.fields or {}).items() if s in keep} or None
+    session.add(
+        ConsentVersionRow(
+            consent_id=row.id,
+            version=current.version + 1,
+            status=status.value,
+            sections=sorted(keep),
+            fields=fields,
+            recorded_at=now,
+            recorded_by=actor.user,
             withdrawal_id=withdrawal.id,
-            actor=actor,
-            now=now,
         )
-
-
-def _withdrawal_read(session: Session, row: WithdrawalRow) -> WithdrawalRead:
-    return WithdrawalRead(
-        id=row.id,
-        case_id=row.case_id,
-        requested_at=row.requested_at,
-        requested_by=row.requested_by,
+    )
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action=Action.CONSENT_NARROWED if keep else Action.CONSENT_WITHDRAWN,
+        subject=case.id,
+        sections=sorted(set(current.sections) - keep),
         purpose=row.purpose,
-        recipient=row.recipient,
-        sections=row.sections,
-        consents_changed=row.consents_changed,
-        packets_cancelled=row.packets_cancelled,
-        revocations=[
-            RevocationRead(
-                recipient=r.recipient,
-                packets=[p["packet_id"] for p in r.packets],
-                sections=sorted({s for p in r.packets for s in p["sections"]}),
-                status=r.status,
-                confirmed_at=r.confirmed_at,
-            )
-            for r in repository.revocations_of(session, row.id)
-        ],
     )
 
 
-def list_withdrawals(
-    session: Session, principal: Principal, case_id: str, now: datetime
-) -> list[WithdrawalRead]:
-    case = own_case(session, principal, case_id, now)
-    return [_withdrawal_read(session, w) for w in repository.withdrawals_of(session, case.id)]
+def note_cancelled(withdrawal: WithdrawalRow, packet_id: str) -> None:
+    """A packet the withdrawal stopped before it was sent."""
+    withdrawal.packets_cancelled = [*withdrawal.packets_cancelled, packet_id]
 
 
-def read_withdrawal(
-    session: Session, principal: Principal, case_id: str, withdrawal_id: str, now: datetime
-) -> WithdrawalRead:
-    case = own_case(session, principal, case_id, now)
-    row = session.get(WithdrawalRow, withdrawal_id)
-    if row is None or row.case_id != case.id:
-        raise NotFound("withdrawal")
-    return _withdrawal_read(session, row)
-
-
-def erase(
-    session: Session, node: Node, principal: Principal, case_id: str, now: datetime
-) -> WithdrawalRead | None:
-    """A valid erasure request (a DPO decides): withdraw everything, then destroy the key.
-
-    Every recipient is sent a revocation as for any withdrawal (and confirms deletion); the
-    person's data key on this node is destroyed, so the case and what was sent about it become
-    unreadable here and in every backup of this database.
-    """
-    principal.require(StaffRole.DPO)
-    case = session.get(CaseRow, case_id)
-    if case is None:
-        raise NotFound("case")
+def everything_given(session: Session, case: CaseRow) -> list[Change]:
+    """Every consent of the case not withdrawn yet, to withdraw whole (an erasure)."""
     rows = repository.consents_of(session, case.id)
     history = repository.versions_of(session, [r.id for r in rows])
-    changes = [
+    return [
         (row, history[row.id][-1], set[str]())
         for row in rows
         if history[row.id][-1].status != ConsentStatus.WITHDRAWN
     ]
-    withdrawal = (
-        _withdraw(session, node, Actor.of(principal), case, WithdrawalCreate(), changes, now)
-        if changes
-        else None
-    )
-    node.keys.destroy(case.id)
-    revoke_all_cards(session, case.id, now)
-    record(
-        session,
-        at=now,
-        actor=Actor.of(principal),
-        action=Action.SUBJECT_KEY_DESTROYED,
-        subject=case.id,
-        outcome="erasure_request",
-    )
-    return withdrawal

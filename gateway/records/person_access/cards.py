@@ -34,6 +34,7 @@ from gateway.kit.db import insert_absent
 from gateway.kit.errors import NotFound
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, deny, record
+from gateway.records.cases import repository as cases_repository
 from gateway.records.cases.models import CaseRow
 from gateway.records.cases.service import own_case
 from gateway.records.person_access.models import AccessCardRow, PortalSessionRow, SignInThrottleRow
@@ -260,7 +261,7 @@ def card_of(session: Session, reference: str) -> AccessCardRow:
 
 
 def case_of(session: Session, card: AccessCardRow) -> CaseRow:
-    case = session.get(CaseRow, card.case_id)
+    case = cases_repository.by_id(session, card.case_id)
     if case is None:
         raise NotFound("case")
     return case

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.kit import idempotency
+from gateway.processes import withdrawal
 from gateway.records.consents import consent_receipt as receipt
 from gateway.records.consents import service
+from gateway.surfaces import consent_receipt_page
 from gateway.surfaces.api.cases import ERRORS, CaseId
 from gateway.surfaces.api.deps import Call, CallDep, IdempotencyKey
 from schemas.common import LanguageCode
@@ -56,7 +58,7 @@ def read_consent(case_id: CaseId, consent_id: ConsentId, call: CallDep) -> Conse
 
 
 def _reread_withdrawal(call: Call, case_id: str) -> Callable[[str], WithdrawalRead]:
-    return lambda withdrawal_id: service.read_withdrawal(
+    return lambda withdrawal_id: withdrawal.read_withdrawal(
         call.session, call.user, case_id, withdrawal_id, call.now
     )
 
@@ -80,7 +82,7 @@ def narrow_consent(
         key=key,
         route=f"narrow:{consent_id}",
         request=body,
-        create=lambda: service.narrow(
+        create=lambda: withdrawal.narrow(
             call.session, call.node, call.user, case_id, consent_id, body, call.now
         ),
         reread=_reread_withdrawal(call, case_id),
@@ -100,7 +102,7 @@ def consent_receipt(
         call.session, call.node, call.user, case_id, consent_id, call.now
     )
     if format == "html":
-        return HTMLResponse(receipt.render_html(doc, body, lang or language))
+        return HTMLResponse(consent_receipt_page.render_html(doc, body, lang or language))
     return JSONResponse(doc.model_dump(mode="json"))
 
 
@@ -114,7 +116,7 @@ def withdraw(
         key=key,
         route=f"withdraw:{case_id}",
         request=body,
-        create=lambda: service.withdraw(
+        create=lambda: withdrawal.withdraw(
             call.session, call.node, call.user, case_id, body, call.now
         ),
         reread=_reread_withdrawal(call, case_id),
@@ -124,4 +126,4 @@ def withdraw(
 @router.get("/withdrawals", responses=ERRORS)
 def list_withdrawals(case_id: CaseId, call: CallDep) -> list[WithdrawalRead]:
     """Each withdrawal, with which recipients confirmed deletion and which are pending."""
-    return service.list_withdrawals(call.session, call.user, case_id, call.now)
+    return withdrawal.list_withdrawals(call.session, call.user, case_id, call.now)

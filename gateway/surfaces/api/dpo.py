@@ -7,8 +7,8 @@ from fastapi import APIRouter
 
 from gateway.processes import deletion_proof as proof
 from gateway.processes import dpo as service
-from gateway.processes import retention
-from gateway.records.consents import service as consents
+from gateway.processes import erasure
+from gateway.records.holds import service as holds
 from gateway.surfaces.api.cases import ERRORS, CaseId
 from gateway.surfaces.api.deps import CallDep
 from schemas.api import (
@@ -41,7 +41,7 @@ def child_view(referral_id: CaseId, call: CallDep) -> list[ChildViewRead]:
 @router.post("/holds", status_code=201, responses=ERRORS)
 def place_hold(body: LegalHoldCreate, call: CallDep) -> LegalHoldRead:
     """Pause deletion of a subject's or a packet's data until a date, with a reason (logged)."""
-    hold = retention.place_hold(
+    hold = holds.place_hold(
         call.session,
         call.user,
         subject=body.subject,
@@ -57,14 +57,14 @@ def place_hold(body: LegalHoldCreate, call: CallDep) -> LegalHoldRead:
 def list_holds(call: CallDep) -> list[LegalHoldRead]:
     return [
         LegalHoldRead.model_validate(h, from_attributes=True)
-        for h in retention.list_holds(call.session, call.user)
+        for h in holds.list_holds(call.session, call.user)
     ]
 
 
 @router.post("/erasures/{case_id}", status_code=201, responses=ERRORS)
 def erase(case_id: CaseId, call: CallDep) -> ErasureRead:
     """Erase a person on a valid request: withdraw everything everywhere, destroy their key."""
-    withdrawal = consents.erase(call.session, call.node, call.user, case_id, call.now)
+    withdrawal = erasure.erase(call.session, call.node, call.user, case_id, call.now)
     return ErasureRead(case_id=case_id, withdrawal=withdrawal)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from gateway.exchange.inbox import receive as service
+from gateway.exchange.inbox import receive, received
 from gateway.processes import status as events
 from gateway.surfaces.api.cases import ERRORS
 from gateway.surfaces.api.deps import CallDep, NodeDep, SessionDep
@@ -16,7 +16,7 @@ from schemas.envelope import SignedDocument
 from schemas.status import CaseEventCreate
 
 federation = APIRouter(prefix="/federation/v1", tags=["federation"])
-received = APIRouter(prefix="/api/v1/received", tags=["received referrals"])
+received_router = APIRouter(prefix="/api/v1/received", tags=["received referrals"])
 
 
 @federation.post("/inbox", responses={400: ERRORS[422], 401: ERRORS[401]})
@@ -29,23 +29,28 @@ async def inbox(
     """Accept one envelope from another node; answer with a signed receipt."""
     body = await request.body()
     return await run_in_threadpool(
-        service.receive, session, node, authorization=authorization, body=body
+        receive.receive,
+        session,
+        node,
+        request.app.state.kinds,
+        authorization=authorization,
+        body=body,
     )
 
 
-@received.get("", responses=ERRORS)
+@received_router.get("", responses=ERRORS)
 def list_received(call: CallDep) -> list[ReceivedReferralSummary]:
-    return service.list_received(call.session, call.node, call.user)
+    return received.list_received(call.session, call.node, call.user)
 
 
-@received.get("/{packet_id}", responses={**ERRORS, 410: ERRORS[404]})
+@received_router.get("/{packet_id}", responses={**ERRORS, 410: ERRORS[404]})
 def open_received(
     packet_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], call: CallDep
 ) -> ReceivedReferralRead:
-    return service.open_received(call.session, call.node, call.user, packet_id, call.now)
+    return received.open_received(call.session, call.node, call.user, packet_id, call.now)
 
 
-@received.post("/{packet_id}/events", status_code=201, responses=ERRORS)
+@received_router.post("/{packet_id}/events", status_code=201, responses=ERRORS)
 def report_event(
     packet_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
     body: CaseEventCreate,

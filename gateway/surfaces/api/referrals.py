@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
+from gateway.exchange.referrals import service
 from gateway.kit import idempotency
 from gateway.processes import corrections
-from gateway.processes import referrals as service
 from gateway.surfaces.api.cases import ERRORS
 from gateway.surfaces.api.deps import CallDep, IdempotencyKey
 from schemas.api import ReferralCorrectionCreate, ReferralCreate, ReferralRead

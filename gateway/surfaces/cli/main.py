@@ -402,6 +402,7 @@ def worker(home: Path, once: bool, interval: float) -> None:
     """Deliver the outbox, purge what is past its date, and keep the access log checkpointed."""
     from gateway.exchange.delivery import DeliveryWorker
     from gateway.kit.node import Node
+    from gateway.processes.kinds import message_kinds
     from gateway.processes.retention import Purger
     from gateway.records.accesslog.tree import AUDIT_INTERVAL, AuditLog
 
@@ -409,7 +410,9 @@ def worker(home: Path, once: bool, interval: float) -> None:
     node_ = Node(settings=settings, clock=SystemClock())
     sessions = make_sessionmaker(make_engine(settings.database_url))
     with httpx.Client(timeout=settings.delivery_timeout_seconds) as http:
-        delivery = DeliveryWorker(node=node_, sessions=sessions, client=NodeClient(http=http))
+        delivery = DeliveryWorker(
+            node=node_, sessions=sessions, client=NodeClient(http=http), kinds=message_kinds()
+        )
         purger = Purger(node=node_, sessions=sessions)
         audit = AuditLog(node=node_, sessions=sessions)
         if once:

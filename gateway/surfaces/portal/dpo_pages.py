@@ -14,18 +14,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.exchange.inbox.models import ReceivedSectionRow
-from gateway.exchange.referrals.models import ReferralRow
+from gateway.exchange.inbox import repository as inbox
+from gateway.exchange.referrals import repository as referrals
 from gateway.kit.auth import Principal
 from gateway.kit.errors import GatewayError
 from gateway.kit.node import Node
 from gateway.processes.audit import reports
 from gateway.processes.audit import service as audit
-from gateway.records.accesslog.models import AccessEventRow
-from gateway.records.accesslog.writer import Action, Actor, deny
+from gateway.records.accesslog import repository as accesslog
+from gateway.records.accesslog.writer import Actor, deny
 from gateway.records.person_access import sessions
 from gateway.records.person_access.models import PortalSessionRow
 from gateway.surfaces.api.deps import NodeDep, SessionDep
@@ -75,11 +74,7 @@ def overview(request: Request, db: SessionDep, node: NodeDep) -> Response:
         accesses=accesses_per_partner(db, now),
         due=deletions_due(db, now),
         reports=sorted(reports.REPORTS),
-        unplaced=db.scalar(
-            select(func.count())
-            .select_from(AccessEventRow)
-            .where(AccessEventRow.leaf_index.is_(None))
-        ),
+        unplaced=accesslog.unplaced(db),
     )
 
 
@@ -173,11 +168,7 @@ def _week(moment: datetime) -> str:
 def accesses_per_partner(db: Session, now: datetime) -> dict[str, Any]:
     """Openings of this node's packets by other organisations, per week, last ``WEEKS`` weeks."""
     since = now - timedelta(weeks=WEEKS)
-    rows = db.execute(
-        select(AccessEventRow.actor_org, AccessEventRow.at)
-        .where(AccessEventRow.action == Action.OPENED.value, AccessEventRow.at >= since)
-        .limit(100_000)
-    ).all()
+    rows = accesslog.openings_since(db, since, 100_000)
     weeks = [_week(now - timedelta(weeks=k)) for k in range(WEEKS - 1, -1, -1)]
     counts: Counter[tuple[str, str]] = Counter((org, _week(at)) for org, at in rows)
     partners = sorted({org for org, _ in counts})
@@ -192,16 +183,8 @@ def accesses_per_partner(db: Session, now: datetime) -> dict[str, Any]:
 def deletions_due(db: Session, now: datetime) -> dict[str, Any]:
     """Sections this node must delete, per coming week: what it sent and what it received."""
     until = now + timedelta(weeks=WEEKS)
-    sent = db.scalars(
-        select(ReferralRow.next_delete_at)
-        .where(ReferralRow.next_delete_at.is_not(None), ReferralRow.next_delete_at < until)
-        .limit(100_000)
-    ).all()
-    received = db.scalars(
-        select(ReceivedSectionRow.delete_by)
-        .where(ReceivedSectionRow.delete_by < until)
-        .limit(100_000)
-    ).all()
+    sent = referrals.next_deletions_before(db, until, 100_000)
+    received = inbox.deletions_before(db, until, 100_000)
     weeks = [_week(now + timedelta(weeks=k)) for k in range(WEEKS)]
     overdue = sum(1 for d in [*sent, *received] if d is not None and d <= now)
     counts = Counter(_week(d) for d in [*sent, *received] if d is not None and d > now)

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.exchange.referrals import repository
+from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.referrals.sent import sent_content
 from gateway.kit.errors import Unprocessable
 from gateway.kit.keystore import PersonErased, open_json, seal_json
@@ -34,7 +34,7 @@ CORRECTION_MAX = 2_000
 def shared(session: Session, node: Node, case: CaseRow) -> list[SharedPacket]:
     view = node.directory()
     packets = []
-    for row in repository.referrals_of_case(session, case.id):
+    for row in referrals.of_case(session, case.id):
         try:
             target = view.node(row.recipient)
             organisation, country = target.organisation, target.country

@@ -14,15 +14,18 @@ from sqlalchemy.orm import Session
 
 from gateway.kit.errors import GatewayError, Unprocessable
 from gateway.kit.node import Node
+from gateway.processes.withdrawal import withdraw_consent_for
 from gateway.records.accesslog.history import subject_history
 from gateway.records.accesslog.writer import Action, Actor, record
+from gateway.records.cases import repository as cases
 from gateway.records.cases.models import CaseRow
 from gateway.records.cases.service import person
 from gateway.records.consents import consent_receipt as receipt
 from gateway.records.consents import repository as consent_rows
-from gateway.records.consents.service import consents_of_case, withdraw_consent_for
+from gateway.records.consents.service import consents_of_case
 from gateway.records.person_access import cards, sessions
 from gateway.records.person_access.models import PortalSessionRow
+from gateway.surfaces import consent_receipt_page
 from gateway.surfaces.api.deps import NodeDep, SessionDep
 from gateway.surfaces.portal import person as mine
 from gateway.surfaces.portal.i18n import DEFAULT, environment, from_header, supported
@@ -56,7 +59,7 @@ def _person(
 ) -> tuple[PortalSessionRow, CaseRow] | None:
     """The signed-in session and its case; None if there is none, or a form's CSRF is wrong."""
     row = _signed_in(db, request, node)
-    case = db.get(CaseRow, row.case_id) if row and row.case_id else None
+    case = cases.by_id(db, row.case_id) if row and row.case_id else None
     if row is None or case is None:
         return None
     if csrf is not None and not sessions.same(row.csrf, csrf):
@@ -228,7 +231,7 @@ def consent_receipt(consent_id: str, request: Request, db: SessionDep, node: Nod
     doc, body, _ = receipt.receipt_for(
         db, node, case, consent_id, _actor(node, row), node.clock.now()
     )
-    page = HTMLResponse(receipt.render_html(doc, body, row.language))
+    page = HTMLResponse(consent_receipt_page.render_html(doc, body, row.language))
     # The printable receipt carries its own print styles inline; still no script at all.
     page.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "

@@ -1,4 +1,5 @@
-"""Creating a referral: decide, minimise, seal, sign, and queue, all in one transaction.
+"""A caseworker's referrals: decide, minimise, seal, sign and queue, in one transaction; approve
+the gravest; read them back, each with its delivery attempts and the recipient's receipt.
 
 Invariants:
 - nothing is sealed unless ``consent.policy.decide`` allows it; what it does not allow is absent
@@ -6,7 +7,7 @@ Invariants:
 - a referral about a victim of trafficking or a person with an asylum history is sealed only
   once a second caseworker of the office, not its author, approves it, and is decided again then;
 - the envelope, the referral and its outbox row are written together: after commit the packet is
-  delivered exactly once, whatever crashes in between (see ``gateway.delivery``);
+  delivered exactly once, whatever crashes in between (see ``exchange.delivery``);
 - a refusal is answered with the rule that refused it and kept in the access log.
 """
 
@@ -24,26 +25,26 @@ from consent.minimise import minimise
 from consent.policy import Allowance, Recipient, check_content, decide
 from consent.records import SubjectFacts
 from consent.retention import section_deadlines
-from gateway.exchange.outbox.queue import Message, seal_and_queue
-from gateway.exchange.referrals import repository
-from gateway.exchange.referrals.models import DeliveryAttemptRow, ReceiptRow, ReferralRow
+from gateway.exchange.kinds.referral import queue_referral
+from gateway.exchange.outbox import repository as outbox
+from gateway.exchange.outbox.models import DeliveryAttemptRow, DeliveryReceiptRow
+from gateway.exchange.referrals import repository as referrals
+from gateway.exchange.referrals.models import ReferralRow
 from gateway.exchange.referrals.sent import seal_sent, sent_content
 from gateway.kit.auth import Principal
 from gateway.kit.errors import Conflict, Gone, NotFound, Unprocessable
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, deny, record
+from gateway.records.cases import repository as cases
 from gateway.records.cases.models import CaseRow
-from gateway.records.cases.repository import case_events
 from gateway.records.cases.service import own_case
 from gateway.records.consents.service import current_grants, subject_facts
 from partners.errors import UnknownNode
-from schemas.api import DeliveryAttemptRead, ReceiptRead, ReferralCreate, ReferralRead
-from schemas.common import Purpose, SectionName, StaffRole, TransferGround
+from schemas.api import DeliveryAttemptRead, DeliveryReceiptRead, ReferralCreate, ReferralRead
+from schemas.common import Purpose, ReferralStatus, SectionName, StaffRole, TransferGround
 from schemas.directory import NodeRecord
-from schemas.envelope import MessageKind
 from schemas.sections import ReferralContent
 
-QUEUED = "queued"
 #: How ``withheld`` names a section that did not go at all.
 WHOLE = "whole section"
 
@@ -181,13 +182,12 @@ def create_referral(
         withheld=_withheld(body.content, content),
         withdrawn_sections=[],
         expired_sections=[],
-        status=QUEUED,
+        status=ReferralStatus.QUEUED,
     )
     _hold_content(session, node, referral, case, content, allowance, facts, now)
-    session.add(referral)
-    session.flush()
+    referrals.add(session, referral)
     if facts.needs_second_approval:
-        referral.status, referral.submitted_at = repository.AWAITING_APPROVAL, now
+        referral.status, referral.submitted_at = ReferralStatus.AWAITING_APPROVAL, now
         record(
             session,
             at=now,
@@ -199,7 +199,7 @@ def create_referral(
             purpose=referral.purpose,
         )
         return referral_view(referral, attempts=[], receipt=None)
-    _seal(session, node, referral, content, actor, now)
+    queue_referral(session, node, referral, content, actor, now)
     # Just queued: no attempt and no receipt yet, so nothing to read back from the database.
     return referral_view(referral, attempts=[], receipt=None)
 
@@ -215,13 +215,13 @@ def approve_referral(
     """
     principal.require(StaffRole.CASEWORKER)
     actor = Actor.of(principal)
-    referral = repository.referral_in_office(session, referral_id, principal.office)
+    referral = referrals.in_office(session, referral_id, principal.office)
     if referral is None:
         deny(session, at=now, actor=actor, outcome="referral_not_in_office")
         raise NotFound("referral")
-    if referral.status != repository.AWAITING_APPROVAL:
+    if referral.status != ReferralStatus.AWAITING_APPROVAL:
         raise Conflict("this referral is not awaiting approval")
-    case = session.get(CaseRow, referral.case_id)
+    case = cases.by_id(session, referral.case_id)
     if case is None:
         raise NotFound("case")
     purpose = Purpose(referral.purpose)
@@ -253,7 +253,7 @@ def approve_referral(
     )
     _hold_content(session, node, referral, case, content, allowance, facts, now)
     referral.withheld = _merge_withheld(referral.withheld, _withheld(held, content))
-    referral.created_at, referral.approved_by, referral.status = now, principal.user, QUEUED
+    referrals.approve(referral, by=principal.user, at=now)
     record(
         session,
         at=now,
@@ -264,7 +264,7 @@ def approve_referral(
         sections=referral.sent_sections,
         purpose=referral.purpose,
     )
-    _seal(session, node, referral, content, actor, now)
+    queue_referral(session, node, referral, content, actor, now)
     return read_referral_row(session, referral)
 
 
@@ -287,7 +287,7 @@ def _hold_content(
         sections=[SectionName(s) for s in content.section_names()],
         sent_at=now.replace(microsecond=0),
         is_child=facts.is_child,
-        events=case_events(session, case.id),
+        events=cases.case_events(session, case.id),
     )
     referral.consent_ids = list(allowance.consent_refs)
     referral.sent_sections = sorted(content.section_names())
@@ -297,54 +297,14 @@ def _hold_content(
     referral.next_delete_at = min(deadlines.values())
 
 
-def _seal(
-    session: Session,
-    node: Node,
-    referral: ReferralRow,
-    content: ReferralContent,
-    actor: Actor,
-    now: datetime,
-) -> None:
-    """Seal the envelope for the recipient and queue it, in the caller's transaction."""
-    deadlines = {
-        SectionName(s): datetime.fromisoformat(d) for s, d in referral.section_delete_by.items()
-    }
-    message = Message(
-        kind=MessageKind.REFERRAL,
-        recipient=referral.recipient,
-        purpose=Purpose(referral.purpose),
-        case_id=referral.case_id,
-        consent_ref=referral.consent_ids[0],
-        transfer_ground=TransferGround(referral.transfer_ground),
-        sections=[SectionName(s) for s in content.section_names()],
-        content=content.to_wire(),
-        delete_by=referral.delete_by,
-        section_delete_by=deadlines,
-        referral_id=referral.id,
-        carried_fields=content.field_names(),
-        packet_id=referral.packet_id,
-    )
-    header = seal_and_queue(session, node, message, now)
-    record(
-        session,
-        at=now,
-        actor=actor,
-        action=Action.REFERRAL_SEALED,
-        subject=referral.case_id,
-        packet_id=header.packet_id,
-        sections=header.sections,
-        purpose=referral.purpose,
-    )
-
-
 def read_referral_row(session: Session, row: ReferralRow) -> ReferralRead:
-    outbox = repository.outbox_of(session, row.id)
-    attempts = repository.attempts_of(session, outbox.id) if outbox else []
-    return referral_view(row, attempts, repository.receipt_of(session, row.packet_id))
+    queued = outbox.for_referral(session, row.id)
+    attempts = outbox.attempts_of(session, queued.id) if queued else []
+    return referral_view(row, attempts, outbox.receipt_of(session, row.packet_id))
 
 
 def referral_view(
-    row: ReferralRow, attempts: Sequence[DeliveryAttemptRow], receipt: ReceiptRow | None
+    row: ReferralRow, attempts: Sequence[DeliveryAttemptRow], receipt: DeliveryReceiptRow | None
 ) -> ReferralRead:
     """What a caseworker reads of a referral, from its row, attempts and receipt."""
     return ReferralRead(
@@ -362,7 +322,7 @@ def referral_view(
         attempts=[
             DeliveryAttemptRead(attempted_at=a.attempted_at, outcome=a.outcome) for a in attempts
         ],
-        receipt=ReceiptRead(
+        receipt=DeliveryReceiptRead(
             received_at=receipt.received_at,
             verified_at=receipt.verified_at,
             envelope_sha256=receipt.envelope_sha256,
@@ -379,7 +339,7 @@ def read_referral(
     session: Session, principal: Principal, referral_id: str, now: datetime
 ) -> ReferralRead:
     principal.require(StaffRole.CASEWORKER)
-    row = repository.referral_in_office(session, referral_id, principal.office)
+    row = referrals.in_office(session, referral_id, principal.office)
     if row is None:
         deny(session, at=now, actor=Actor.of(principal), outcome="referral_not_in_office")
         raise NotFound("referral")
@@ -390,6 +350,4 @@ def list_referrals(
     session: Session, principal: Principal, case_id: str, now: datetime
 ) -> list[ReferralRead]:
     case = own_case(session, principal, case_id, now)
-    return [
-        read_referral_row(session, row) for row in repository.referrals_of_case(session, case.id)
-    ]
+    return [read_referral_row(session, row) for row in referrals.of_case(session, case.id)]

@@ -1,0 +1,193 @@
+"""Every query on the outbox, its attempts and its delivery receipts, and every change to them.
+
+Other domains act on the outbox only through these functions (``stop_for_referral`` when consent
+is withdrawn, ``for_referral`` to show a referral's attempts), never by setting a column.
+
+Invariants:
+- a row is claimed with a lease (``claim``): workers on one PostgreSQL never post the same row at
+  once; an expired lease lets the next worker take the row again;
+- a finished row (delivered, dead-lettered, cancelled) keeps only the digest of its envelope;
+- every attempt is a row of its own, with a short outcome word and never content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from gateway.exchange.outbox.models import (
+    DeliveryAttemptRow,
+    DeliveryReceiptRow,
+    OutboxRow,
+    OutboxStatus,
+)
+from schemas.envelope import DeliveryReceipt, SignedDocument
+
+#: Attempt outcomes that mean nothing went out.
+NOT_SENT = frozenset({"past_deadline", "no_directory_entry"})
+
+
+def due_ids(session: Session, now: datetime, limit: int) -> Sequence[int]:
+    """Ids of pending rows whose time has come and that no live worker holds.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED so concurrent workers pick disjoint sets;
+    the claim itself is the conditional update in ``claim``, which is what makes it safe on SQLite.
+    """
+    return session.scalars(
+        select(OutboxRow.id)
+        .where(
+            OutboxRow.status == OutboxStatus.PENDING,
+            OutboxRow.next_attempt_at <= now,
+            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+        )
+        .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def claim(session: Session, outbox_id: int, *, token: str, now: datetime, until: datetime) -> bool:
+    result = session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.id == outbox_id,
+            OutboxRow.status == OutboxStatus.PENDING,
+            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+        )
+        .values(claimed_until=until, claim_token=token)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claimed(session: Session, outbox_id: int, token: str) -> OutboxRow | None:
+    """The row, if the claim ``token`` still holds it (it may have been cancelled meanwhile)."""
+    row = session.get(OutboxRow, outbox_id)
+    if row is None or row.claim_token != token:
+        return None
+    return row
+
+
+def pending(session: Session, outbox_id: int, token: str | None = None) -> OutboxRow | None:
+    """The row if it still waits to be delivered (and, given a ``token``, this claim holds it)."""
+    row = session.get(OutboxRow, outbox_id)
+    if row is None or row.status != OutboxStatus.PENDING:
+        return None
+    if token is not None and row.claim_token != token:
+        return None
+    return row
+
+
+def went_out(session: Session, outbox_id: int) -> bool:
+    """Whether any earlier attempt actually reached for the recipient."""
+    return (
+        session.scalar(
+            select(DeliveryAttemptRow.id)
+            .where(
+                DeliveryAttemptRow.outbox_id == outbox_id,
+                DeliveryAttemptRow.outcome.not_in(NOT_SENT),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def attempt(session: Session, row: OutboxRow, *, at: datetime, outcome: str) -> None:
+    row.attempts += 1
+    session.add(DeliveryAttemptRow(outbox_id=row.id, attempted_at=at, outcome=outcome))
+
+
+def delivered(session: Session, row: OutboxRow, *, attempted_at: datetime, done: datetime) -> None:
+    row.status, row.finished_at, row.claimed_until = OutboxStatus.DELIVERED, done, None
+    # Nothing needs the sealed copy any more; keep only its digest.
+    row.envelope = ""
+    attempt(session, row, at=attempted_at, outcome="delivered")
+
+
+def retry_at(row: OutboxRow, when: datetime) -> None:
+    row.next_attempt_at, row.claimed_until, row.claim_token = when, None, None
+
+
+def dead_letter(session: Session, row: OutboxRow, now: datetime) -> None:
+    row.status, row.finished_at, row.claimed_until = OutboxStatus.DEAD_LETTERED, now, None
+    row.envelope = ""
+    session.add(DeliveryAttemptRow(outbox_id=row.id, attempted_at=now, outcome="dead_lettered"))
+
+
+def cancel(row: OutboxRow, *, reason: str, now: datetime) -> None:
+    """Never send it; ``reason`` names the rule or the withdrawal that stopped it."""
+    row.status, row.finished_at, row.claimed_until = OutboxStatus.CANCELLED, now, None
+    row.envelope, row.cancel_reason = "", reason
+
+
+def for_referral(session: Session, referral_id: str) -> OutboxRow | None:
+    return session.scalar(select(OutboxRow).where(OutboxRow.referral_id == referral_id))
+
+
+def stop_for_referral(session: Session, referral_id: str, *, reason: str, now: datetime) -> bool:
+    """Stop a referral's envelope that still waits; True if a worker may be posting it right now.
+
+    Waiting, it is cancelled and its sealed copy dropped. In flight (claimed, lease not over), it
+    is marked cancelled so no retry follows; the caller must then assume it may arrive.
+    """
+    row = for_referral(session, referral_id)
+    if row is None or row.status != OutboxStatus.PENDING:
+        return False
+    in_flight = row.claimed_until is not None and row.claimed_until > now
+    row.status, row.finished_at, row.cancel_reason = OutboxStatus.CANCELLED, now, reason
+    if not in_flight:
+        row.envelope = ""
+    return in_flight
+
+
+def attempts_of(session: Session, outbox_id: int) -> Sequence[DeliveryAttemptRow]:
+    return session.scalars(
+        select(DeliveryAttemptRow)
+        .where(DeliveryAttemptRow.outbox_id == outbox_id)
+        .order_by(DeliveryAttemptRow.id)
+    ).all()
+
+
+def receipt_of(session: Session, packet_id: str) -> DeliveryReceiptRow | None:
+    return session.get(DeliveryReceiptRow, packet_id)
+
+
+def keep_receipt(
+    session: Session,
+    row: OutboxRow,
+    receipt: DeliveryReceipt,
+    document: SignedDocument,
+    verified_at: datetime,
+) -> None:
+    """Keep the recipient's verified receipt exactly as it came, once."""
+    if session.get(DeliveryReceiptRow, row.packet_id) is not None:
+        return
+    session.add(
+        DeliveryReceiptRow(
+            packet_id=row.packet_id,
+            outbox_id=row.id,
+            received_at=receipt.received_at,
+            verified_at=verified_at,
+            envelope_sha256=receipt.envelope_sha256,
+            document=document.model_dump(mode="json"),
+        )
+    )
+
+
+def referral_receipts_without_entry(
+    session: Session,
+    logged: Callable[[InstrumentedAttribute[str]], ColumnElement[bool]],
+    limit: int,
+) -> Sequence[str]:
+    """Packets of referrals with a verified receipt for which ``logged`` finds no access-log
+    entry (reconciliation)."""
+    return session.scalars(
+        select(DeliveryReceiptRow.packet_id)
+        .join(OutboxRow, OutboxRow.id == DeliveryReceiptRow.outbox_id)
+        .where(OutboxRow.referral_id.is_not(None), ~logged(DeliveryReceiptRow.packet_id))
+        .limit(limit)
+    ).all()
