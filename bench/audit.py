@@ -44,7 +44,7 @@ from bench.harness import (
 )
 from gateway.kit.node import Node
 from gateway.records.accesslog.models import AccessEventRow
-from gateway.records.accesslog.tree import AuditLog
+from gateway.records.accesslog.tree import AccessLogTree
 from gateway.records.accesslog.verify import verify_log
 from gateway.records.accesslog.writer import Action, Actor, record
 from schemas.audit import AuditReport
@@ -125,7 +125,7 @@ def _append_ours(node: Node, sessions: sessionmaker[Session], count: int) -> flo
                     action=Action.CASE_VIEWED,
                     subject=f"{number:032x}",
                 )
-        AuditLog(node=node, sessions=sessions).run_once()
+        AccessLogTree(node=node, sessions=sessions).run_once()
 
     _, seconds = timed(write)
     return count / seconds
@@ -214,7 +214,7 @@ def run_benchmark(config: Config) -> dict[str, Any]:
         node, sessions = _node(federation)
         at = node.clock.now()
         load_s = _load(sessions, config.entries, at)
-        run_result, sequence_s = timed(AuditLog(node=node, sessions=sessions).run_once)
+        run_result, sequence_s = timed(AccessLogTree(node=node, sessions=sessions).run_once)
         emit(
             f"  loaded {config.entries:,} entries in {load_s:.1f} s; placed and checkpointed "
             f"in {sequence_s:.1f} s ({run_result})"

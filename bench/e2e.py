@@ -95,7 +95,7 @@ def _worker_process(settings: Settings) -> None:
     from gateway.kit.db import make_engine, make_sessionmaker
     from gateway.kit.node import Node
     from gateway.processes.kinds import message_kinds
-    from gateway.records.accesslog.tree import AUDIT_INTERVAL, AuditLog
+    from gateway.records.accesslog.tree import CHECKPOINT_INTERVAL, AccessLogTree
     from partners.client import NodeClient
 
     stopping = threading.Event()
@@ -106,10 +106,10 @@ def _worker_process(settings: Settings) -> None:
         delivery = DeliveryWorker(
             node=node, sessions=sessions, client=NodeClient(http=http), kinds=message_kinds()
         )
-        audit = AuditLog(node=node, sessions=sessions)
+        audit = AccessLogTree(node=node, sessions=sessions)
         sequencer = threading.Thread(
             target=audit.run_forever,
-            kwargs={"interval": AUDIT_INTERVAL, "stop": stopping},
+            kwargs={"interval": CHECKPOINT_INTERVAL, "stop": stopping},
             daemon=True,
         )
         sequencer.start()

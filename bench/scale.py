@@ -54,7 +54,7 @@ from bench.purge import HOST, build_federation, prepare_cases, referral_body, st
 from gateway.exchange.outbox.models import OutboxRow
 from gateway.exchange.referrals.models import ReferralRow
 from gateway.records.accesslog.models import AccessEventRow
-from gateway.records.accesslog.tree import AuditLog
+from gateway.records.accesslog.tree import AccessLogTree
 from gateway.records.cases.models import CaseRow
 from schemas.common import StaffRole
 
@@ -171,7 +171,7 @@ def one_store(databases: ScratchDatabases, config: Config, size: int) -> dict[st
                 caseworker.post("/api/v1/referrals", json=first).raise_for_status()
                 stored, load_s = timed(lambda: load(host.sessions, size, node.clock.now()))
                 settle(host.engine)
-                _, sequence_s = timed(AuditLog(node=node, sessions=host.sessions).run_once)
+                _, sequence_s = timed(AccessLogTree(node=node, sessions=host.sessions).run_once)
                 emit(
                     f"  {size:,} packets and entries loaded in {load_s:.0f} s, placed in the "
                     f"log and checkpointed in {sequence_s:.0f} s"

@@ -10,20 +10,12 @@ data unreadable. An HSM or KMS can replace this store by implementing ``KeyStore
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from crypto.storage import (
-    StoredDataUnreadable,
-    new_key,
-    open_at_rest,
-    seal_at_rest,
-    unwrap_key,
-    wrap_key,
-)
+from crypto.storage import new_key, unwrap_key, wrap_key
 from gateway.kit.home import create_private
 
 _SUBJECT = re.compile(r"^[0-9a-f]{32,64}$")
@@ -85,24 +77,3 @@ class FileKeyStore:
             # Overwrite before unlinking, so the wrapped key does not linger on simple disks.
             path.write_bytes(os.urandom(path.stat().st_size))
             path.unlink()
-
-
-def seal_json(keys: KeyStore, subject: str, value: Any, *, context: str) -> bytes:
-    """A JSON value sealed under the subject's data key, bound to ``context`` and the subject."""
-    data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
-    return seal_at_rest(keys.data_key(subject), data, context=f"{context}/{subject}".encode())
-
-
-def open_json(keys: KeyStore, subject: str, sealed: bytes, *, context: str) -> Any:
-    """The value, or ``PersonErased`` if the subject's key is gone or the value does not open."""
-    try:
-        key = keys.existing_key(subject)
-        if key is None:
-            raise PersonErased
-        return json.loads(open_at_rest(key, sealed, context=f"{context}/{subject}".encode()))
-    except StoredDataUnreadable as exc:
-        raise PersonErased from exc
-
-
-class PersonErased(Exception):
-    """The person's data key is destroyed (erasure or retention): their data cannot be read."""

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from gateway.exchange.referrals import repository as referrals
+from gateway.kit.at_rest import PersonErased, open_json
 from gateway.kit.auth import Principal
 from gateway.kit.errors import NotFound
-from gateway.kit.keystore import PersonErased, open_json
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, deny, record
 from gateway.records.consents import repository as consents_repository

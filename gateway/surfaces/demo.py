@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -135,10 +136,72 @@ REFERRAL_CONTENT = {
 }
 
 
-def _walk(work: Path) -> None:
-    fed, host_home, partner_home = work / "federation", work / "host", work / "partner"
-    host_port, partner_port = _free_port(), _free_port()
+@dataclass
+class _Walk:
+    """What the steps of the demo hand on to each other."""
 
+    work: Path
+    fed: Path
+    host_home: Path
+    partner_home: Path
+    host_port: int
+    partner_port: int
+    host: str = ""
+    partner: str = ""
+    caseworker: str = ""
+    officer: str = ""
+    dpo: str = ""
+    case: dict[str, Any] = field(default_factory=dict)
+    referral: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def as_caseworker(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.caseworker}"}
+
+    @property
+    def as_officer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.officer}"}
+
+    @property
+    def as_dpo(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.dpo}"}
+
+
+def _walk(work: Path) -> None:
+    walk = _Walk(
+        work=work,
+        fed=work / "federation",
+        host_home=work / "host",
+        partner_home=work / "partner",
+        host_port=_free_port(),
+        partner_port=_free_port(),
+    )
+    _create_federation(walk)
+    _issue_tokens(walk)
+    with (
+        _serving(walk.host_home, walk.host_port, work / "host.log") as walk.host,
+        _serving(walk.partner_home, walk.partner_port, work / "partner.log") as walk.partner,
+    ):
+        _check(
+            True,
+            f"host mission node serving on {walk.host}, reception partner node on {walk.partner}",
+        )
+        for step in (
+            _record_case_and_consent,
+            _refer,
+            _check_minimised,
+            _deliver,
+            _open_at_partner,
+            _withdraw_medical,
+            _check_access_logs,
+        ):
+            step(walk)
+    _step("8. Both nodes stopped")
+
+
+def _create_federation(walk: _Walk) -> None:
+    fed, host_home, partner_home = walk.fed, walk.host_home, walk.partner_home
+    host_port, partner_port = walk.host_port, walk.partner_port
     _step("1. The operator creates a federation; two organisations create their nodes")
     _avrr("federation", "init", fed, "--id", "avrr-demo")
     _avrr(
@@ -190,7 +253,10 @@ def _walk(work: Path) -> None:
         )
     _check(True, "operator key created, two nodes listed in a signed directory, pinned by both")
 
-    caseworker = _avrr(
+
+def _issue_tokens(walk: _Walk) -> None:
+    host_home, partner_home = walk.host_home, walk.partner_home
+    walk.caseworker = _avrr(
         "node",
         "token",
         host_home,
@@ -201,7 +267,7 @@ def _walk(work: Path) -> None:
         "--office",
         "demo-office",
     )
-    officer = _avrr(
+    walk.officer = _avrr(
         "node",
         "token",
         partner_home,
@@ -212,222 +278,236 @@ def _walk(work: Path) -> None:
         "--office",
         "reception",
     )
-    dpo = _avrr(
+    walk.dpo = _avrr(
         "node", "token", host_home, "--user", "dpo-0001", "--role", "dpo", "--office", "dpo"
     )
 
-    with (
-        _serving(host_home, host_port, work / "host.log") as host,
-        _serving(partner_home, partner_port, work / "partner.log") as partner,
-    ):
-        _check(True, f"host mission node serving on {host}, reception partner node on {partner}")
-        as_caseworker = {"Authorization": f"Bearer {caseworker}"}
-        as_officer = {"Authorization": f"Bearer {officer}"}
 
-        _step("2. A caseworker records a case, the person's consent, and a referral")
-        case = _json(
-            httpx.post(
-                f"{host}/api/v1/cases",
-                headers=as_caseworker,
-                json={
-                    "given_name": "Synthetic",
-                    "family_name": "Person",
-                    "date_of_birth": "1990-01-01",
-                    "nationality": "SN",
-                    "preferred_language": "fr",
-                    "vulnerability_flags": ["health_needs"],
-                },
-            ),
-            201,
-            "record the case",
-        )
-        _check(len(case["id"]) == 32, "case recorded with a random 128-bit id")
-        consent = _json(
-            httpx.post(
-                f"{host}/api/v1/cases/{case['id']}/consents",
-                headers=as_caseworker,
-                json={
-                    "purpose": "arrival_reception",
-                    "recipient": "origin-reception",
-                    "sections": ["travel", "medical", "arrival", "reintegration"],
-                    "method": "signed_form",
-                    "language": "fr",
-                    "informed_of_risks": True,
-                },
-            ),
-            201,
-            "record consent",
-        )
-        _check(
-            consent["purpose"] == "arrival_reception",
-            "consent recorded: arrival_reception, to origin-reception, four sections",
-        )
-        receipt_url = f"{host}/api/v1/cases/{case['id']}/consents/{consent['id']}/receipt"
-        signed = _json(httpx.get(receipt_url, headers=as_caseworker), 200, "consent receipt")
-        printable = httpx.get(f"{receipt_url}?format=html", headers=as_caseworker)
-        _check(
-            bool(signed["signature"]) and "Reçu de consentement" in printable.text,
-            "the person's consent receipt is signed by the node, printable in French",
-        )
-        referral_body = {
-            "case_id": case["id"],
-            "recipient": "origin-reception",
-            "purpose": "arrival_reception",
-            "transfer_ground": "explicit_consent_informed_of_risks",
-            "content": REFERRAL_CONTENT,
-        }
-        headers = {**as_caseworker, "Idempotency-Key": "demo-referral-1"}
-        referral = _json(
-            httpx.post(f"{host}/api/v1/referrals", headers=headers, json=referral_body),
-            201,
-            "create the referral",
-        )
-        again = _json(
-            httpx.post(f"{host}/api/v1/referrals", headers=headers, json=referral_body),
-            201,
-            "retry the referral",
-        )
-        _check(
-            again["id"] == referral["id"],
-            "a retried submit (same Idempotency-Key) made no second referral",
-        )
+def _record_case_and_consent(walk: _Walk) -> None:
+    _step("2. A caseworker records a case, the person's consent, and a referral")
+    walk.case = _json(
+        httpx.post(
+            f"{walk.host}/api/v1/cases",
+            headers=walk.as_caseworker,
+            json={
+                "given_name": "Synthetic",
+                "family_name": "Person",
+                "date_of_birth": "1990-01-01",
+                "nationality": "SN",
+                "preferred_language": "fr",
+                "vulnerability_flags": ["health_needs"],
+            },
+        ),
+        201,
+        "record the case",
+    )
+    _check(len(walk.case["id"]) == 32, "case recorded with a random 128-bit id")
+    consent = _json(
+        httpx.post(
+            f"{walk.host}/api/v1/cases/{walk.case['id']}/consents",
+            headers=walk.as_caseworker,
+            json={
+                "purpose": "arrival_reception",
+                "recipient": "origin-reception",
+                "sections": ["travel", "medical", "arrival", "reintegration"],
+                "method": "signed_form",
+                "language": "fr",
+                "informed_of_risks": True,
+            },
+        ),
+        201,
+        "record consent",
+    )
+    _check(
+        consent["purpose"] == "arrival_reception",
+        "consent recorded: arrival_reception, to origin-reception, four sections",
+    )
+    receipt_url = f"{walk.host}/api/v1/cases/{walk.case['id']}/consents/{consent['id']}/receipt"
+    signed = _json(httpx.get(receipt_url, headers=walk.as_caseworker), 200, "consent receipt")
+    printable = httpx.get(f"{receipt_url}?format=html", headers=walk.as_caseworker)
+    _check(
+        bool(signed["signature"]) and "Reçu de consentement" in printable.text,
+        "the person's consent receipt is signed by the node, printable in French",
+    )
 
-        _step("3. The host keeps only what the policy and consent allow, seals, signs, queues")
-        _check(
-            referral["sections_sent"] == ["arrival", "medical", "travel"],
-            f"sections sealed for the reception partner: {referral['sections_sent']}",
-        )
-        _check(
-            referral["withheld"].get("reintegration") == "whole section",
-            "reintegration withheld: the policy gives reception partners none of it",
-        )
-        _check(
-            {"conditions", "medication"} <= set(referral["withheld"].get("medical", [])),
-            f"medical fields withheld: {referral['withheld'].get('medical')}",
-        )
-        _check(referral["status"] == "queued", "the envelope waits in the outbox")
 
-        _step("4. The delivery worker delivers; the partner verifies, stores and signs a receipt")
-        print("    " + _avrr("worker", host_home, "--once"))
-        delivered = _json(
-            httpx.get(f"{host}/api/v1/referrals/{referral['id']}", headers=as_caseworker),
-            200,
-            "read the referral",
-        )
-        _check(delivered["status"] == "delivered", "the referral is delivered")
-        _check(
-            delivered["receipt"] is not None,
-            "the partner's signed receipt was verified and stored by the host",
-        )
-        _check(
-            [a["outcome"] for a in delivered["attempts"]] == ["delivered"],
-            "one delivery attempt, recorded",
-        )
+def _refer(walk: _Walk) -> None:
+    referral_body = {
+        "case_id": walk.case["id"],
+        "recipient": "origin-reception",
+        "purpose": "arrival_reception",
+        "transfer_ground": "explicit_consent_informed_of_risks",
+        "content": REFERRAL_CONTENT,
+    }
+    headers = {**walk.as_caseworker, "Idempotency-Key": "demo-referral-1"}
+    walk.referral = _json(
+        httpx.post(f"{walk.host}/api/v1/referrals", headers=headers, json=referral_body),
+        201,
+        "create the referral",
+    )
+    again = _json(
+        httpx.post(f"{walk.host}/api/v1/referrals", headers=headers, json=referral_body),
+        201,
+        "retry the referral",
+    )
+    _check(
+        again["id"] == walk.referral["id"],
+        "a retried submit (same Idempotency-Key) made no second referral",
+    )
 
-        _step("5. A partner officer lists the referrals received and opens this one")
-        listed = _json(
-            httpx.get(f"{partner}/api/v1/received", headers=as_officer),
-            200,
-            "list received referrals",
-        )
-        _check(
-            [r["packet_id"] for r in listed] == [referral["packet_id"]],
-            "exactly one referral received, with the sent packet id",
-        )
-        _check(
-            listed[0]["subject"] != case["id"],
-            "the partner knows the person only by its own pseudonym",
-        )
-        opened = _json(
-            httpx.get(f"{partner}/api/v1/received/{referral['packet_id']}", headers=as_officer),
-            200,
-            "open the referral",
-        )
-        content = opened["content"]
-        _check(
-            sorted(content) == ["arrival", "medical", "travel"],
-            f"sections visible to the partner: {sorted(content)}",
-        )
-        _check(
-            sorted(content["medical"]) == ["equipment", "mobility_needs_on_arrival"],
-            f"medical fields visible: {sorted(content['medical'])} (no diagnosis, no medication)",
-        )
-        _check(
-            "traveller_date_of_birth" not in content["travel"],
-            f"travel fields visible: {sorted(content['travel'])}",
-        )
-        denied = httpx.get(
-            f"{partner}/api/v1/received/{referral['packet_id']}", headers=as_caseworker
-        )
-        _check(denied.status_code == 401, "a token from another node is refused by the partner")
 
-        _step("6. The person withdraws consent for the medical section only")
-        withdrawal = _json(
-            httpx.post(
-                f"{host}/api/v1/cases/{case['id']}/withdrawals",
-                headers=as_caseworker,
-                json={"sections": ["medical"]},
-            ),
-            201,
-            "withdraw the medical section",
-        )
-        _check(
-            [r["status"] for r in withdrawal["revocations"]] == ["pending"],
-            "a signed revocation to the partner is queued; the host shows it as pending",
-        )
-        print("    " + _avrr("worker", host_home, "--once"))
-        withdrawals = _json(
-            httpx.get(f"{host}/api/v1/cases/{case['id']}/withdrawals", headers=as_caseworker),
-            200,
-            "read the withdrawals",
-        )
-        _check(
-            [r["status"] for r in withdrawals[0]["revocations"]] == ["confirmed"],
-            "the partner deleted the section and its signed deletion receipt was verified",
-        )
-        reopened = _json(
-            httpx.get(f"{partner}/api/v1/received/{referral['packet_id']}", headers=as_officer),
-            200,
-            "open the referral again",
-        )
-        _check(
-            sorted(reopened["content"]) == ["arrival", "travel"]
-            and reopened["withdrawn_sections"] == ["medical"],
-            "the partner now holds travel and arrival only; medical is gone",
-        )
+def _check_minimised(walk: _Walk) -> None:
+    _step("3. The host keeps only what the policy and consent allow, seals, signs, queues")
+    _check(
+        walk.referral["sections_sent"] == ["arrival", "medical", "travel"],
+        f"sections sealed for the reception partner: {walk.referral['sections_sent']}",
+    )
+    _check(
+        walk.referral["withheld"].get("reintegration") == "whole section",
+        "reintegration withheld: the policy gives reception partners none of it",
+    )
+    _check(
+        {"conditions", "medication"} <= set(walk.referral["withheld"].get("medical", [])),
+        f"medical fields withheld: {walk.referral['withheld'].get('medical')}",
+    )
+    _check(walk.referral["status"] == "queued", "the envelope waits in the outbox")
 
-        _step("7. The access logs: partner notices reach the host; both logs are checkpointed")
-        print("    partner: " + _avrr("worker", partner_home, "--once").replace("\n", "; "))
-        print("    host: " + _avrr("worker", host_home, "--once").replace("\n", "; "))
-        for name, home in (("host", host_home), ("partner", partner_home)):
-            _check(
-                _avrr("audit", "verify", home).startswith("access log OK"),
-                f"`avrr audit verify` recomputed the {name}'s whole log: every checkpoint holds",
-            )
-        as_dpo = {"Authorization": f"Bearer {dpo}"}
-        history = _json(
-            httpx.get(f"{host}/api/v1/audit/subjects/{case['id']}/history", headers=as_dpo),
-            200,
-            "read the person's history",
-        )
-        _print_history(history)
-        _check(
-            _proofs_hold(history, host_home),
-            "every entry carries an inclusion proof that verifies against the signed checkpoint",
-        )
-        by_partner = [
-            e["entry"]["action"]
-            for e in history["entries"]
-            if e["entry"]["actor_org"] == "origin-reception"
-        ]
-        _check(
-            by_partner.count("opened") == 2,
-            "the partner's two openings are in the host's log for this person",
-        )
-        refused = httpx.get(f"{host}/api/v1/cases/{case['id']}", headers=as_dpo)
-        _check(refused.status_code == 403, "the DPO reads the log, never the case itself")
 
-    _step("8. Both nodes stopped")
+def _deliver(walk: _Walk) -> None:
+    _step("4. The delivery worker delivers; the partner verifies, stores and signs a receipt")
+    print("    " + _avrr("worker", walk.host_home, "--once").replace("\n", "; "))
+    delivered = _json(
+        httpx.get(
+            f"{walk.host}/api/v1/referrals/{walk.referral['id']}", headers=walk.as_caseworker
+        ),
+        200,
+        "read the referral",
+    )
+    _check(delivered["status"] == "delivered", "the referral is delivered")
+    _check(
+        delivered["receipt"] is not None,
+        "the partner's signed receipt was verified and stored by the host",
+    )
+    _check(
+        [a["outcome"] for a in delivered["attempts"]] == ["delivered"],
+        "one delivery attempt, recorded",
+    )
+
+
+def _open_at_partner(walk: _Walk) -> None:
+    _step("5. A partner officer lists the referrals received and opens this one")
+    listed = _json(
+        httpx.get(f"{walk.partner}/api/v1/received", headers=walk.as_officer),
+        200,
+        "list received referrals",
+    )
+    _check(
+        [r["packet_id"] for r in listed] == [walk.referral["packet_id"]],
+        "exactly one referral received, with the sent packet id",
+    )
+    _check(
+        listed[0]["subject"] != walk.case["id"],
+        "the partner knows the person only by its own pseudonym",
+    )
+    opened = _json(
+        httpx.get(
+            f"{walk.partner}/api/v1/received/{walk.referral['packet_id']}", headers=walk.as_officer
+        ),
+        200,
+        "open the referral",
+    )
+    content = opened["content"]
+    _check(
+        sorted(content) == ["arrival", "medical", "travel"],
+        f"sections visible to the partner: {sorted(content)}",
+    )
+    _check(
+        sorted(content["medical"]) == ["equipment", "mobility_needs_on_arrival"],
+        f"medical fields visible: {sorted(content['medical'])} (no diagnosis, no medication)",
+    )
+    _check(
+        "traveller_date_of_birth" not in content["travel"],
+        f"travel fields visible: {sorted(content['travel'])}",
+    )
+    denied = httpx.get(
+        f"{walk.partner}/api/v1/received/{walk.referral['packet_id']}", headers=walk.as_caseworker
+    )
+    _check(denied.status_code == 401, "a token from another node is refused by the partner")
+
+
+def _withdraw_medical(walk: _Walk) -> None:
+    _step("6. The person withdraws consent for the medical section only")
+    withdrawal = _json(
+        httpx.post(
+            f"{walk.host}/api/v1/cases/{walk.case['id']}/withdrawals",
+            headers=walk.as_caseworker,
+            json={"sections": ["medical"]},
+        ),
+        201,
+        "withdraw the medical section",
+    )
+    _check(
+        [r["status"] for r in withdrawal["revocations"]] == ["pending"],
+        "a signed revocation to the partner is queued; the host shows it as pending",
+    )
+    print("    " + _avrr("worker", walk.host_home, "--once").replace("\n", "; "))
+    withdrawals = _json(
+        httpx.get(
+            f"{walk.host}/api/v1/cases/{walk.case['id']}/withdrawals", headers=walk.as_caseworker
+        ),
+        200,
+        "read the withdrawals",
+    )
+    _check(
+        [r["status"] for r in withdrawals[0]["revocations"]] == ["confirmed"],
+        "the partner deleted the section and its signed deletion receipt was verified",
+    )
+    reopened = _json(
+        httpx.get(
+            f"{walk.partner}/api/v1/received/{walk.referral['packet_id']}", headers=walk.as_officer
+        ),
+        200,
+        "open the referral again",
+    )
+    _check(
+        sorted(reopened["content"]) == ["arrival", "travel"]
+        and reopened["withdrawn_sections"] == ["medical"],
+        "the partner now holds travel and arrival only; medical is gone",
+    )
+
+
+def _check_access_logs(walk: _Walk) -> None:
+    _step("7. The access logs: partner notices reach the host; both logs are checkpointed")
+    print("    partner: " + _avrr("worker", walk.partner_home, "--once").replace("\n", "; "))
+    print("    host: " + _avrr("worker", walk.host_home, "--once").replace("\n", "; "))
+    for name, home in (("host", walk.host_home), ("partner", walk.partner_home)):
+        _check(
+            _avrr("audit", "verify", home).startswith("access log OK"),
+            f"`avrr audit verify` recomputed the {name}'s whole log: every checkpoint holds",
+        )
+    history = _json(
+        httpx.get(
+            f"{walk.host}/api/v1/audit/subjects/{walk.case['id']}/history", headers=walk.as_dpo
+        ),
+        200,
+        "read the person's history",
+    )
+    _print_history(history)
+    _check(
+        _proofs_hold(history, walk.host_home),
+        "every entry carries an inclusion proof that verifies against the signed checkpoint",
+    )
+    by_partner = [
+        e["entry"]["action"]
+        for e in history["entries"]
+        if e["entry"]["actor_org"] == "origin-reception"
+    ]
+    _check(
+        by_partner.count("opened") == 2,
+        "the partner's two openings are in the host's log for this person",
+    )
+    refused = httpx.get(f"{walk.host}/api/v1/cases/{walk.case['id']}", headers=walk.as_dpo)
+    _check(refused.status_code == 403, "the DPO reads the log, never the case itself")
 
 
 def _print_history(history: dict[str, Any]) -> None:

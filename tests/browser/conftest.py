@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,10 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from gateway.records.accesslog.tree import AuditLog
+from gateway.records.accesslog.tree import AccessLogTree
 from schemas.common import StaffRole
-from tests.browser.person import Card
 from tests.support import flows
+from tests.support.browser import Card, Screenshot
 from tests.support.federation import TestFederation, TestNode
 from tests.support.portal import issue_card
 
@@ -40,8 +40,6 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESK: ViewportSize = {"width": 1000, "height": 800}
-
-Screenshot = Callable[[Page, str], Path]
 
 
 class _Server(uvicorn.Server):
@@ -152,7 +150,7 @@ def card(pair: TestFederation, host: TestNode, partner: TestNode) -> Card:
     pair.deliver(partner)
     # Place what happened so far in the sealed log, as the node's worker would, so the history
     # shows both placed entries and the ones still waiting (the person's own sign-in).
-    sealer = AuditLog(node=host.client.app.state.node, sessions=host.sessions)  # type: ignore[attr-defined]
+    sealer = AccessLogTree(node=host.client.app.state.node, sessions=host.sessions)  # type: ignore[attr-defined]
     sealer.sequence()
     sealer.checkpoint()
     issued = issue_card(host, sent["case_id"], language="en")

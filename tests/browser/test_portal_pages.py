@@ -18,8 +18,7 @@ from gateway.records.consents.models import WithdrawalRow
 from gateway.records.person_access.cards import CARD_FAILURES, CARD_LOCK
 from gateway.surfaces.portal.i18n import translations
 from schemas.common import StaffRole
-from tests.browser.conftest import Screenshot
-from tests.browser.person import Card, sign_in
+from tests.support.browser import Card, Screenshot, sign_in
 from tests.support.clock import FakeClock
 from tests.support.federation import TestNode
 

@@ -12,7 +12,7 @@ from consent.retention import section_deadlines
 from partners.default_policy import DEFAULT_EVENT_HORIZON_DAYS, default_policy, default_retention
 from schemas.common import PartnerRole, Purpose, SectionName
 from schemas.directory import Directory, RetentionEvent, RetentionRule, SharingRule
-from tests.partners.builders import NOW, directory
+from tests.support.builders import NOW, directory
 
 
 def rule_for(role: PartnerRole, purpose: Purpose) -> SharingRule:

@@ -26,7 +26,7 @@ from partners.errors import DirectoryError, NoUsableKey, UnknownNode
 from schemas.common import PartnerRole, Purpose, SectionName
 from schemas.directory import KeyRecord, SharingRule
 from schemas.envelope import RECEIPT_FORMAT, SignedDocument
-from tests.partners.builders import (
+from tests.support.builders import (
     HOST_ID,
     NOW,
     PARTNER_ID,

@@ -15,7 +15,7 @@ from partners.inbound import AcceptancePolicy, accept_envelope
 from partners.keyring import Keyring
 from schemas.common import PartnerRole
 from schemas.envelope import WireEnvelope
-from tests.partners.builders import (
+from tests.support.builders import (
     HOST_ID,
     NOW,
     PARTNER_ID,

@@ -8,7 +8,7 @@ import pytest
 
 from partners.errors import NoUsableKey
 from partners.keyring import Keyring
-from tests.partners.builders import NOW, encryption_key, signing_key
+from tests.support.builders import NOW, encryption_key, signing_key
 
 
 class TestSigningKeyAt:

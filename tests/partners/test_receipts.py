@@ -33,7 +33,7 @@ from schemas.consent import (
     RevokedPacket,
 )
 from schemas.envelope import RECEIPT_FORMAT, DeliveryReceipt, SignedDocument
-from tests.partners.builders import (
+from tests.support.builders import (
     HOST_ID,
     NOW,
     PACKET_ID,

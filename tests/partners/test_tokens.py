@@ -17,7 +17,7 @@ from partners.tokens import (
     issue_node_token,
     verify_node_token,
 )
-from tests.partners.builders import (
+from tests.support.builders import (
     HOST_ID,
     NOW,
     PARTNER_ID,

@@ -35,7 +35,7 @@ from schemas.audit import AccessNoticeContent, NoticedAccess
 from schemas.common import Purpose
 from schemas.envelope import MessageKind, SignedDocument
 
-log = logging.getLogger("avrr.audit")
+log = logging.getLogger("avrr.accesslog")
 
 _ACTIONS = {"opened": Action.OPENED, "deleted": Action.DELETED, "purged": Action.PURGED}
 _MAX = 500

@@ -73,32 +73,7 @@ def send_revocation(
     ]
     content = RevocationContent(reason=reason, withdrawal_id=withdrawal_id, packets=revoked)
     sections = sorted({s for p in revoked for s in p.sections})
-    status = RevocationStatus.PENDING
-    try:
-        header = queue_envelope(
-            session,
-            node,
-            Message(
-                kind=MessageKind.REVOCATION,
-                recipient=first.recipient,
-                purpose=Purpose(first.purpose),
-                case_id=first.case_id,
-                consent_ref=first.consent_ids[0],
-                sections=sections,
-                content=content.model_dump(mode="json"),
-                # A revocation must travel even if the packets' own dates have passed (the
-                # recipient then holds nothing, and confirms so).
-                delete_by=max(
-                    max(r.delete_by for r, _ in packets), now + node.settings.acceptance_window
-                ),
-            ),
-            now,
-        )
-        request_id = header.packet_id
-    except Unprocessable:
-        # The recipient left the federation (or has no usable key): nobody can be asked now.
-        # The request stays on record as undeliverable, for the DPO's pending-withdrawals report.
-        status, request_id = RevocationStatus.UNDELIVERABLE, secrets.token_hex(16)
+    status, request_id = _queue(session, node, first, packets, content, sections, now)
     row = revocations.add(
         session,
         revocation_id=request_id,
@@ -120,6 +95,43 @@ def send_revocation(
         outcome=reason.value if status is RevocationStatus.PENDING else "recipient_unreachable",
     )
     return row
+
+
+def _queue(
+    session: Session,
+    node: Node,
+    first: ReferralRow,
+    packets: Sequence[tuple[ReferralRow, Sequence[str]]],
+    content: RevocationContent,
+    sections: list[SectionName],
+    now: datetime,
+) -> tuple[RevocationStatus, str]:
+    """Seal and queue the request; undeliverable (with an id of its own) if nobody can be asked."""
+    try:
+        header = queue_envelope(
+            session,
+            node,
+            Message(
+                kind=MessageKind.REVOCATION,
+                recipient=first.recipient,
+                purpose=Purpose(first.purpose),
+                case_id=first.case_id,
+                consent_ref=first.consent_ids[0],
+                sections=sections,
+                content=content.model_dump(mode="json"),
+                # A revocation must travel even if the packets' own dates have passed (the
+                # recipient then holds nothing, and confirms so).
+                delete_by=max(
+                    max(r.delete_by for r, _ in packets), now + node.settings.acceptance_window
+                ),
+            ),
+            now,
+        )
+    except Unprocessable:
+        # The recipient left the federation (or has no usable key): nobody can be asked now.
+        # The request stays on record as undeliverable, for the DPO's pending-withdrawals report.
+        return RevocationStatus.UNDELIVERABLE, secrets.token_hex(16)
+    return RevocationStatus.PENDING, header.packet_id
 
 
 @dataclass(frozen=True)

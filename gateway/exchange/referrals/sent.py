@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.exchange.referrals.models import ReferralRow
-from gateway.kit.keystore import PersonErased, open_json, seal_json
+from gateway.kit.at_rest import PersonErased, open_json, seal_json
 from gateway.kit.node import Node
 
 CONTEXT = "referrals.sent"
 
 
-def seal_sent(node: Node, case_id: str, content: dict[str, Any]) -> bytes:
+def sent_at_rest(node: Node, case_id: str, content: dict[str, Any]) -> bytes:
     return seal_json(node.keys, case_id, content, context=CONTEXT)
 
 
@@ -40,9 +40,9 @@ def drop_sent_sections(node: Node, row: ReferralRow, sections: Iterable[str]) ->
         row.sealed_content = b""
         return
     remaining = {s: v for s, v in sent_content(node, row).items() if s not in gone}
-    row.sealed_content = seal_sent(node, row.case_id, remaining)
+    row.sealed_content = sent_at_rest(node, row.case_id, remaining)
 
 
 def replace_sent_sections(node: Node, row: ReferralRow, corrected: dict[str, Any]) -> None:
     """This node's copy of what it sent, with corrected sections replacing the old."""
-    row.sealed_content = seal_sent(node, row.case_id, {**sent_content(node, row), **corrected})
+    row.sealed_content = sent_at_rest(node, row.case_id, {**sent_content(node, row), **corrected})

@@ -30,7 +30,7 @@ from gateway.exchange.outbox import repository as outbox
 from gateway.exchange.outbox.models import DeliveryAttemptRow, DeliveryReceiptRow
 from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.referrals.models import ReferralRow
-from gateway.exchange.referrals.sent import seal_sent, sent_content
+from gateway.exchange.referrals.sent import sent_at_rest, sent_content
 from gateway.kit.auth import Principal
 from gateway.kit.errors import Conflict, Gone, NotFound, Unprocessable
 from gateway.kit.node import Node
@@ -187,21 +187,28 @@ def create_referral(
     _hold_content(session, node, referral, case, content, allowance, facts, now)
     referrals.add(session, referral)
     if facts.needs_second_approval:
-        referral.status, referral.submitted_at = ReferralStatus.AWAITING_APPROVAL, now
-        record(
-            session,
-            at=now,
-            actor=actor,
-            action=Action.REFERRAL_AWAITING_APPROVAL,
-            subject=case.id,
-            packet_id=referral.packet_id,
-            sections=referral.sent_sections,
-            purpose=referral.purpose,
-        )
-        return referral_view(referral, attempts=[], receipt=None)
-    queue_referral(session, node, referral, content, actor, now)
-    # Just queued: no attempt and no receipt yet, so nothing to read back from the database.
+        _hold_for_approval(session, referral, actor, now)
+    else:
+        queue_referral(session, node, referral, content, actor, now)
+    # Just queued (or held): no attempt and no receipt yet, nothing to read back.
     return referral_view(referral, attempts=[], receipt=None)
+
+
+def _hold_for_approval(
+    session: Session, referral: ReferralRow, actor: Actor, now: datetime
+) -> None:
+    """Decided but not sealed: it waits for a second caseworker of the office."""
+    referral.status, referral.submitted_at = ReferralStatus.AWAITING_APPROVAL, now
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action=Action.REFERRAL_AWAITING_APPROVAL,
+        subject=referral.case_id,
+        packet_id=referral.packet_id,
+        sections=referral.sent_sections,
+        purpose=referral.purpose,
+    )
 
 
 def approve_referral(
@@ -226,13 +233,7 @@ def approve_referral(
         raise NotFound("case")
     purpose = Purpose(referral.purpose)
     if referral.created_by == principal.user:
-        refusal = SharingRefused(
-            RefusalRule.SELF_APPROVAL,
-            "a referral about a victim of trafficking or a person with an asylum history needs "
-            "the approval of another staff member of the office, not its author",
-        )
-        _refusal_logged(session, case, purpose, actor, now, refusal, referral.packet_id)
-        raise refusal
+        _refuse_own_approval(session, case, referral, actor, now)
     target = listed_recipient(node, referral.recipient)
     facts = subject_facts(node, case, now.date())
     stored = sent_content(node, referral)
@@ -268,6 +269,19 @@ def approve_referral(
     return read_referral_row(session, referral)
 
 
+def _refuse_own_approval(
+    session: Session, case: CaseRow, referral: ReferralRow, actor: Actor, now: datetime
+) -> None:
+    refusal = SharingRefused(
+        RefusalRule.SELF_APPROVAL,
+        "a referral about a victim of trafficking or a person with an asylum history needs "
+        "the approval of another staff member of the office, not its author",
+    )
+    purpose = Purpose(referral.purpose)
+    _refusal_logged(session, case, purpose, actor, now, refusal, referral.packet_id)
+    raise refusal
+
+
 def _hold_content(
     session: Session,
     node: Node,
@@ -291,7 +305,7 @@ def _hold_content(
     )
     referral.consent_ids = list(allowance.consent_refs)
     referral.sent_sections = sorted(content.section_names())
-    referral.sealed_content = seal_sent(node, case.id, content.to_wire())
+    referral.sealed_content = sent_at_rest(node, case.id, content.to_wire())
     referral.delete_by = max(deadlines.values())
     referral.section_delete_by = {s.value: d.isoformat() for s, d in deadlines.items()}
     referral.next_delete_at = min(deadlines.values())

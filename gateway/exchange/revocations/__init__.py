@@ -1,0 +1,1 @@
+"""Deletion requests sent to recipients, and what their signed answers prove."""

@@ -1,0 +1,1 @@
+"""The access log: one entry per event touching a person's data, in a Merkle tree with signed checkpoints. writer appends (every layer may); tree places entries and signs; history, verify and repository read."""

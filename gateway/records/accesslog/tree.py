@@ -6,7 +6,7 @@ the next leaf index, stores the leaf hash and every perfect subtree the entry co
 on the unique leaf index or the state row and rolls back; its entries wait for the next run.
 
 ``checkpoint`` signs (size, root, time) with the node's key whenever the log has grown since the
-last checkpoint; the worker does both every ``AUDIT_INTERVAL`` seconds, well within the minute.
+last checkpoint; the worker does both every ``CHECKPOINT_INTERVAL`` seconds, well within the minute.
 """
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ from partners.auditlog import entry_time, fields_bytes, sign_checkpoint
 from schemas.audit import Checkpoint, LogEntry
 from schemas.envelope import SignedDocument
 
-log = logging.getLogger("avrr.audit")
+log = logging.getLogger("avrr.accesslog")
 
 STATE_ID = 1
 #: Seconds between runs of the sequencer and checkpointer in ``avrr worker``.
-AUDIT_INTERVAL = 20.0
+CHECKPOINT_INTERVAL = 20.0
 SEQUENCE_BATCH = 5_000
 
 
@@ -205,8 +205,8 @@ def preloaded_subtree_root(session: Session, indices: Iterable[int], size: int) 
     return lambda start, end: _fold(found, start, end)
 
 
-class AuditLog:
-    """The sequencer and checkpointer of one node."""
+class AccessLogTree:
+    """The access log of one node as a Merkle tree: places entries and signs checkpoints."""
 
     def __init__(self, *, node: Node, sessions: sessionmaker[Session]) -> None:
         self._node = node
@@ -280,7 +280,7 @@ class AuditLog:
         return run
 
     def run_forever(self, *, interval: float, stop: threading.Event) -> None:
-        run_periodically(self.run_once, interval=interval, stop=stop, log=log, name="audit")
+        run_periodically(self.run_once, interval=interval, stop=stop, log=log, name="access log")
 
 
 class LogRewritten(RuntimeError):

@@ -116,6 +116,26 @@ def _signed_targets(
     return sorted(targets, key=lambda t: t.checkpoint.size)
 
 
+def _check_entry(
+    index: int, expected: int, leaf: bytes, stored: bytes | None, findings: _Findings
+) -> None:
+    """An entry in its place, placed in the tree, and the very entry placed there."""
+    if index != expected:
+        findings.add(
+            "missing_entry",
+            expected,
+            f"entries #{expected} to #{index - 1} are missing from the log",
+        )
+    if stored is None:
+        findings.add("entry_not_in_tree", index, f"entry #{index} was never placed in the tree")
+    elif stored != leaf:
+        findings.add(
+            "entry_altered",
+            index,
+            f"entry #{index} is not the entry placed there: edited, inserted or moved",
+        )
+
+
 def verify_log(
     session: Session,
     *,
@@ -132,20 +152,7 @@ def verify_log(
     last_good = 0
     expected = 0
     for index, leaf, stored in _placed(session):
-        if index != expected:
-            findings.add(
-                "missing_entry",
-                expected,
-                f"entries #{expected} to #{index - 1} are missing from the log",
-            )
-        if stored is None:
-            findings.add("entry_not_in_tree", index, f"entry #{index} was never placed in the tree")
-        elif stored != leaf:
-            findings.add(
-                "entry_altered",
-                index,
-                f"entry #{index} is not the entry placed there: edited, inserted or moved",
-            )
+        _check_entry(index, expected, leaf, stored, findings)
         frontier = frontier.append(leaf)
         expected = index + 1
         held = True

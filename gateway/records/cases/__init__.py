@@ -1,0 +1,1 @@
+"""Cases: one person each, their details sealed at rest, and the events of their return."""

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from gateway.kit.at_rest import PersonErased, open_json, seal_json
 from gateway.kit.auth import Principal
 from gateway.kit.errors import Gone, NotFound
-from gateway.kit.keystore import PersonErased, open_json, seal_json
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, deny, record
 from gateway.records.cases import repository

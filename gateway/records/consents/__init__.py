@@ -1,0 +1,1 @@
+"""Consents: versioned records per purpose and recipient, withdrawals, and signed consent receipts."""

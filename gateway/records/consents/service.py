@@ -17,9 +17,9 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from consent.records import ConsentGrant, SubjectFacts
+from gateway.kit.at_rest import seal_json
 from gateway.kit.auth import Principal
 from gateway.kit.errors import Conflict, NotFound, Unprocessable
-from gateway.kit.keystore import seal_json
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, record
 from gateway.records.cases.models import CaseRow
@@ -88,6 +88,21 @@ def _read(row: ConsentRow, history: list[ConsentVersionRow]) -> ConsentRead:
     )
 
 
+def _complete_for_a_child(body: ConsentCreate) -> None:
+    """A child's consent needs a representative's consent, the child's view and a BID."""
+    missing = []
+    if body.given_by is ConsentGiver.DATA_SUBJECT:
+        missing.append("consent from a parent, guardian or legal representative")
+    if body.child_view is None:
+        missing.append("the child's own view")
+    if not body.best_interests_reference:
+        missing.append("a best-interests determination reference")
+    if missing:
+        raise Unprocessable(
+            "this person is a child (or of uncertain age); record " + ", ".join(missing)
+        )
+
+
 def record_consent(
     session: Session,
     node: Node,
@@ -98,20 +113,9 @@ def record_consent(
 ) -> ConsentRead:
     case = own_case(session, principal, case_id, now)
     if subject_facts(node, case, now.date()).is_child:
-        missing = []
-        if body.given_by is ConsentGiver.DATA_SUBJECT:
-            missing.append("consent from a parent, guardian or legal representative")
-        if body.child_view is None:
-            missing.append("the child's own view")
-        if not body.best_interests_reference:
-            missing.append("a best-interests determination reference")
-        if missing:
-            raise Unprocessable(
-                "this person is a child (or of uncertain age); record " + ", ".join(missing)
-            )
-    consent_id = secrets.token_hex(16)
+        _complete_for_a_child(body)
     row = ConsentRow(
-        id=consent_id,
+        id=secrets.token_hex(16),
         case_id=case.id,
         purpose=body.purpose.value,
         recipient=body.recipient,

@@ -1,0 +1,1 @@
+"""A person's own access: access cards, portal sessions, sign-in throttles and correction requests."""

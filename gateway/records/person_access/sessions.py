@@ -107,3 +107,8 @@ def set_form_cookie(response: Response, token: str, path: str) -> None:
 
 def same(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+
+
+def choose_language(row: PortalSessionRow, language: str) -> None:
+    """The language the person chose for the pages of this session."""
+    row.language = language

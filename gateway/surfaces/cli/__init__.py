@@ -1,0 +1,1 @@
+"""The avrr command line: main (serve, worker, purge, demo), operator, audit, consent."""

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.kit.clock import SystemClock
@@ -120,10 +119,10 @@ def _read_checkpoints(path: Path) -> list[SignedDocument]:
 @click.argument("home", type=HOME)
 def checkpoint(home: Path) -> None:
     """Place waiting entries in the log and sign a checkpoint now (the worker does this too)."""
-    from gateway.records.accesslog.tree import AuditLog
+    from gateway.records.accesslog.tree import AccessLogTree
 
     node, sessions = _open(home)
-    click.echo(f"audit: {AuditLog(node=node, sessions=sessions).run_once()}")
+    click.echo(f"access log: {AccessLogTree(node=node, sessions=sessions).run_once()}")
 
 
 @audit.command("export-checkpoints")
@@ -131,14 +130,11 @@ def checkpoint(home: Path) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
 def export_checkpoints(home: Path, out: Path | None) -> None:
     """Write every signed checkpoint as JSON, to keep apart from the node."""
-    from gateway.records.accesslog.models import CheckpointRow
+    from gateway.records.accesslog import repository as accesslog
 
     _, sessions = _open(home)
     with sessions() as session:
-        documents = [
-            row.document
-            for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.size))
-        ]
+        documents = [row.document for row in accesslog.checkpoints(session)]
     text = json.dumps(documents, indent=2)
     if out is None:
         click.echo(text)

@@ -7,14 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from gateway.kit.errors import Conflict, NotFound
 from gateway.records.accesslog.writer import Action, Actor, record
 from gateway.records.cases.service import own_case
-from gateway.records.person_access import cards
-from gateway.records.person_access.models import CorrectionRequestRow
+from gateway.records.person_access import cards, correction_requests
 from gateway.surfaces.api.cases import ERRORS, CaseId
 from gateway.surfaces.api.deps import CallDep
-from gateway.surfaces.portal import person as mine
 from gateway.surfaces.portal.card_print import printable_card
 from schemas.api import CardCreate, CardIssued, CorrectionAnswer
 from schemas.audit import CorrectionRead
@@ -67,7 +64,7 @@ def corrections(case_id: CaseId, call: CallDep) -> list[CorrectionRead]:
         subject=case.id,
         outcome="correction_requests",
     )
-    return mine.corrections(call.session, call.node, case)
+    return correction_requests.of_case(call.session, call.node, case)
 
 
 @router.post("/corrections/{request_id}/answer", responses=ERRORS)
@@ -76,19 +73,6 @@ def answer_correction(
 ) -> CorrectionRead:
     """Accept or refuse a correction request. Accepting it, correct the case (``PUT``)."""
     case = own_case(call.session, call.user, case_id, call.now)
-    row = call.session.get(CorrectionRequestRow, request_id)
-    if row is None or row.case_id != case.id:
-        raise NotFound("correction request")
-    if row.status != "open":
-        raise Conflict("this request was already answered")
-    row.status = "accepted" if body.accepted else "rejected"
-    row.answered_at, row.answered_by = call.now, call.user.user
-    record(
-        call.session,
-        at=call.now,
-        actor=Actor.of(call.user),
-        action=Action.CORRECTION_ANSWERED,
-        subject=case.id,
-        outcome=row.status,
+    return correction_requests.answer(
+        call.session, call.node, case, request_id, body.accepted, Actor.of(call.user), call.now
     )
-    return next(c for c in mine.corrections(call.session, call.node, case) if c.id == row.id)

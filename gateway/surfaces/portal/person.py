@@ -7,28 +7,21 @@ the person as actor (``person:<card reference>``).
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.referrals.sent import sent_content
-from gateway.kit.errors import Unprocessable
-from gateway.kit.keystore import PersonErased, open_json, seal_json
 from gateway.kit.node import Node
 from gateway.records.accesslog.history import subject_history
 from gateway.records.accesslog.writer import Action, Actor, record
 from gateway.records.cases.models import CaseRow
 from gateway.records.cases.service import person
 from gateway.records.consents.service import consents_of_case
-from gateway.records.person_access.models import CorrectionRequestRow
+from gateway.records.person_access import correction_requests
 from partners.errors import UnknownNode
-from schemas.audit import CorrectionRead, PersonExport, SharedPacket
-
-CORRECTION_CONTEXT = "correction_requests"
-CORRECTION_MAX = 2_000
+from schemas.audit import PersonExport, SharedPacket
 
 
 def shared(session: Session, node: Node, case: CaseRow) -> list[SharedPacket]:
@@ -61,55 +54,6 @@ def shared(session: Session, node: Node, case: CaseRow) -> list[SharedPacket]:
     return packets
 
 
-def corrections(session: Session, node: Node, case: CaseRow) -> list[CorrectionRead]:
-    rows = session.scalars(
-        select(CorrectionRequestRow)
-        .where(CorrectionRequestRow.case_id == case.id)
-        .order_by(CorrectionRequestRow.requested_at)
-    ).all()
-    result = []
-    for row in rows:
-        try:
-            text = str(
-                open_json(node.keys, case.id, row.sealed_text, context=CORRECTION_CONTEXT)["text"]
-            )
-        except PersonErased:
-            text = ""
-        result.append(
-            CorrectionRead(
-                id=row.id,
-                requested_at=row.requested_at,
-                text=text,
-                status=row.status,
-                answered_at=row.answered_at,
-            )
-        )
-    return result
-
-
-def request_correction(
-    session: Session, node: Node, case: CaseRow, actor: Actor, text: str, now: datetime
-) -> CorrectionRequestRow:
-    """The person says what is wrong; the caseworker of the case sees it and answers."""
-    text = text.strip()
-    if node.keys.existing_key(case.id) is None:
-        raise Unprocessable("this person's data has been erased")
-    if not text or len(text) > CORRECTION_MAX:
-        raise Unprocessable(f"say what is wrong in 1 to {CORRECTION_MAX} characters")
-    row = CorrectionRequestRow(
-        id=secrets.token_hex(16),
-        case_id=case.id,
-        requested_at=now,
-        sealed_text=seal_json(node.keys, case.id, {"text": text}, context=CORRECTION_CONTEXT),
-        status="open",
-        answered_at=None,
-        answered_by=None,
-    )
-    session.add(row)
-    record(session, at=now, actor=actor, action=Action.CORRECTION_REQUESTED, subject=case.id)
-    return row
-
-
 def export(
     session: Session, node: Node, case: CaseRow, actor: Actor, now: datetime
 ) -> PersonExport:
@@ -132,6 +76,6 @@ def export(
         details=person(node, case).model_dump(mode="json"),
         shared=shared(session, node, case),
         consents=[c.model_dump(mode="json") for c in consents_of_case(session, case.id)],
-        corrections=corrections(session, node, case),
+        corrections=correction_requests.of_case(session, node, case),
         history=subject_history(session, case.id),
     )

@@ -23,7 +23,7 @@ from gateway.records.cases.service import person
 from gateway.records.consents import consent_receipt as receipt
 from gateway.records.consents import repository as consent_rows
 from gateway.records.consents.service import consents_of_case
-from gateway.records.person_access import cards, sessions
+from gateway.records.person_access import cards, correction_requests, sessions
 from gateway.records.person_access.models import PortalSessionRow
 from gateway.surfaces import consent_receipt_page
 from gateway.surfaces.api.deps import NodeDep, SessionDep
@@ -150,7 +150,7 @@ def choose_language(
     if row is None:
         return RedirectResponse(f"{PATH}/?lang={supported(language) or DEFAULT}", status_code=303)
     if sessions.same(row.csrf, csrf) and (chosen := supported(language)):
-        row.language = chosen
+        sessions.choose_language(row, chosen)
     return RedirectResponse(f"{PATH}/home", status_code=303)
 
 
@@ -177,7 +177,7 @@ def home(request: Request, db: SessionDep, node: NodeDep) -> Response:
         shared=mine.shared(db, node, case),
         consents=consents_of_case(db, case.id),
         history=subject_history(db, case.id),
-        corrections=mine.corrections(db, node, case),
+        corrections=correction_requests.of_case(db, node, case),
         notice=request.query_params.get("notice", ""),
         withdrawn=ConsentStatus.WITHDRAWN,
     )
@@ -215,7 +215,7 @@ def correction(
         return _to_sign_in()
     row, case = signed
     try:
-        mine.request_correction(db, node, case, _actor(node, row), text, node.clock.now())
+        correction_requests.request(db, node, case, _actor(node, row), text, node.clock.now())
     except Unprocessable:
         return RedirectResponse(f"{PATH}/home#correction", status_code=303)  # nothing written
     return RedirectResponse(f"{PATH}/home?notice=correction", status_code=303)

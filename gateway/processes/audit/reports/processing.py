@@ -34,6 +34,25 @@ def _retention_text(rules: Sequence[RetentionRule], purpose: str, sections: Iter
     return "; ".join(parts)
 
 
+def _tally(
+    session: Session, roles_of: dict[str, set[str]], ruled: set[tuple[str, str]]
+) -> tuple[Counter[tuple[str, str]], dict[str, tuple[set[str], set[str]]]]:
+    """Referrals sent per (purpose, role); and per purpose, those no current rule covers: to
+    whom, and which sections."""
+    sent: Counter[tuple[str, str]] = Counter()
+    unlisted: dict[str, tuple[set[str], set[str]]] = {}
+    for referral in delivered(session):
+        roles = [r for r in roles_of.get(referral.recipient, ()) if (referral.purpose, r) in ruled]
+        for role in roles:
+            sent[(referral.purpose, role)] += 1
+        if not roles:
+            sent[(referral.purpose, NO_CURRENT_RULE)] += 1
+            to_whom, what = unlisted.setdefault(referral.purpose, (set(), set()))
+            to_whom.add(referral.recipient)
+            what.update(referral.sections)
+    return sent, unlisted
+
+
 def processing(session: Session, node: Node, now: datetime) -> Report:
     """One row per purpose and recipient role of the sharing policy, with this node's use of it.
 
@@ -46,18 +65,7 @@ def processing(session: Session, node: Node, now: datetime) -> Report:
     roles_of = {n.node_id: {role.value for role in n.roles} for n in directory.nodes}
     ruled = {(rule.purpose.value, rule.role.value) for rule in directory.sharing_policy}
 
-    sent: Counter[tuple[str, str]] = Counter()
-    unlisted: dict[str, tuple[set[str], set[str]]] = {}  # purpose -> recipients, sections
-    for referral in delivered(session):
-        roles = [r for r in roles_of.get(referral.recipient, ()) if (referral.purpose, r) in ruled]
-        for role in roles:
-            sent[(referral.purpose, role)] += 1
-        if not roles:
-            sent[(referral.purpose, NO_CURRENT_RULE)] += 1
-            to_whom, what = unlisted.setdefault(referral.purpose, (set(), set()))
-            to_whom.add(referral.recipient)
-            what.update(referral.sections)
-
+    sent, unlisted = _tally(session, roles_of, ruled)
     rows: list[dict[str, object]] = []
     for rule in sorted(directory.sharing_policy, key=lambda r: (r.purpose.value, r.role.value)):
         purpose, role = rule.purpose.value, rule.role.value

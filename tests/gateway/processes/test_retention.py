@@ -9,73 +9,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import select, text
 
 from crypto.storage import StoredDataUnreadable, open_at_rest
 from gateway.exchange.inbox.models import ReceivedPacketRow, ReceivedSectionRow
 from gateway.exchange.referrals.models import ReferralRow
-from gateway.processes.retention import Purger
 from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import StaffRole
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
-
-CANARY = "CANARY-7f3a-needs-wheelchair"
-
-
-def canary_referral(host: TestNode, partner: TestNode) -> dict[str, Any]:
-    case = flows.create_case(host)
-    flows.record_consent(host, case["id"], partner.node_id)
-    body = flows.content()
-    body["medical"]["mobility_needs_on_arrival"] = CANARY
-    body["arrival"]["final_destination"]["locality"] = CANARY
-    response = flows.post_referral(host, case["id"], partner.node_id, body=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def purge(node: TestNode, batch_size: int = 500) -> Any:
-    return Purger(
-        node=node.client.app.state.node, sessions=node.sessions, batch_size=batch_size
-    ).run_once()  # type: ignore[attr-defined]
-
-
-def sections_held(partner: TestNode, packet_id: str) -> list[str]:
-    with partner.sessions() as session:
-        return sorted(
-            session.scalars(
-                select(ReceivedSectionRow.section).where(ReceivedSectionRow.packet_id == packet_id)
-            )
-        )
-
-
-def open_packet(partner: TestNode, packet_id: str) -> Any:
-    return partner.client.get(
-        f"/api/v1/received/{packet_id}", headers=partner.auth(StaffRole.PARTNER_OFFICER)
-    )
-
-
-def database_text(engine: Engine) -> bytes:
-    """Everything the database holds, as bytes: the file(s) on SQLite, every row on PostgreSQL."""
-    if engine.dialect.name == "sqlite":
-        path = engine.url.database
-        assert path
-        data = b""
-        for suffix in ("", "-wal", "-journal"):
-            try:
-                with open(path + suffix, "rb") as handle:
-                    data += handle.read()
-            except FileNotFoundError:
-                pass
-        return data
-    chunks = []
-    with engine.connect() as connection:
-        for table in inspect(engine).get_table_names():
-            # Table names come from the database catalogue, not from input.
-            query = f'SELECT CAST(t AS text) FROM "{table}" AS t'  # noqa: S608
-            rows = connection.execute(text(query)).scalars()
-            chunks.extend(row.encode() for row in rows)
-    return b"\n".join(chunks)
+from tests.support.nodes import (
+    CANARY,
+    canary_referral,
+    database_text,
+    open_packet,
+    purge,
+    sections_held,
+)
 
 
 class TestDeadlines:

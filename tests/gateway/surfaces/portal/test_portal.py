@@ -23,7 +23,7 @@ from sqlalchemy import select
 from gateway.exchange.inbox.models import ReceivedSectionRow
 from gateway.kit.node import Node
 from gateway.records.accesslog.models import AccessEventRow
-from gateway.records.accesslog.tree import AuditLog
+from gateway.records.accesslog.tree import AccessLogTree
 from gateway.records.consents.models import WithdrawalRow
 from gateway.records.person_access import cards
 from gateway.records.person_access.models import (
@@ -37,9 +37,9 @@ from partners.auditlog import entry_is_in, verify_checkpoint
 from schemas.api import CaseCreate
 from schemas.audit import PersonExport
 from schemas.common import StaffRole
-from tests.gateway.test_retention import database_text
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
+from tests.support.nodes import database_text
 from tests.support.portal import (
     csrf_of,
     form_token_of,
@@ -352,7 +352,7 @@ class TestExport:
         assert asked.status_code == 303
         expected_consents = consents(host, a.case_id)
         expected_corrections = corrections(host, a.case_id)
-        assert AuditLog(node=gateway_node(host), sessions=host.sessions).run_once().checkpoint
+        assert AccessLogTree(node=gateway_node(host), sessions=host.sessions).run_once().checkpoint
 
         response = browser.get("/portal/export.json")
         assert response.status_code == 200

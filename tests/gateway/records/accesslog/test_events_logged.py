@@ -31,7 +31,7 @@ from gateway.kit.node import Node
 from gateway.processes.audit.reconcile import reconcile
 from gateway.processes.retention import Purger, PurgeReport
 from gateway.records.accesslog.models import AccessEventRow
-from gateway.records.accesslog.tree import AuditLog
+from gateway.records.accesslog.tree import AccessLogTree
 from partners.auditlog import entry_is_in, extends, verify_checkpoint
 from schemas.audit import AccessNoticeContent, Checkpoint, NoticedAccess, SubjectHistory
 from schemas.common import PartnerRole, Purpose, SectionName, StaffRole
@@ -957,7 +957,7 @@ class TestFederatedView:
         past_every_date(pair, host)
         purge(partner)
         assert pair.deliver(partner).delivered == 1
-        AuditLog(node=gateway_node(host), sessions=host.sessions).run_once()
+        AccessLogTree(node=gateway_node(host), sessions=host.sessions).run_once()
 
         history = SubjectHistory.model_validate(
             ok(audit(host, f"/subjects/{case_id}/history", dpo(host)))
@@ -1025,7 +1025,7 @@ def checkpointed(world: World) -> tuple[dict[str, Any], list[Checkpoint]]:
     """A delivered and opened referral, and the host's log checkpointed twice."""
     host = world.host
     sent = delivered_referral(world.pair, host, world.partner.node_id)
-    log = AuditLog(node=gateway_node(host), sessions=host.sessions)
+    log = AccessLogTree(node=gateway_node(host), sessions=host.sessions)
     assert log.run_once().checkpoint is not None
     host.clock.advance(minutes=1)
     ok(open_packet(world.partner, sent["packet_id"]))
@@ -1129,7 +1129,7 @@ class TestRoles:
         host = world.host
         flows.create_case(host)
         flows.create_case(host)
-        log = AuditLog(node=gateway_node(host), sessions=host.sessions)
+        log = AccessLogTree(node=gateway_node(host), sessions=host.sessions)
         assert log.run_once().checkpoint == 2
         flows.create_case(host)
         assert log.run_once().checkpoint == 3

@@ -14,15 +14,14 @@ from sqlalchemy import delete, select, update
 from gateway.exchange.inbox.models import ReceivedSectionRow
 from gateway.exchange.outbox.queue import Message, queue_envelope
 from gateway.records.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
-from gateway.records.accesslog.tree import AuditLog, witness_document
+from gateway.records.accesslog.tree import AccessLogTree, witness_document
 from gateway.records.accesslog.verify import verify_log
 from schemas.common import Purpose, SectionName, StaffRole
 from schemas.envelope import MessageKind
 from schemas.status import CorrectionContent
-from tests.gateway.test_retention import canary_referral, open_packet, purge
-from tests.gateway.test_status_updates import report_event, sent_dates
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
+from tests.support.nodes import canary_referral, open_packet, purge, report_event, sent_dates
 from tests.support.portal import issue_card, portal_client, sign_in
 
 
@@ -107,7 +106,7 @@ class TestWitness:
         node = host.client.app.state.node  # type: ignore[attr-defined]
         for _ in range(5):
             flows.create_case(host)
-        log = AuditLog(node=node, sessions=host.sessions)
+        log = AccessLogTree(node=node, sessions=host.sessions)
         assert log.run_once().checkpoint is not None
         witness = witness_document(node.home)
         with host.sessions.begin() as session:

@@ -7,9 +7,14 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from playwright.sync_api import Page, Response
+
+#: Takes a full-page screenshot of a page under a name; returns where it went.
+Screenshot = Callable[[Page, str], Path]
 
 
 @dataclass(frozen=True)

@@ -16,22 +16,14 @@ from sqlalchemy import func, select
 from gateway.exchange.inbox.models import ReceivedSectionRow
 from gateway.exchange.outbox.models import OutboxRow
 from gateway.exchange.outbox.queue import Message, queue_envelope
-from gateway.exchange.referrals.models import ReferralRow
 from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import PartnerRole, Purpose, StaffRole
 from schemas.directory import RetentionEvent
 from schemas.envelope import MessageKind
 from schemas.status import StatusPacket, StatusUpdateContent
-from tests.gateway.test_retention import open_packet, purge, sections_held
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
-
-
-def sent_dates(host: TestNode, referral_id: str) -> dict[str, datetime]:
-    with host.sessions() as session:
-        row = session.get(ReferralRow, referral_id)
-        assert row is not None
-        return {s: datetime.fromisoformat(d) for s, d in row.section_delete_by.items()}
+from tests.support.nodes import open_packet, purge, report_event, sections_held, sent_dates
 
 
 def received_dates(partner: TestNode, packet_id: str) -> dict[str, datetime]:
@@ -62,14 +54,6 @@ def record_event(host: TestNode, case_id: str, event: str, at: datetime, **heade
         f"/api/v1/cases/{case_id}/events",
         json={"event": event, "occurred_at": at.isoformat()},
         headers=headers or host.auth(),
-    )
-
-
-def report_event(partner: TestNode, packet_id: str, event: str, at: datetime) -> Any:
-    return partner.client.post(
-        f"/api/v1/received/{packet_id}/events",
-        json={"event": event, "occurred_at": at.isoformat()},
-        headers=partner.auth(StaffRole.PARTNER_OFFICER),
     )
 
 

@@ -28,7 +28,7 @@ from gateway.records.accesslog.history import subject_history
 from gateway.records.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
 from gateway.records.accesslog.tree import (
     STATE_ID,
-    AuditLog,
+    AccessLogTree,
     log_entry,
     stored_subtree_root,
     witness_document,
@@ -54,8 +54,8 @@ def gateway_node(node: TestNode) -> Node:
     return found
 
 
-def audit_log(node: TestNode) -> AuditLog:
-    return AuditLog(node=gateway_node(node), sessions=node.sessions)
+def audit_log(node: TestNode) -> AccessLogTree:
+    return AccessLogTree(node=gateway_node(node), sessions=node.sessions)
 
 
 def verify(node: TestNode, exported: Sequence[SignedDocument] = ()) -> AuditReport:
