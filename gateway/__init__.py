@@ -1,4 +1,6 @@
-"""The FastAPI service of a node: routes, authentication, storage, outbox and inbox, CLI.
+"""The service of a node, in five layers (kit, records, exchange, processes, surfaces; see
+``docs/architecture.md``).
 
-``gateway.surfaces.app.create_app(settings)`` builds a node; ``avrr`` (``gateway.cli``) operates one.
+``gateway.surfaces.app.create_app(settings)`` builds a node; ``avrr`` (``gateway.surfaces.cli``)
+operates one.
 """

@@ -1,6 +1,6 @@
 """The host's own copy of what it sent: section names in the clear, content sealed at rest.
 
-The content is sealed under the person's data key (``gateway.keystore``), so erasing the person
+The content is sealed under the person's data key (``gateway.kit.keystore``), so erasing the person
 makes it unreadable in every copy of the database. Removing sections (withdrawal, retention)
 re-seals what is left and drops the names of what went.
 """

@@ -76,7 +76,7 @@ def _viewed(session: Session, principal: Principal, subject: str, now: datetime)
 
 
 def history(session: Session, principal: Principal, subject: str, now: datetime) -> SubjectHistory:
-    """A person's whole history, each entry with its inclusion proof (``gateway.accesslog``)."""
+    """A person's whole history, each entry with its inclusion proof (``records.accesslog.history``)."""
     principal.require(StaffRole.DPO)
     result = subject_history(session, subject)
     _viewed(session, principal, subject, now)

@@ -2,7 +2,7 @@
 
 An entry is written in the same transaction as the action it records, without a place in the
 log yet (``leaf_index`` is null): concurrent requests cannot agree on an order without a lock.
-The sequencer (``gateway.accesslog.tree``) later gives entries their places, one writer at a
+The sequencer (``gateway.records.accesslog.tree``) later gives entries their places, one writer at a
 time, in the order it finds them, extends the tree and signs checkpoints.
 """
 

@@ -1,4 +1,4 @@
-"""The cases table: one person each. Queries on it live in ``gateway.cases.repository`` only."""
+"""The cases table: one person each. Queries on it live in ``gateway.records.cases.repository`` only."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Nothing here holds a secret or a person's data in the clear: a card's code only as an argon2id
 hash, a session only as the SHA-256 of its token, a correction request's text sealed under the
-person's data key (``gateway.keystore``), so erasing the person erases it too.
+person's data key (``gateway.kit.keystore``), so erasing the person erases it too.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 verification, for a DPO who would rather look at a page than read JSON. No case content.
 
 The DPO signs in by pasting a staff token (the same one the API takes); the page keeps a short
-session like the person's portal (``gateway.portal.sessions``). Taking a report out is logged
+session like the person's portal (``gateway.records.person_access.sessions``). Taking a report out is logged
 (``exported``) exactly as through the API.
 """
 
