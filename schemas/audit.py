@@ -8,6 +8,7 @@ nothing else (``partners.auditlog``).
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Final, Literal
 
 from pydantic import Field
@@ -144,11 +145,19 @@ class SharedPacket(Outbound):
     content: dict[str, object]
 
 
+class CorrectionStatus(StrEnum):
+    """A person's request to correct what is held about them."""
+
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
 class CorrectionRead(Outbound):
     id: str
     requested_at: datetime
     text: str
-    status: str
+    status: CorrectionStatus
     answered_at: datetime | None
 
 

@@ -18,7 +18,7 @@ from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, record
 from gateway.records.cases.models import CaseRow
 from gateway.records.person_access.models import CorrectionRequestRow
-from schemas.audit import CorrectionRead
+from schemas.audit import CorrectionRead, CorrectionStatus
 
 CORRECTION_CONTEXT = "correction_requests"
 CORRECTION_MAX = 2_000
@@ -65,7 +65,7 @@ def request(
         case_id=case.id,
         requested_at=now,
         sealed_text=seal_json(node.keys, case.id, {"text": text}, context=CORRECTION_CONTEXT),
-        status="open",
+        status=CorrectionStatus.OPEN,
         answered_at=None,
         answered_by=None,
     )
@@ -87,9 +87,9 @@ def answer(
     row = session.get(CorrectionRequestRow, request_id)
     if row is None or row.case_id != case.id:
         raise NotFound("correction request")
-    if row.status != "open":
+    if row.status != CorrectionStatus.OPEN:
         raise Conflict("this request was already answered")
-    row.status = "accepted" if accepted else "rejected"
+    row.status = CorrectionStatus.ACCEPTED if accepted else CorrectionStatus.REJECTED
     row.answered_at, row.answered_by = now, actor.user
     record(
         session,

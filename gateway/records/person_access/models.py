@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.kit.db import Base, UTCDateTime
 from gateway.records.cases import models as _cases  # noqa: F401  (the cards -> cases foreign key
+from schemas.audit import CorrectionStatus
 
 
 class AccessCardRow(Base):
@@ -76,6 +77,6 @@ class CorrectionRequestRow(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: What the person wrote, sealed under their data key.
     sealed_text: Mapped[bytes] = mapped_column(LargeBinary())
-    status: Mapped[str] = mapped_column(String(12))
+    status: Mapped[CorrectionStatus] = mapped_column(String(12))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     answered_by: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -15,17 +15,20 @@ from gateway.exchange.revocations.repository import DeletionRequest, requests_na
 from gateway.kit.node import Node
 from gateway.processes.audit.reports.report import ROW_LIMIT, Report, iso, titled
 from gateway.records.holds.service import active_holds
+from schemas.common import RevocationStatus
 
 
 def _why_unproven(packet_id: str, requests: Sequence[DeletionRequest]) -> str:
     if not requests:
         return "not_requested"
     last = requests[-1]
-    if last.status == "held" and packet_id in last.held:
+    if last.status == RevocationStatus.HELD and packet_id in last.held:
         return "held_by_recipient"
-    return {"pending": "request_pending", "undeliverable": "request_undeliverable"}.get(
-        last.status, "partly_proven"
-    )
+    reasons: dict[str, str] = {
+        RevocationStatus.PENDING: "request_pending",
+        RevocationStatus.UNDELIVERABLE: "request_undeliverable",
+    }
+    return reasons.get(last.status, "partly_proven")
 
 
 def _overdue_sent(session: Session, now: datetime) -> tuple[list[dict[str, object]], bool]:
