@@ -15,18 +15,16 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from gateway.exchange.kinds.correction import queue_correction
-from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.referrals.sent import replace_sent_sections
-from gateway.exchange.referrals.service import allowed_content, read_referral_row
+from gateway.exchange.referrals.service import allowed_content, own_referral, read_referral_row
 from gateway.kit.auth import Principal
-from gateway.kit.errors import NotFound, Unprocessable
+from gateway.kit.errors import Unprocessable
 from gateway.kit.node import Node
-from gateway.records.accesslog.writer import Action, Actor, deny, record
-from gateway.records.cases import repository as cases
+from gateway.records.accesslog.writer import Action, Actor, record
 from gateway.records.consents.service import subject_facts
 from partners.errors import UnknownNode
 from schemas.api import ReferralCorrectionCreate, ReferralRead
-from schemas.common import Purpose, ReferralStatus, StaffRole, TransferGround
+from schemas.common import Purpose, ReferralStatus, TransferGround
 
 
 def correct_referral(
@@ -37,17 +35,10 @@ def correct_referral(
     body: ReferralCorrectionCreate,
     now: datetime,
 ) -> ReferralRead:
-    principal.require(StaffRole.CASEWORKER)
     actor = Actor.of(principal)
-    referral = referrals.in_office(session, referral_id, principal.office)
-    if referral is None:
-        deny(session, at=now, actor=actor, outcome="referral_not_in_office")
-        raise NotFound("referral")
+    referral, case = own_referral(session, principal, referral_id, now)
     if referral.status != ReferralStatus.DELIVERED:
         raise Unprocessable("only a delivered referral can be corrected")
-    case = cases.by_id(session, referral.case_id)
-    if case is None:
-        raise NotFound("case")
     try:
         target = node.directory().node(referral.recipient)
     except UnknownNode as exc:

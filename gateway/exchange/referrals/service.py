@@ -220,17 +220,10 @@ def approve_referral(
     is decided again with the consents and the directory in force now, so a consent withdrawn
     or a country suspended while the referral waited stops it here.
     """
-    principal.require(StaffRole.CASEWORKER)
     actor = Actor.of(principal)
-    referral = referrals.in_office(session, referral_id, principal.office)
-    if referral is None:
-        deny(session, at=now, actor=actor, outcome="referral_not_in_office")
-        raise NotFound("referral")
+    referral, case = own_referral(session, principal, referral_id, now)
     if referral.status != ReferralStatus.AWAITING_APPROVAL:
         raise Conflict("this referral is not awaiting approval")
-    case = cases.by_id(session, referral.case_id)
-    if case is None:
-        raise NotFound("case")
     purpose = Purpose(referral.purpose)
     if referral.created_by == principal.user:
         _refuse_own_approval(session, case, referral, actor, now)
@@ -349,15 +342,26 @@ def referral_view(
     )
 
 
+def own_referral(
+    session: Session, principal: Principal, referral_id: str, now: datetime
+) -> tuple[ReferralRow, CaseRow]:
+    """A referral of the caller's office and its case; NotFound (and a denied entry) otherwise."""
+    principal.require(StaffRole.CASEWORKER)
+    referral = referrals.in_office(session, referral_id, principal.office)
+    if referral is None:
+        deny(session, at=now, actor=Actor.of(principal), outcome="referral_not_in_office")
+        raise NotFound("referral")
+    case = cases.by_id(session, referral.case_id)
+    if case is None:
+        raise NotFound("case")
+    return referral, case
+
+
 def read_referral(
     session: Session, principal: Principal, referral_id: str, now: datetime
 ) -> ReferralRead:
-    principal.require(StaffRole.CASEWORKER)
-    row = referrals.in_office(session, referral_id, principal.office)
-    if row is None:
-        deny(session, at=now, actor=Actor.of(principal), outcome="referral_not_in_office")
-        raise NotFound("referral")
-    return read_referral_row(session, row)
+    referral, _ = own_referral(session, principal, referral_id, now)
+    return read_referral_row(session, referral)
 
 
 def list_referrals(

@@ -6,7 +6,6 @@ out of the node (``exported``), so the DPO's own reading is on the record too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -32,34 +31,13 @@ from schemas.common import StaffRole
 from schemas.envelope import SignedDocument
 
 SEARCH_LIMIT = 1_000
-
-
-@dataclass(frozen=True)
-class Search:
-    subject: str | None = None
-    organisation: str | None = None
-    actor: str | None = None
-    action: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = 200
+Search = accesslog.Search
 
 
 def search(session: Session, principal: Principal, query: Search, now: datetime) -> list[LogEntry]:
     """Entries matching every given filter, newest first."""
     principal.require(StaffRole.DPO)
-    rows = accesslog.search(
-        session,
-        accesslog.Search(
-            subject=query.subject,
-            organisation=query.organisation,
-            actor=query.actor,
-            action=query.action,
-            since=query.since,
-            until=query.until,
-        ),
-        min(query.limit, SEARCH_LIMIT),
-    )
+    rows = accesslog.search(session, query, SEARCH_LIMIT)
     if query.subject:
         _viewed(session, principal, query.subject, now)
     return [log_entry(row) for row in rows]

@@ -25,12 +25,15 @@ PAGE = 10_000
 
 @dataclass(frozen=True)
 class Search:
+    """Filters of a search of the log: each given one must hold; at most ``limit`` entries."""
+
     subject: str | None = None
     organisation: str | None = None
     actor: str | None = None
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    limit: int = 200
 
 
 def logged_for(action: Action) -> Callable[[InstrumentedAttribute[str]], ColumnElement[bool]]:
@@ -57,8 +60,8 @@ def count_for(action: Action) -> Callable[[InstrumentedAttribute[str]], ScalarSe
     return counted
 
 
-def search(session: Session, query: Search, limit: int) -> Sequence[AccessEventRow]:
-    """Entries matching every given filter, newest first."""
+def search(session: Session, query: Search, most: int) -> Sequence[AccessEventRow]:
+    """Entries matching every given filter, newest first: ``query.limit``, at most ``most``."""
     statement = select(AccessEventRow)
     if query.subject:
         statement = statement.where(AccessEventRow.subject == query.subject)
@@ -73,7 +76,9 @@ def search(session: Session, query: Search, limit: int) -> Sequence[AccessEventR
     if query.until:
         statement = statement.where(AccessEventRow.at < query.until)
     return session.scalars(
-        statement.order_by(AccessEventRow.at.desc(), AccessEventRow.seq.desc()).limit(limit)
+        statement.order_by(AccessEventRow.at.desc(), AccessEventRow.seq.desc()).limit(
+            min(query.limit, most)
+        )
     ).all()
 
 

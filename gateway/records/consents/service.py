@@ -223,14 +223,21 @@ def current_grants(session: Session, case_id: str) -> list[ConsentGrant]:
 Change = tuple[ConsentRow, ConsentVersionRow, set[str]]
 
 
+def _current(
+    session: Session, case: CaseRow, consent_id: str
+) -> tuple[ConsentRow, ConsentVersionRow]:
+    """A consent of the case and its current version; NotFound for any other."""
+    row = repository.consent_of_case(session, case.id, consent_id)
+    if row is None:
+        raise NotFound("consent")
+    return row, repository.versions_of(session, [row.id])[row.id][-1]
+
+
 def narrowing(
     session: Session, case: CaseRow, consent_id: str, body: ConsentNarrow
 ) -> tuple[WithdrawalCreate, list[Change]]:
     """What narrowing one consent to ``body.sections`` withdraws."""
-    row = repository.consent_of_case(session, case.id, consent_id)
-    if row is None:
-        raise NotFound("consent")
-    current = repository.versions_of(session, [row.id])[row.id][-1]
+    row, current = _current(session, case, consent_id)
     if current.status == ConsentStatus.WITHDRAWN:
         raise Conflict("this consent is already withdrawn")
     keep = {s.value for s in body.sections}
@@ -269,10 +276,7 @@ def withdrawing_one(
     session: Session, case: CaseRow, consent_id: str, sections: Sequence[str]
 ) -> tuple[WithdrawalCreate, list[Change]]:
     """What withdrawing one consent, whole or only ``sections`` of it, changes (the portal)."""
-    row = repository.consent_of_case(session, case.id, consent_id)
-    if row is None:
-        raise NotFound("consent")
-    current = repository.versions_of(session, [row.id])[row.id][-1]
+    row, current = _current(session, case, consent_id)
     if current.status == ConsentStatus.WITHDRAWN:
         raise Unprocessable("this consent is already withdrawn")
     withdrawn = set(sections) & set(current.sections) if sections else set(current.sections)
