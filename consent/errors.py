@@ -23,6 +23,7 @@ class RefusalRule(StrEnum):
     TRANSFER_GROUND = "explicit_consent_ground_without_risk_information"
     NOTHING_LEFT = "nothing_left_after_policy_and_consent"
     SELF_APPROVAL = "second_approval_by_another_staff_member"
+    NEVER_TO_AUTHORITY = "never_to_a_government_authority"
 
 
 class SharingRefused(Exception):

@@ -219,6 +219,7 @@ def check_delivery(
     carried: Mapping[SectionName, frozenset[str]] | None,
     suspended_countries: frozenset[str],
     suspended_regions: frozenset[str],
+    never_to_authorities: bool = False,
 ) -> None:
     """May a packet already sealed still go, under the directory in force now?
 
@@ -226,12 +227,19 @@ def check_delivery(
     is None when the directory no longer lists it. ``carried`` is what the packet holds of a
     referral (sections and their fields), or None for a message bound to a referral but carrying
     none of its content (a status update, an access notice), which needs no sharing rule.
+    ``never_to_authorities``: a message a government authority never receives (a plan, a
+    monitoring round, free text), whatever its other roles.
     """
     if recipient is None:
         raise SharingRefused(
             RefusalRule.NOT_A_MEMBER, "the recipient is no longer a member of the federation"
         )
     _check_destination(recipient, suspended_countries, suspended_regions)
+    if never_to_authorities and PartnerRole.GOVERNMENT_AUTHORITY in recipient.roles:
+        raise SharingRefused(
+            RefusalRule.NEVER_TO_AUTHORITY,
+            "nothing of a reintegration plan, a monitoring round or free text goes to an authority",
+        )
     if carried is None:
         return
     policy = policy_allowance(rule_for, recipient.roles, purpose)

@@ -30,6 +30,9 @@ class RejectReason(StrEnum):
     SENDER_MISMATCH = "token_issuer_is_not_the_sender"
     NOT_ALLOWED = "sender_or_purpose_not_allowed"
     WITHHELD_FROM_ROLE = "field_withheld_from_recipient_role"
+    UNKNOWN_REFERRAL = "names_no_referral_sent_to_the_sender"
+    REFERRAL_PAST_DELETE_BY = "about_a_referral_past_its_delete_by"
+    NO_CONSENT_FOR_RETURN = "no_consent_covers_sending_it_back"
 
 
 class InvalidEnvelope(Exception):

@@ -4,6 +4,7 @@ It sits outside the layers because it names tables of every one of them; nothing
 imports it.
 """
 
+from gateway.exchange.followup import models as followup_models
 from gateway.exchange.inbox import models as inbox_models
 from gateway.exchange.outbox import models as outbox_models
 from gateway.exchange.referrals import models as referrals_models
@@ -24,6 +25,7 @@ __all__ = [
     "accesslog_models",
     "cases_models",
     "consents_models",
+    "followup_models",
     "inbox_models",
     "metadata",
     "outbox_models",

@@ -24,6 +24,7 @@ from schemas.common import (
     ReceivedStatus,
     ReferralStatus,
     RevocationStatus,
+    Sex,
     ShortText,
     TransferGround,
     VulnerabilityFlag,
@@ -40,6 +41,7 @@ class CaseCreate(Inbound):
     nationality: CountryCode
     preferred_language: LanguageCode
     vulnerability_flags: Annotated[list[VulnerabilityFlag], Field(max_length=7)] = []
+    sex: Sex = Sex.NOT_RECORDED
 
     @model_validator(mode="after")
     def _age_known_or_uncertain(self) -> CaseCreate:
@@ -59,6 +61,7 @@ class CaseRead(Outbound):
     nationality: str
     preferred_language: str
     vulnerability_flags: list[str]
+    sex: str
 
 
 class ReferralCreate(Inbound):
@@ -101,6 +104,20 @@ class ReferralRead(Outbound):
     #: who approved it (``created_at`` is then when it was approved and sealed).
     submitted_at: datetime | None = None
     approved_by: str | None = None
+    #: The referral this one follows, after that one was declined.
+    follows: str | None = None
+
+
+class ReReferralCreate(Inbound):
+    """Refer the person to another partner after a decline, in one call that links the two.
+
+    Without ``content``, what was sent to the partner that declined goes, decided again for the
+    new recipient (policy and consent may let less go, never more).
+    """
+
+    recipient: NodeId
+    transfer_ground: TransferGround | None = None
+    content: ReferralContent | None = None
 
 
 class ReceivedReferralSummary(Outbound):
@@ -249,3 +266,18 @@ class ReferralCorrectionCreate(Inbound):
     """Corrected content for sections of a delivered referral (each section given whole)."""
 
     content: ReferralContent
+
+
+class TimelineEntry(Outbound):
+    """One thing that happened in a case, across its referrals and what partners answered."""
+
+    at: datetime
+    what: str
+    referral_id: str | None
+    #: The partner organisation concerned.
+    organisation: str | None
+    detail: str | None
+    #: A partner's message as it came; for a referral, what it carried by name only.
+    content: dict[str, Any] | None
+    #: The digest of the signed envelope or delivery receipt this rests on.
+    proof: str | None

@@ -54,6 +54,15 @@ class StaffRole(StrEnum):
     ADMIN = "admin"
 
 
+class Sex(StrEnum):
+    """As the person states it; used only in statistics that cannot single anyone out."""
+
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    NOT_RECORDED = "not_recorded"
+
+
 class VulnerabilityFlag(StrEnum):
     """Protection-relevant facts about a person. Never sent as free text."""
 
@@ -104,6 +113,8 @@ class ReceivedStatus(StrEnum):
     WITHDRAWN = "withdrawn"
     #: Every section's retention period ended: nothing is left.
     EXPIRED = "expired"
+    #: This node declined the referral and deleted what it held of it.
+    DECLINED = "declined"
 
 
 class RevocationStatus(StrEnum):
@@ -240,6 +251,7 @@ __all__ = [
     "ReferralStatus",
     "RevocationStatus",
     "SectionName",
+    "Sex",
     "ShortText",
     "StaffRole",
     "SubdivisionCode",

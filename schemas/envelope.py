@@ -47,6 +47,14 @@ class MessageKind(StrEnum):
     CORRECTION = "correction"
     STATUS_UPDATE = "status_update"
     ACCESS_NOTICE = "access_notice"
+    #: A recipient's answer to a referral: accepted, declined, person met, assistance delivered...
+    REPLY = "reply"
+    #: The reintegration plan a reintegration partner wrote with the person.
+    REINTEGRATION_PLAN = "reintegration_plan"
+    #: One monitoring round's reintegration scores (never the answers).
+    MONITORING = "monitoring"
+    #: Words between the two ends of a referral: a question answered, a comment on a plan.
+    NOTE = "note"
 
 
 class EnvelopeHeader(Inbound):

@@ -246,6 +246,7 @@ class DeliveryWorker:
             carried=carried,
             suspended_countries=view.suspended_countries,
             suspended_regions=view.suspended_regions,
+            never_to_authorities=kind.never_to_authorities,
         )
 
     def _inbox(self, sent: Sent, view: FederationView) -> str:

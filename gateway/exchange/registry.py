@@ -76,6 +76,8 @@ class MessageKindHandler(Protocol):
     personal: bool
     #: Carries sections of a referral: the sharing policy must still allow what it carries.
     referral_content: bool
+    #: Never goes to a node holding the government-authority role (plans, monitoring, notes).
+    never_to_authorities: bool
 
     # -- the receiving side ----------------------------------------------------------------------
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     #: measured (``python -m bench.e2e --hop``, docs/performance.md).
     delivery_concurrency: int = Field(default=4, ge=1, le=32)
     staff_token_lifetime: timedelta = timedelta(hours=8)
+    #: Statistics: a cell counting fewer people than this is suppressed (with what would
+    #: reveal it).
+    statistics_min_count: int = Field(default=10, ge=2, le=1000)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

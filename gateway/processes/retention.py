@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.exchange.followup import repository as followup
 from gateway.exchange.inbox import repository as inbox
 from gateway.exchange.inbox.models import ReceivedPacketRow
 from gateway.exchange.kinds.access_notice import queue_notices
@@ -51,6 +52,7 @@ class PurgeReport:
     sent_sections: int = 0
     subjects_erased: int = 0
     packets_forgotten: int = 0
+    follow_up_deleted: int = 0
     batches: int = 0
 
     def __bool__(self) -> bool:
@@ -59,13 +61,15 @@ class PurgeReport:
             or self.sent_sections
             or self.subjects_erased
             or self.packets_forgotten
+            or self.follow_up_deleted
         )
 
     def __str__(self) -> str:
         return (
             f"purged {self.received_sections} received and {self.sent_sections} sent sections "
             f"in {self.batches} batches; erased the keys of {self.subjects_erased} people; "
-            f"forgot {self.packets_forgotten} emptied packets"
+            f"forgot {self.packets_forgotten} emptied packets; deleted "
+            f"{self.follow_up_deleted} follow-up messages"
         )
 
 
@@ -99,7 +103,12 @@ class Purger:
 
     def run_once(self, *, max_batches: int = 10_000) -> PurgeReport:
         report = PurgeReport()
-        for step in (self._received_batch, self._sent_batch, self._forget_batch):
+        for step in (
+            self._received_batch,
+            self._sent_batch,
+            self._follow_up_batch,
+            self._forget_batch,
+        ):
             # Each side gets its own allowance, so a long recipient purge never starves the other.
             for _ in range(max_batches):
                 erase: set[str] = set()
@@ -235,6 +244,29 @@ class Purger:
                 )
                 report.sent_sections += len(due)
         return len(due_referrals)
+
+    # -- both sides: a referral's follow-up ------------------------------------------------------
+
+    def _follow_up_batch(
+        self, session: Session, now: datetime, report: PurgeReport, erase: set[str]
+    ) -> int:
+        """Replies, plans, monitoring rounds and notes go with the date of their referral."""
+        held_subjects, _ = active_holds(session, now)
+        rows = followup.due_for_purge(session, now, self._batch, held_subjects=held_subjects)
+        for row in rows:
+            followup.delete(session, row)
+            record(
+                session,
+                at=now,
+                actor=self._actor,
+                action=Action.PURGED,
+                subject=row.subject_ref,
+                packet_id=row.referral_packet_id,
+                purpose=None,
+                outcome=f"{RULE}: {row.kind}",
+            )
+        report.follow_up_deleted += len(rows)
+        return len(rows)
 
     def run_forever(self, *, interval: float, stop: threading.Event) -> None:
         run_periodically(self.run_once, interval=interval, stop=stop, log=log, name="purge")

@@ -32,6 +32,7 @@ from gateway.surfaces.api.deps import NodeDep, SessionDep
 from gateway.surfaces.api.dpo import router as dpo_router
 from gateway.surfaces.api.inbox import federation, received_router
 from gateway.surfaces.api.referrals import router as referrals_router
+from gateway.surfaces.api.statistics import router as statistics_router
 from gateway.surfaces.portal.dpo_pages import router as dpo_pages_router
 from gateway.surfaces.portal.endpoints import router as cards_router
 from gateway.surfaces.portal.security import BrowserHeaders
@@ -61,6 +62,7 @@ def create_app(
         referrals_router,
         federation,
         received_router,
+        statistics_router,
         dpo_router,
         audit_router,
         cards_router,

@@ -122,7 +122,13 @@ def receive(
         log.warning("envelope from %s rejected: %s", claims.issuer, exc.reason.value)
         raise EnvelopeRejected from exc
     kind = kinds[accepted.sealed.header.kind]
-    answer = kind.receive(session, node, accepted, now)
+    try:
+        answer = kind.receive(session, node, accepted, now)
+    except InvalidEnvelope as exc:
+        # What it names is not ours to take (a reply to a referral never sent to that node):
+        # the kind logged it; the sender learns only the generic refusal.
+        log.warning("envelope from %s rejected: %s", claims.issuer, exc.reason.value)
+        raise EnvelopeRejected from exc
     inbox.add_packet(
         session,
         accepted.sealed.header,

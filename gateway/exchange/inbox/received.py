@@ -61,12 +61,29 @@ def list_received(
     return [_summary(row, view) for row in inbox.newest_referrals(session, limit)]
 
 
-def open_received(
-    session: Session, node: Node, principal: Principal, packet_id: str, now: datetime
-) -> ReceivedReferralRead:
-    principal.require(StaffRole.PARTNER_OFFICER)
+#: Why nothing is left of a referral, in the access log and in words for the officer.
+_GONE = {
+    ReceivedStatus.WITHDRAWN: (
+        "consent_withdrawn",
+        "consent for this referral was withdrawn; its content has been deleted",
+    ),
+    ReceivedStatus.EXPIRED: (
+        "past_delete_by",
+        "this referral has passed its deletion date and is no longer available",
+    ),
+    ReceivedStatus.DECLINED: (
+        "declined",
+        "this node declined this referral and deleted what it held of it",
+    ),
+}
+
+
+def held_referral(
+    session: Session, actor: Actor, packet_id: str, now: datetime
+) -> ReceivedPacketRow:
+    """A referral this node received and still holds something of; NotFound or Gone otherwise,
+    each refusal logged."""
     row = inbox.by_id(session, packet_id)
-    actor = Actor.of(principal)
     if row is None and tombstone(session, packet_id) is not None:
         # Deleted long enough ago that even its header facts are gone; the log remembers.
         deny(session, at=now, actor=actor, outcome="deleted", packet_id=packet_id)
@@ -75,26 +92,29 @@ def open_received(
     if row is None:
         deny(session, at=now, actor=actor, outcome="no_such_packet", packet_id=packet_id)
         raise NotFound("referral")
-    if row.status == ReceivedStatus.WITHDRAWN:
+    status = ReceivedStatus(row.status)
+    if status not in _GONE and row.delete_by <= now:
+        status = ReceivedStatus.EXPIRED
+    if status in _GONE:
+        outcome, words = _GONE[status]
         deny(
             session,
             at=now,
             actor=actor,
-            outcome="consent_withdrawn",
+            outcome=outcome,
             subject=row.subject,
             packet_id=row.packet_id,
         )
-        raise Gone("consent for this referral was withdrawn; its content has been deleted")
-    if row.status == ReceivedStatus.EXPIRED or row.delete_by <= now:
-        deny(
-            session,
-            at=now,
-            actor=actor,
-            outcome="past_delete_by",
-            subject=row.subject,
-            packet_id=row.packet_id,
-        )
-        raise Gone("this referral has passed its deletion date and is no longer available")
+        raise Gone(words)
+    return row
+
+
+def open_received(
+    session: Session, node: Node, principal: Principal, packet_id: str, now: datetime
+) -> ReceivedReferralRead:
+    principal.require(StaffRole.PARTNER_OFFICER)
+    actor = Actor.of(principal)
+    row = held_referral(session, actor, packet_id, now)
     content = _open_sections(session, node, row)
     inbox.opened(row)
     record(

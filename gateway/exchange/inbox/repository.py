@@ -128,12 +128,22 @@ def _settle(row: ReceivedPacketRow, *, withdrawn: bool) -> None:
         row.status = ReceivedStatus.PARTLY_WITHDRAWN
 
 
+def declined(session: Session, row: ReceivedPacketRow) -> list[str]:
+    """This node declined the referral: every section it held goes; the names of those that went."""
+    held = [s.section for s in sections_of(session, row.packet_id)]
+    delete_sections(session, row.packet_id, held)
+    row.status = ReceivedStatus.DECLINED
+    return sorted(held)
+
+
 def forgettable(session: Session, created_before: datetime, limit: int) -> Sequence[str]:
     """Packets that hold nothing any more (every other kind than a referral holds nothing once
     applied), created before ``created_before``: their header facts can go."""
     emptied = or_(
         ReceivedPacketRow.kind != MessageKind.REFERRAL.value,
-        ReceivedPacketRow.status.in_((ReceivedStatus.EXPIRED, ReceivedStatus.WITHDRAWN)),
+        ReceivedPacketRow.status.in_(
+            (ReceivedStatus.EXPIRED, ReceivedStatus.WITHDRAWN, ReceivedStatus.DECLINED)
+        ),
     )
     return session.scalars(
         select(ReceivedPacketRow.packet_id)

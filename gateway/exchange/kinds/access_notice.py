@@ -123,6 +123,7 @@ class AccessNoticeKind(ReceiptAnswered):
     #: Who opened or purged a person's packet, under their pseudonym: personal data.
     personal = True
     referral_content = False
+    never_to_authorities = False
 
     def check(self, sealed: SealedEnvelope, plaintext: bytes, recipient: Recipient) -> None:
         notice = parsed(AccessNoticeContent, plaintext)

@@ -67,6 +67,7 @@ class CorrectionKind(ReceiptAnswered):
     kind = MessageKind.CORRECTION
     personal = True
     referral_content = True
+    never_to_authorities = False
 
     def check(self, sealed: SealedEnvelope, plaintext: bytes, recipient: Recipient) -> None:
         check_referral_content(parsed(CorrectionContent, plaintext).content, sealed, recipient)

@@ -155,6 +155,7 @@ class ReferralKind(ReceiptAnswered):
     kind = MessageKind.REFERRAL
     personal = True
     referral_content = True
+    never_to_authorities = False
 
     def check(self, sealed: SealedEnvelope, plaintext: bytes, recipient: Recipient) -> None:
         check_referral_content(parsed(ReferralContent, plaintext), sealed, recipient)

@@ -175,6 +175,7 @@ class RevocationKind:
     #: Packet ids and section names only: it goes to a suspended or departed recipient too.
     personal = False
     referral_content = False
+    never_to_authorities = False
 
     # -- receiving ----------------------------------------------------------------------------------
 

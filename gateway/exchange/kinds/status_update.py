@@ -111,6 +111,7 @@ class StatusUpdateKind(ReceiptAnswered):
     kind = MessageKind.STATUS_UPDATE
     personal = True
     referral_content = False
+    never_to_authorities = False
 
     def __init__(self, *, on_event: EventFromRecipient) -> None:
         self._on_event = on_event

@@ -124,6 +124,16 @@ def cancel(row: OutboxRow, *, reason: str, now: datetime) -> None:
     row.envelope, row.cancel_reason = "", reason
 
 
+def digest_of(session: Session, packet_id: str) -> str:
+    """The digest of an envelope queued in this transaction or before."""
+    digest = session.scalar(
+        select(OutboxRow.envelope_sha256).where(OutboxRow.packet_id == packet_id)
+    )
+    if digest is None:
+        raise LookupError(f"no envelope {packet_id} in the outbox")
+    return digest
+
+
 def for_referral(session: Session, referral_id: str) -> OutboxRow | None:
     return session.scalar(select(OutboxRow).where(OutboxRow.referral_id == referral_id))
 

@@ -58,3 +58,5 @@ class ReferralRow(Base):
     #: it (``created_at`` is then when it was approved and sealed), and who approved it.
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     approved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: The referral this one follows after that one was declined (a re-referral).
+    follows: Mapped[str | None] = mapped_column(ForeignKey("referrals.id"), nullable=True)

@@ -25,6 +25,7 @@ from consent.minimise import minimise
 from consent.policy import Allowance, Recipient, check_content, decide
 from consent.records import SubjectFacts
 from consent.retention import section_deadlines
+from gateway.exchange.followup import repository as followup
 from gateway.exchange.kinds.referral import queue_referral
 from gateway.exchange.outbox import repository as outbox
 from gateway.exchange.outbox.models import DeliveryAttemptRow, DeliveryReceiptRow
@@ -40,9 +41,16 @@ from gateway.records.cases.models import CaseRow
 from gateway.records.cases.service import own_case
 from gateway.records.consents.service import current_grants, subject_facts
 from partners.errors import UnknownNode
-from schemas.api import DeliveryAttemptRead, DeliveryReceiptRead, ReferralCreate, ReferralRead
+from schemas.api import (
+    DeliveryAttemptRead,
+    DeliveryReceiptRead,
+    ReferralCreate,
+    ReferralRead,
+    ReReferralCreate,
+)
 from schemas.common import Purpose, ReferralStatus, SectionName, StaffRole, TransferGround
 from schemas.directory import NodeRecord
+from schemas.followup import ReplyKind
 from schemas.sections import ReferralContent
 
 #: How ``withheld`` names a section that did not go at all.
@@ -140,7 +148,13 @@ def listed_recipient(node: Node, recipient: str) -> NodeRecord:
 
 
 def create_referral(
-    session: Session, node: Node, principal: Principal, body: ReferralCreate, now: datetime
+    session: Session,
+    node: Node,
+    principal: Principal,
+    body: ReferralCreate,
+    now: datetime,
+    *,
+    follows: str | None = None,
 ) -> ReferralRead:
     """Decide, minimise and seal a referral; or, for the gravest cases, hold it for approval.
 
@@ -183,6 +197,7 @@ def create_referral(
         withdrawn_sections=[],
         expired_sections=[],
         status=ReferralStatus.QUEUED,
+        follows=follows,
     )
     _hold_content(session, node, referral, case, content, allowance, facts, now)
     referrals.add(session, referral)
@@ -339,7 +354,43 @@ def referral_view(
         status_reason=row.status_reason,
         submitted_at=row.submitted_at,
         approved_by=row.approved_by,
+        follows=row.follows,
     )
+
+
+def refer_again(
+    session: Session,
+    node: Node,
+    principal: Principal,
+    referral_id: str,
+    body: ReReferralCreate,
+    now: datetime,
+) -> ReferralRead:
+    """After a decline, refer the person to another partner, linked to the declined referral.
+
+    Decided again from scratch for the new recipient: the person's consents and the policy must
+    allow it, as for any referral.
+    """
+    declined, case = own_referral(session, principal, referral_id, now)
+    last = followup.last_reply(session, declined.packet_id)
+    if last is None or last.detail != ReplyKind.DECLINED:
+        raise Conflict("only a referral its recipient declined is referred again")
+    if body.recipient == declined.recipient:
+        raise Unprocessable("refer the person to another partner than the one that declined")
+    content = body.content
+    if content is None:
+        stored = sent_content(node, declined)
+        if not stored:
+            raise Unprocessable("nothing of the declined referral is left to send: give content")
+        content = ReferralContent.model_validate(stored)
+    again = ReferralCreate(
+        case_id=case.id,
+        recipient=body.recipient,
+        purpose=Purpose(declined.purpose),
+        transfer_ground=body.transfer_ground or TransferGround(declined.transfer_ground),
+        content=content,
+    )
+    return create_referral(session, node, principal, again, now, follows=declined.id)
 
 
 def own_referral(

@@ -55,6 +55,28 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_cases_office"), "cases", ["office"], unique=False)
     op.create_table(
+        "follow_up",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("direction", sa.String(length=10), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("referral_packet_id", sa.String(length=32), nullable=False),
+        sa.Column("subject_ref", sa.String(length=64), nullable=False),
+        sa.Column("counterpart", sa.String(length=64), nullable=False),
+        sa.Column("detail", sa.String(length=40), nullable=True),
+        sa.Column("occurred_at", UTCDateTime(), nullable=False),
+        sa.Column("recorded_at", UTCDateTime(), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("envelope_sha256", sa.String(length=64), nullable=False),
+        sa.Column("delete_by", UTCDateTime(), nullable=False),
+        sa.Column("needs_more_assistance", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_follow_up_delete_by"), "follow_up", ["delete_by"], unique=False)
+    op.create_index(
+        op.f("ix_follow_up_referral_packet_id"), "follow_up", ["referral_packet_id"], unique=False
+    )
+    op.create_index(op.f("ix_follow_up_subject_ref"), "follow_up", ["subject_ref"], unique=False)
+    op.create_table(
         "idempotency_keys",
         sa.Column("user", sa.String(length=128), nullable=False),
         sa.Column("route", sa.String(length=64), nullable=False),
@@ -287,9 +309,14 @@ def upgrade() -> None:
         sa.Column("status_reason", sa.String(length=80), nullable=True),
         sa.Column("submitted_at", UTCDateTime(), nullable=True),
         sa.Column("approved_by", sa.String(length=128), nullable=True),
+        sa.Column("follows", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["follows"],
+            ["referrals.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("packet_id"),
@@ -467,6 +494,10 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_legal_holds_packet_id"), table_name="legal_holds")
     op.drop_table("legal_holds")
     op.drop_table("idempotency_keys")
+    op.drop_index(op.f("ix_follow_up_subject_ref"), table_name="follow_up")
+    op.drop_index(op.f("ix_follow_up_referral_packet_id"), table_name="follow_up")
+    op.drop_index(op.f("ix_follow_up_delete_by"), table_name="follow_up")
+    op.drop_table("follow_up")
     op.drop_index(op.f("ix_cases_office"), table_name="cases")
     op.drop_table("cases")
     op.drop_index(op.f("ix_access_events_subject"), table_name="access_events")

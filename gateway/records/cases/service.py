@@ -45,6 +45,7 @@ def case_read(node: Node, row: CaseRow) -> CaseRead:
         nationality=details.nationality,
         preferred_language=details.preferred_language,
         vulnerability_flags=sorted(f.value for f in details.vulnerability_flags),
+        sex=details.sex.value,
     )
 
 

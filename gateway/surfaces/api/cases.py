@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 
 from gateway.kit import idempotency
 from gateway.processes import status as events
+from gateway.processes import timeline as cases_timeline
 from gateway.records.cases import service
 from gateway.surfaces.api.deps import CallDep, IdempotencyKey
-from schemas.api import CaseCreate, CaseEventRead, CaseRead, ErrorRead
+from schemas.api import CaseCreate, CaseEventRead, CaseRead, ErrorRead, TimelineEntry
 from schemas.status import CaseEventCreate
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -54,3 +55,10 @@ def record_event(case_id: CaseId, body: CaseEventCreate, call: CallDep) -> CaseE
     recipient.
     """
     return events.record_case_event(call.session, call.node, call.user, case_id, body, call.now)
+
+
+@router.get("/{case_id}/timeline", responses=ERRORS)
+def timeline(case_id: CaseId, call: CallDep) -> list[TimelineEntry]:
+    """Every referral about the person and what became of it, with each partner's replies, plan
+    and monitoring rounds, in the order it happened (reading it is logged)."""
+    return cases_timeline.timeline(call.session, call.node, call.user, case_id, call.now)

@@ -7,12 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
+from gateway.exchange.followup import service as followup
 from gateway.exchange.inbox import receive, received
 from gateway.processes import status as events
 from gateway.surfaces.api.cases import ERRORS
 from gateway.surfaces.api.deps import CallDep, NodeDep, SessionDep
 from schemas.api import CaseEventRead, ReceivedReferralRead, ReceivedReferralSummary
 from schemas.envelope import SignedDocument
+from schemas.followup import (
+    FollowUpRead,
+    MonitoringCreate,
+    MonitoringRead,
+    NoteCreate,
+    PlanCreate,
+    ReplyCreate,
+)
 from schemas.status import CaseEventCreate
 
 federation = APIRouter(prefix="/federation/v1", tags=["federation"])
@@ -36,6 +45,15 @@ async def inbox(
         authorization=authorization,
         body=body,
     )
+
+
+PacketId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+
+
+@received_router.get("/monitoring/needs-more-assistance", responses=ERRORS)
+def needs_more_assistance(call: CallDep) -> list[FollowUpRead]:
+    """Monitoring rounds whose composite score fell below the programme's threshold."""
+    return followup.flagged(call.session, call.node, call.user, call.now)
 
 
 @received_router.get("", responses=ERRORS)
@@ -63,3 +81,40 @@ def report_event(
     return events.report_received_event(
         call.session, call.node, call.user, packet_id, body, call.now
     )
+
+
+@received_router.post(
+    "/{packet_id}/replies", status_code=201, responses={**ERRORS, 410: ERRORS[404]}
+)
+def reply(packet_id: PacketId, body: ReplyCreate, call: CallDep) -> FollowUpRead:
+    """Answer the referral: accepted, declined (a reason from the list; this node then deletes
+    what it held of it), needs information, person met, did not arrive, assistance delivered,
+    handed over."""
+    return followup.reply(call.session, call.node, call.user, packet_id, body, call.now)
+
+
+@received_router.post("/{packet_id}/plans", status_code=201, responses={**ERRORS, 410: ERRORS[404]})
+def plan(packet_id: PacketId, body: PlanCreate, call: CallDep) -> FollowUpRead:
+    """Return the reintegration plan written with the person (each one a new version)."""
+    return followup.plan(call.session, call.node, call.user, packet_id, body, call.now)
+
+
+@received_router.post(
+    "/{packet_id}/monitoring", status_code=201, responses={**ERRORS, 410: ERRORS[404]}
+)
+def monitoring(packet_id: PacketId, body: MonitoringCreate, call: CallDep) -> MonitoringRead:
+    """Record a round of the Reintegration Sustainability Survey: coded and scored here; only
+    the scores go to the sender. An answer outside an element's coding rule is a 422 naming it."""
+    return followup.monitor(call.session, call.node, call.user, packet_id, body, call.now)
+
+
+@received_router.post("/{packet_id}/notes", status_code=201, responses={**ERRORS, 410: ERRORS[404]})
+def note(packet_id: PacketId, body: NoteCreate, call: CallDep) -> FollowUpRead:
+    """Words to the referral's sender about it."""
+    return followup.note_to_sender(call.session, call.node, call.user, packet_id, body, call.now)
+
+
+@received_router.get("/{packet_id}/follow-up", responses={**ERRORS, 410: ERRORS[404]})
+def follow_up(packet_id: PacketId, call: CallDep) -> list[FollowUpRead]:
+    """Everything this node and the sender said about the referral (reading it is logged)."""
+    return followup.of_received(call.session, call.node, call.user, packet_id, call.now)

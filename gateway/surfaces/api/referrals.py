@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
+from gateway.exchange.followup import service as followup
 from gateway.exchange.referrals import service
 from gateway.kit import idempotency
 from gateway.processes import corrections
 from gateway.surfaces.api.cases import ERRORS
 from gateway.surfaces.api.deps import CallDep, IdempotencyKey
-from schemas.api import ReferralCorrectionCreate, ReferralCreate, ReferralRead
+from schemas.api import ReferralCorrectionCreate, ReferralCreate, ReferralRead, ReReferralCreate
+from schemas.followup import FollowUpRead, NoteCreate
 
 router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
 HexId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -63,3 +65,19 @@ def approve_referral(referral_id: HexId, call: CallDep) -> ReferralRead:
     until a second caseworker of the office (not its author) approves it; it is decided again and
     sealed now."""
     return service.approve_referral(call.session, call.node, call.user, referral_id, call.now)
+
+
+@router.post("/{referral_id}/rereferral", status_code=201, responses={**ERRORS, 409: ERRORS[422]})
+def refer_again(referral_id: HexId, body: ReReferralCreate, call: CallDep) -> ReferralRead:
+    """After the recipient declined, refer the person to another partner; the new referral is
+    linked to the declined one (``follows``) and decided again for its recipient."""
+    return service.refer_again(call.session, call.node, call.user, referral_id, body, call.now)
+
+
+@router.post("/{referral_id}/notes", status_code=201, responses=ERRORS)
+def note(referral_id: HexId, body: NoteCreate, call: CallDep) -> FollowUpRead:
+    """Words to the recipient about a delivered referral: an answer to its question, a comment on
+    its plan. Never to a government authority."""
+    return followup.note_to_recipient(
+        call.session, call.node, call.user, referral_id, body, call.now
+    )

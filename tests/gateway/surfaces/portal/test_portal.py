@@ -368,6 +368,7 @@ class TestExport:
             "given_name": a.given,
             "family_name": a.family,
             "age_uncertain": False,
+            "sex": "not_recorded",
         }
         # The one referral: to whom, which parts, and exactly what is still held of it.
         (packet,) = data.shared

@@ -1,0 +1,1 @@
+"""The follow-up of a referral, both ways: replies, reintegration plans, monitoring rounds, notes."""
