@@ -151,13 +151,19 @@ class MonitoringCreate(Inbound):
     answers: Annotated[dict[str, str | bool], Field(min_length=1, max_length=32)]
 
 
-class Scores(Inbound):
-    """Reintegration scores between 0 and 1: three dimensions and the composite."""
+#: A score between 0 and 1 in parts per ten thousand (0.1125 is 1125): signed documents are
+#: canonical JSON, which holds no floats.
+PerTenThousand = Annotated[int, Field(ge=0, le=10_000)]
 
-    economic: Annotated[float, Field(ge=0, le=1)] | None
-    social: Annotated[float, Field(ge=0, le=1)] | None
-    psychosocial: Annotated[float, Field(ge=0, le=1)] | None
-    composite: Annotated[float, Field(ge=0, le=1)] | None
+
+class Scores(Inbound):
+    """Reintegration scores, three dimensions and the composite, each in parts per ten thousand
+    of the scale from 0 to 1; ``None`` where no weighted element of it was answered."""
+
+    economic: PerTenThousand | None
+    social: PerTenThousand | None
+    psychosocial: PerTenThousand | None
+    composite: PerTenThousand | None
 
 
 class MonitoringContent(Inbound):

@@ -72,10 +72,11 @@ def age_band(date_of_birth: date | None, uncertain: bool, on: date) -> str:
     return "50+"
 
 
-def score_band(composite: float | None) -> str:
+def score_band(composite: int | None) -> str:
+    """The band of a composite score given in parts per ten thousand."""
     if composite is None:
         return "not scored"
-    for limit, band in ((0.25, "0-0.25"), (0.5, "0.25-0.5"), (0.75, "0.5-0.75")):
+    for limit, band in ((2500, "0-0.25"), (5000, "0.25-0.5"), (7500, "0.5-0.75")):
         if composite < limit:
             return band
     return "0.75-1"

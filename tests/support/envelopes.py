@@ -99,3 +99,34 @@ def rejected(response: Any) -> bool:
         and response.json()
         == {"error": "envelope_rejected", "detail": "the envelope was not accepted"}
     )
+
+
+def sealed_message(
+    sender: TestNode,
+    recipient: TestNode,
+    *,
+    kind: MessageKind,
+    content: dict[str, Any],
+    subject: str,
+    purpose: Purpose = Purpose.ARRIVAL_RECEPTION,
+) -> bytes:
+    """A follow-up message (no referral section) sealed by ``sender`` as its node would."""
+    now = sender.clock.now().replace(microsecond=0)
+    signing = sender.home.keyring().signing_key_at(now)
+    target_key = view_of(sender).current_encryption_key(recipient.node_id, now)
+    header = EnvelopeHeader(
+        kind=kind,
+        packet_id=secrets.token_hex(16),
+        sender=sender.node_id,
+        recipient=recipient.node_id,
+        purpose=purpose,
+        subject=subject,
+        consent_ref=secrets.token_hex(16),
+        sections=[],
+        created_at=now,
+        delete_by=now + timedelta(days=14),
+        sender_key_id=signing.key_id,
+        recipient_key_id=target_key.key_id,
+    )
+    sealed = seal(header, canonical_json(content), signing_key=signing, recipient_key=target_key)
+    return canonical_json(sealed.wire().model_dump())

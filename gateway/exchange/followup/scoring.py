@@ -6,7 +6,8 @@ its composite weight, and where each figure comes from. Pure: answers in, scores
 
 A dimension score is the sum of point x weight over the weighted elements answered in that
 dimension, divided by the sum of their weights; the composite likewise with composite weights
-over all of them. An element the table gives no weight is coded (so a wrong answer is refused)
+over all of them. Scores travel in parts per ten thousand (0.75 is 7500), as signed documents
+hold no floats. An element the table gives no weight is coded (so a wrong answer is refused)
 but not scored.
 
 Example::
@@ -121,10 +122,10 @@ def score(answers: dict[str, Any], table: ScoringTable | None = None) -> Result:
 
     composite = _weighted_mean([(e.composite_weight or 0, p) for e, p in weighted])
     scores = Scores(
-        economic=dimension(ReintegrationDimension.ECONOMIC),
-        social=dimension(ReintegrationDimension.SOCIAL),
-        psychosocial=dimension(ReintegrationDimension.PSYCHOSOCIAL),
-        composite=composite,
+        economic=_per_ten_thousand(dimension(ReintegrationDimension.ECONOMIC)),
+        social=_per_ten_thousand(dimension(ReintegrationDimension.SOCIAL)),
+        psychosocial=_per_ten_thousand(dimension(ReintegrationDimension.PSYCHOSOCIAL)),
+        composite=_per_ten_thousand(composite),
     )
     below = table.needs_more_assistance_below.composite
     return Result(
@@ -133,6 +134,10 @@ def score(answers: dict[str, Any], table: ScoringTable | None = None) -> Result:
         needs_more_assistance=composite is not None and composite < below,
         version=table.version,
     )
+
+
+def _per_ten_thousand(score: float | None) -> int | None:
+    return None if score is None else round(score * 10_000)
 
 
 def _weighted_mean(parts: list[tuple[float, float]]) -> float | None:
