@@ -44,6 +44,9 @@ TOTAL = "total"
 #: Most monitoring rounds read for one table.
 LIMIT = 100_000
 AGE_BANDS = ("0-17", "18-24", "25-34", "35-49", "50+", "unknown")
+#: What a suppressed cell reads: the same for a small cell and for one hidden to protect it, so
+#: that neither can be told from the other.
+SUPPRESSED = "suppressed"
 SCORE_BANDS = ("0-0.25", "0.25-0.5", "0.5-0.75", "0.75-1", "not scored")
 
 
@@ -84,8 +87,10 @@ def score_band(composite: int | None) -> str:
 
 def observations(session: Session, node: Node) -> list[Observation]:
     """Every monitoring round received here, reduced to what the tables count."""
-    view = node.directory()
     rows = followup.received_monitoring(session, LIMIT)
+    if not rows:
+        return []
+    view = node.directory()
     sent = {
         r.packet_id: r
         for r in referrals.by_packet_ids(session, {r.referral_packet_id for r in rows})
@@ -229,7 +234,7 @@ STATISTICS: dict[str, Statistic] = {
 
 
 def build(name: str, session: Session, node: Node, now: datetime) -> Report:
-    """The named statistic as a report: suppressed cells read ``<k``."""
+    """The named statistic as a report: suppressed cells read ``suppressed``."""
     del now
     try:
         statistic = STATISTICS[name]
@@ -242,16 +247,19 @@ def build(name: str, session: Session, node: Node, now: datetime) -> Report:
     rows = sorted({statistic.row_of(o) for o in found})
     min_count = node.settings.statistics_min_count
     built = table(counts, rows, list(statistic.columns), min_count, len(statistic.row_names))
-    hidden = f"<{min_count}"
     return Report(
         name=name,
-        title=f"{statistic.title} (cells under {min_count} people suppressed)",
+        title=statistic.title,
+        note=(
+            f"A cell of fewer than {min_count} people, and any cell that would let one be "
+            "worked out from a total, reads 'suppressed'."
+        ),
         columns=[*statistic.row_names, *built.columns],
         rows=[
             {
                 **dict(zip(statistic.row_names, r, strict=True)),
                 **{
-                    c: (hidden if built.values[(r, c)] is None else built.values[(r, c)])
+                    c: (SUPPRESSED if built.values[(r, c)] is None else built.values[(r, c)])
                     for c in built.columns
                 },
             }

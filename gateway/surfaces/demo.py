@@ -1,10 +1,13 @@
-"""``make demo``: a federation of two real nodes on loopback, and one referral through it.
+"""``make demo``: a federation of two real nodes on loopback, and a person's return through it.
 
 Builds a federation in a temporary folder (operator key, signed directory), creates a host-country
-mission node and an origin-country reception partner node (own keys, own SQLite database), starts
-both as separate processes, and then acts as their users over HTTP: a caseworker records a case,
-consent and a referral; the delivery worker seals and delivers it; the partner returns a signed
-receipt; a partner officer opens it and sees only what the sharing policy allows.
+mission node and an origin-country partner node for reception and reintegration (own keys, own
+SQLite database), starts both as separate processes, and then acts as their users over HTTP: a
+caseworker records a case, consent and a referral; the delivery worker seals and delivers it; the
+partner returns a signed receipt; a partner officer opens it and sees only what the sharing
+policy allows, accepts it and reports the person met; a reintegration referral comes back with a
+plan and assistance delivered, a monitoring round with scores; the DPO gets statistics that
+single nobody out; the person withdraws part of their consent; both access logs verify.
 
 Every step is checked; the last line is ``demo: OK`` only if all of them held. The demo prints
 field and section names, never the (synthetic) values.
@@ -153,6 +156,8 @@ class _Walk:
     dpo: str = ""
     case: dict[str, Any] = field(default_factory=dict)
     referral: dict[str, Any] = field(default_factory=dict)
+    reintegration: dict[str, Any] = field(default_factory=dict)
+    monitoring: dict[str, Any] = field(default_factory=dict)
 
     @property
     def as_caseworker(self) -> dict[str, str]:
@@ -192,11 +197,14 @@ def _walk(work: Path) -> None:
             _check_minimised,
             _deliver,
             _open_at_partner,
+            _partner_answers,
+            _reintegrate,
+            _monitor,
             _withdraw_medical,
             _check_access_logs,
         ):
             step(walk)
-    _step("8. Both nodes stopped")
+    _step("11. Both nodes stopped")
 
 
 def _create_federation(walk: _Walk) -> None:
@@ -228,7 +236,7 @@ def _create_federation(walk: _Walk) -> None:
     )
     for home, roles, port in (
         (host_home, "host_mission", host_port),
-        (partner_home, "reception_partner", partner_port),
+        (partner_home, "reception_partner,reintegration_partner", partner_port),
     ):
         _avrr("node", "export", home, "--out", home / "public.json")
         _avrr(
@@ -435,8 +443,166 @@ def _open_at_partner(walk: _Walk) -> None:
     _check(denied.status_code == 401, "a token from another node is refused by the partner")
 
 
+def _reply(walk: _Walk, packet_id: str, **body: Any) -> dict[str, Any]:
+    return dict(
+        _json(
+            httpx.post(
+                f"{walk.partner}/api/v1/received/{packet_id}/replies",
+                headers=walk.as_officer,
+                json=body,
+            ),
+            201,
+            f"reply {body['kind']}",
+        )
+    )
+
+
+def _timeline(walk: _Walk) -> list[dict[str, Any]]:
+    return list(
+        _json(
+            httpx.get(
+                f"{walk.host}/api/v1/cases/{walk.case['id']}/timeline", headers=walk.as_caseworker
+            ),
+            200,
+            "read the case's timeline",
+        )
+    )
+
+
+def _partner_answers(walk: _Walk) -> None:
+    _step("6. The partner answers: accepted, then the person met on arrival")
+    packet = walk.referral["packet_id"]
+    _reply(walk, packet, kind="accepted")
+    _reply(walk, packet, kind="person_met")
+    print("    " + _avrr("worker", walk.partner_home, "--once").replace("\n", "; "))
+    whats = [e["what"] for e in _timeline(walk)]
+    _check(
+        whats.count("reply") == 2,
+        "both signed replies reached the host, bound to the referral, with their proofs",
+    )
+    _check(
+        "event: arrival" in whats,
+        "'person met' recorded the arrival on the case: retention dates count from it",
+    )
+
+
+def _reintegrate(walk: _Walk) -> None:
+    _step("7. Reintegration: a referral, the plan written with the person, assistance delivered")
+    for purpose in ("reintegration_assistance", "reintegration_monitoring"):
+        _json(
+            httpx.post(
+                f"{walk.host}/api/v1/cases/{walk.case['id']}/consents",
+                headers=walk.as_caseworker,
+                json={
+                    "purpose": purpose,
+                    "recipient": "origin-reception",
+                    "sections": ["arrival", "reintegration"],
+                    "method": "signed_form",
+                    "language": "fr",
+                    "informed_of_risks": True,
+                },
+            ),
+            201,
+            f"record consent for {purpose}",
+        )
+    walk.reintegration = _refer_for(walk, "reintegration_assistance")
+    walk.monitoring = _refer_for(walk, "reintegration_monitoring")
+    print("    " + _avrr("worker", walk.host_home, "--once").replace("\n", "; "))
+    packet = walk.reintegration["packet_id"]
+    _json(
+        httpx.post(
+            f"{walk.partner}/api/v1/received/{packet}/plans",
+            headers=walk.as_officer,
+            json={
+                "goals": [{"dimension": "economic", "level": "individual", "goal": "a small shop"}],
+                "assistance_planned": ["business_support", "in_kind"],
+                "review_dates": ["2027-06-01"],
+                "agreed_with_person": True,
+            },
+        ),
+        201,
+        "return the reintegration plan",
+    )
+    _reply(walk, packet, kind="assistance_delivered", items=["in_kind"], amount="500_to_1000")
+    print("    " + _avrr("worker", walk.partner_home, "--once").replace("\n", "; "))
+    whats = [e["what"] for e in _timeline(walk)]
+    _check("reintegration_plan" in whats, "the plan reached the host under the person's consent")
+    _check(
+        "event: assistance_started" in whats,
+        "'assistance delivered' recorded that assistance started",
+    )
+
+
+def _refer_for(walk: _Walk, purpose: str) -> dict[str, Any]:
+    return dict(
+        _json(
+            httpx.post(
+                f"{walk.host}/api/v1/referrals",
+                headers=walk.as_caseworker,
+                json={
+                    "case_id": walk.case["id"],
+                    "recipient": "origin-reception",
+                    "purpose": purpose,
+                    "transfer_ground": "explicit_consent_informed_of_risks",
+                    "content": {
+                        "arrival": REFERRAL_CONTENT["arrival"],
+                        "reintegration": REFERRAL_CONTENT["reintegration"],
+                    },
+                },
+            ),
+            201,
+            f"refer for {purpose}",
+        )
+    )
+
+
+def _monitor(walk: _Walk) -> None:
+    _step("8. A monitoring round: scores at the host, and statistics that single nobody out")
+    scored = _json(
+        httpx.post(
+            f"{walk.partner}/api/v1/received/{walk.monitoring['packet_id']}/monitoring",
+            headers=walk.as_officer,
+            json={
+                "round_months": 3,
+                "conducted_on": "2026-12-01",
+                "answers": {
+                    "economic_satisfaction": "satisfied",
+                    "ability_to_borrow": "yes",
+                    "housing_access": "good",
+                    "social_participation": "often",
+                    "support_network": "some",
+                },
+            },
+        ),
+        201,
+        "record the monitoring round",
+    )
+    _check(
+        scored["scores"]["composite"] is not None,
+        f"the survey was coded and scored at the partner ({scored['scoring_version']})",
+    )
+    print("    " + _avrr("worker", walk.partner_home, "--once").replace("\n", "; "))
+    rounds = [e for e in _timeline(walk) if e["what"] == "monitoring"]
+    _check(
+        [r["content"]["scores"] for r in rounds] == [scored["scores"]]
+        and "answers" not in rounds[0]["content"],
+        "the scores reached the host; the answers stayed with the partner",
+    )
+    statistic = _json(
+        httpx.get(f"{walk.host}/api/v1/statistics/score-distribution", headers=walk.as_dpo),
+        200,
+        "produce the score distribution",
+    )
+    hidden = [v for row in statistic["rows"] for v in row.values() if v == "suppressed"]
+    shown = [v for row in statistic["rows"] for v in row.values() if isinstance(v, int) and v]
+    _check(
+        bool(hidden) and not shown,
+        "the statistics hide every cell of fewer than 10 people (here: all of them)",
+    )
+
+
 def _withdraw_medical(walk: _Walk) -> None:
-    _step("6. The person withdraws consent for the medical section only")
+    _step("9. The person withdraws consent for the medical section only")
     withdrawal = _json(
         httpx.post(
             f"{walk.host}/api/v1/cases/{walk.case['id']}/withdrawals",
@@ -477,7 +643,7 @@ def _withdraw_medical(walk: _Walk) -> None:
 
 
 def _check_access_logs(walk: _Walk) -> None:
-    _step("7. The access logs: partner notices reach the host; both logs are checkpointed")
+    _step("10. The access logs: partner notices reach the host; both logs are checkpointed")
     print("    partner: " + _avrr("worker", walk.partner_home, "--once").replace("\n", "; "))
     print("    host: " + _avrr("worker", walk.host_home, "--once").replace("\n", "; "))
     for name, home in (("host", walk.host_home), ("partner", walk.partner_home)):

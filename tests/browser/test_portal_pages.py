@@ -173,6 +173,25 @@ class TestDpoPages:
             expect(row).to_contain_text(partner.node_id)
         screenshot(desk, "transfers")
 
+    def test_dpo_reads_a_statistic_with_its_csv(
+        self, desk: Page, host: TestNode, screenshot: Screenshot
+    ) -> None:
+        desk.goto("/dpo/")
+        desk.get_by_label("Staff token").fill(host.token(StaffRole.DPO))
+        desk.get_by_role("button", name="Sign in").click()
+        expect(desk.get_by_role("img", name="People per band of composite score")).to_be_visible()
+
+        desk.get_by_role("link", name="score-distribution", exact=True).click()
+
+        expect(desk).to_have_url(re.compile(r"/dpo/statistics/score-distribution$"))
+        expect(desk.get_by_role("heading", level=1)).to_have_text(
+            "Composite reintegration scores, by country of return and round"
+        )
+        expect(desk.get_by_text("fewer than 10 people")).to_be_visible()
+        csv = desk.get_by_role("link", name="Download as CSV")
+        expect(csv).to_have_attribute("href", "/dpo/statistics/score-distribution.csv")
+        screenshot(desk, "statistic")
+
     def test_caseworker_token_is_refused(self, desk: Page, host: TestNode) -> None:
         desk.goto("/dpo/")
         desk.get_by_label("Staff token").fill(host.token(StaffRole.CASEWORKER))

@@ -22,7 +22,7 @@ def statistic(
     name: Annotated[str, Path(pattern=r"^[a-z-]{1,40}$")], call: CallDep, format: Format = "json"
 ) -> Any:
     """One of: monitoring-counts, score-distribution, score-distribution-by-group. Cells under
-    the minimum count, and what would reveal them, read ``<k``. Producing one is logged."""
+    the minimum count, and what would reveal them, read ``suppressed``. Producing one is logged."""
     built = statistics.produce(call.session, call.node, call.user, name, call.now)
     if format == "csv":
         return PlainTextResponse(
@@ -30,4 +30,10 @@ def statistic(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{built.name}.csv"'},
         )
-    return {"name": built.name, "title": built.title, "columns": built.columns, "rows": built.rows}
+    return {
+        "name": built.name,
+        "title": built.title,
+        "note": built.note,
+        "columns": built.columns,
+        "rows": built.rows,
+    }

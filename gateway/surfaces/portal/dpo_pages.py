@@ -21,6 +21,7 @@ from gateway.exchange.referrals import repository as referrals
 from gateway.kit.auth import Principal
 from gateway.kit.errors import GatewayError
 from gateway.kit.node import Node
+from gateway.processes import statistics
 from gateway.processes.audit import reports
 from gateway.processes.audit import service as audit
 from gateway.records.accesslog import repository as accesslog
@@ -74,6 +75,8 @@ def overview(request: Request, db: SessionDep, node: NodeDep) -> Response:
         accesses=accesses_per_partner(db, now),
         due=deletions_due(db, now),
         reports=sorted(reports.REPORTS),
+        statistics=sorted(statistics.STATISTICS),
+        scores=scores_chart(db, node),
         unplaced=accesslog.unplaced(db),
     )
 
@@ -153,6 +156,24 @@ def report(name: ReportName, request: Request, db: SessionDep, node: NodeDep) ->
     return render(row.language, "dpo_report.html", csrf=row.csrf, report=built)
 
 
+@router.get("/statistics/{name}", response_class=HTMLResponse)
+def statistic(name: ReportName, request: Request, db: SessionDep, node: NodeDep) -> Response:
+    """A statistic as a table (or CSV): every suppressed cell reads ``suppressed``."""
+    row = _signed_in(db, request, node)
+    if row is None:
+        return _to_sign_in()
+    built = statistics.produce(
+        db, node, _principal(row), name.removesuffix(".csv"), node.clock.now()
+    )
+    if name.endswith(".csv"):
+        return PlainTextResponse(
+            reports.to_csv(built),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{built.name}.csv"'},
+        )
+    return render(row.language, "dpo_report.html", csrf=row.csrf, report=built, kind="statistics")
+
+
 def _report(db: Session, node: Node, row: PortalSessionRow, name: str) -> reports.Report:
     return audit.report(db, node, _principal(row), name, node.clock.now())
 
@@ -178,6 +199,18 @@ def accesses_per_partner(db: Session, now: datetime) -> dict[str, Any]:
         "counts": counts,
         "peak": max(counts.values(), default=0),
     }
+
+
+def scores_chart(db: Session, node: Node) -> dict[str, Any]:
+    """Composite reintegration scores of everyone monitored, by band: the statistic's totals
+    row, suppressed cells left as they are (drawn empty, labelled ``suppressed``). Not logged: it
+    shows nothing the statistic would not."""
+    built = statistics.build("score-distribution", db, node, node.clock.now())
+    totals = built.rows[-1] if built.rows else {}
+    bands = list(statistics.SCORE_BANDS)
+    counts = {band: totals.get(band, 0) for band in bands}
+    numbers = [v for v in counts.values() if isinstance(v, int)]
+    return {"bands": bands, "counts": counts, "peak": max(numbers, default=0)}
 
 
 def deletions_due(db: Session, now: datetime) -> dict[str, Any]:

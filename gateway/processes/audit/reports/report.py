@@ -30,12 +30,14 @@ ROW_LIMIT = 10_000
 
 @dataclass(frozen=True)
 class Report:
-    """One report: rows of plain values (str, int, bool, None or lists of str)."""
+    """One report: rows of plain values (str, int, bool, None or lists of str), and a note
+    on how to read them where the title is not enough."""
 
     name: str
     title: str
     columns: list[str]
     rows: list[dict[str, object]] = field(default_factory=list)
+    note: str = ""
 
 
 Builder = Callable[[Session, Node, datetime], Report]
