@@ -1,8 +1,11 @@
 """Statistics that cannot single anyone out: who was monitored, and how their reintegration
 scores fall, by country of return, monitoring round, sex and age band.
 
-Every table has margins (row totals, column totals, the grand total). Every cell, margins
-included, counting from 1 to ``min_count - 1`` people is suppressed (primary suppression); then,
+Every table has margins (row totals, column totals, the grand total). A table by round counts
+monitoring rounds, each person at most once per round (their latest record of it), so a total
+over rounds counts a person once per round; a table without the round counts each person once,
+at their latest round. Every cell, margins included, that holds from 1 to ``min_count - 1``
+different people is suppressed (primary suppression), whatever its count; then,
 until nothing changes, any row or column in which exactly one value is suppressed gets a second
 one suppressed, the smallest positive value left in it (or its total), so that no suppressed
 value can be worked out from its line's total (secondary suppression). Zero cells show: nobody
@@ -52,8 +55,11 @@ SCORE_BANDS = ("0-0.25", "0.25-0.5", "0.5-0.75", "0.75-1", "not scored")
 
 @dataclass(frozen=True)
 class Observation:
-    """One monitoring round of one person, as statistics see it: no id, no date, no name."""
+    """One monitoring round of one person, as statistics see it: no name, and the person's
+    case id only to count people (it never leaves this module)."""
 
+    person: str
+    conducted: date
     country: str
     round_months: int
     sex: str
@@ -110,6 +116,8 @@ def observations(session: Session, node: Node) -> list[Observation]:
         conducted = date.fromisoformat(content["conducted_on"])
         found.append(
             Observation(
+                person=case.id,
+                conducted=conducted,
                 country=country,
                 round_months=int(content["round_months"]),
                 sex=details.sex.value,
@@ -117,7 +125,20 @@ def observations(session: Session, node: Node) -> list[Observation]:
                 score_band=score_band(content["scores"]["composite"]),
             )
         )
-    return found
+    return latest(found, key=lambda o: (o.person, o.round_months))
+
+
+def latest(
+    found: list[Observation], key: Callable[[Observation], tuple[str | int, ...]]
+) -> list[Observation]:
+    """The latest observation (by round, then date) of each ``key``: one per person and round,
+    or one per person."""
+    kept: dict[tuple[str | int, ...], Observation] = {}
+    for o in found:
+        now = kept.get(key(o))
+        if now is None or (o.round_months, o.conducted) > (now.round_months, now.conducted):
+            kept[key(o)] = o
+    return list(kept.values())
 
 
 # -- tables with margins, suppressed ----------------------------------------------------------------
@@ -140,9 +161,11 @@ def table(
     columns: Sequence[str],
     min_count: int,
     width: int,
+    members: dict[Key, set[str]] | None = None,
 ) -> Table:
     """The table of ``counts`` (rows of ``width`` labels) with its margins, primary and
-    secondary suppression applied."""
+    secondary suppression applied. ``members`` names who is counted in each cell, where one
+    person can count in several (rounds): a cell is then small by its number of people."""
     all_row = tuple(ALL for _ in range(width))
     full: dict[Key, int] = {}
     for r in rows:
@@ -151,7 +174,8 @@ def table(
         full[(r, TOTAL)] = sum(full[(r, c)] for c in columns)
     for c in [*columns, TOTAL]:
         full[(all_row, c)] = sum(full[(r, c)] for r in rows)
-    suppressed = {key for key, value in full.items() if 0 < value < min_count}
+    people = _people(members, rows, columns, all_row) if members is not None else full
+    suppressed = {key for key, value in full.items() if 0 < value and people[key] < min_count}
     lines = [[(r, c) for c in [*columns, TOTAL]] for r in [*rows, all_row]] + [
         [(r, c) for r in [*rows, all_row]] for c in [*columns, TOTAL]
     ]
@@ -168,6 +192,26 @@ def table(
         key: (None if key in suppressed else value) for key, value in full.items()
     }
     return Table(rows=[*rows, all_row], columns=[*columns, TOTAL], values=values)
+
+
+def _people(
+    members: dict[Key, set[str]],
+    rows: Sequence[tuple[str, ...]],
+    columns: Sequence[str],
+    all_row: tuple[str, ...],
+) -> dict[Key, int]:
+    """How many different people each cell of the table, margins included, counts."""
+    found: dict[Key, set[str]] = {}
+    for r in [*rows, all_row]:
+        for c in [*columns, TOTAL]:
+            found[(r, c)] = set().union(
+                *(
+                    members.get((r2, c2), set())
+                    for r2 in (rows if r == all_row else [r])
+                    for c2 in (columns if c == TOTAL else [c])
+                )
+            )
+    return {key: len(who) for key, who in found.items()}
 
 
 def _second(line: list[Key], full: dict[Key, int], suppressed: set[Key]) -> Key:
@@ -206,6 +250,8 @@ class Statistic:
     row_of: Callable[[Observation], tuple[str, ...]]
     columns: Sequence[str]
     column_of: Callable[[Observation], str]
+    #: Without the round among the rows, each person counts once, at their latest round.
+    by_round: bool = True
 
 
 STATISTICS: dict[str, Statistic] = {
@@ -229,6 +275,7 @@ STATISTICS: dict[str, Statistic] = {
         row_of=lambda o: (o.sex, o.age_band),
         columns=SCORE_BANDS,
         column_of=lambda o: o.score_band,
+        by_round=False,
     ),
 }
 
@@ -241,18 +288,30 @@ def build(name: str, session: Session, node: Node, now: datetime) -> Report:
     except KeyError:
         raise NotFound("statistic") from None
     found = observations(session, node)
-    counts: Counter[tuple[tuple[str, ...], str]] = Counter(
-        (statistic.row_of(o), statistic.column_of(o)) for o in found
-    )
+    if not statistic.by_round:
+        found = latest(found, key=lambda o: (o.person,))
+    counts: Counter[Key] = Counter()
+    members: dict[Key, set[str]] = {}
+    for o in found:
+        key = (statistic.row_of(o), statistic.column_of(o))
+        counts[key] += 1
+        members.setdefault(key, set()).add(o.person)
     rows = sorted({statistic.row_of(o) for o in found})
     min_count = node.settings.statistics_min_count
-    built = table(counts, rows, list(statistic.columns), min_count, len(statistic.row_names))
+    width = len(statistic.row_names)
+    built = table(counts, rows, list(statistic.columns), min_count, width, members)
     return Report(
         name=name,
         title=statistic.title,
         note=(
-            f"A cell of fewer than {min_count} people, and any cell that would let one be "
-            "worked out from a total, reads 'suppressed'."
+            (
+                "Counts are monitoring rounds: a person counts once in each round, so a total over "
+                "rounds may count them more than once. "
+                if statistic.by_round
+                else "Each person counts once, at their latest monitoring round. "
+            )
+            + f"A cell of fewer than {min_count} different people, and any cell that would let "
+            "one be worked out from a total, reads 'suppressed'."
         ),
         columns=[*statistic.row_names, *built.columns],
         rows=[

@@ -10,7 +10,17 @@ from itertools import product
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.processes.statistics import TOTAL, Table, age_band, recoverable, score_band, table
+from gateway.processes.statistics import (
+    ALL,
+    TOTAL,
+    Observation,
+    Table,
+    age_band,
+    latest,
+    recoverable,
+    score_band,
+    table,
+)
 
 ROWS = [("SN", "3"), ("SN", "6"), ("ML", "3")]
 COLUMNS = ["a", "b", "c"]
@@ -90,6 +100,54 @@ class TestSuppression:
         assert recoverable(built) == []
         # No value between 1 and 9 is ever shown.
         assert all(value is None or value == 0 or value >= 10 for value in built.values.values())
+
+
+class TestPeopleNotRounds:
+    def test_a_total_over_rounds_of_too_few_people_is_hidden_however_many_rounds(self) -> None:
+        # Five people in column a and five others in column b, each monitored at 3 and at 6
+        # months in SN: their totals over rounds count 10 rounds but only five people.
+        five_a = {f"a{i}" for i in range(5)}
+        five_b = {f"b{i}" for i in range(5)}
+        members = {
+            (ROWS[0], "a"): five_a,
+            (ROWS[1], "a"): five_a,
+            (ROWS[0], "b"): five_b,
+            (ROWS[1], "b"): five_b,
+            **{(row, "c"): {f"c{n}{i}" for i in range(20)} for n, row in enumerate(ROWS)},
+        }
+        rounds = Counter({key: len(who) for key, who in members.items()})
+
+        counted_as_rounds = table(rounds, ROWS, COLUMNS, 10, 2)
+        counted_as_people = table(rounds, ROWS, COLUMNS, 10, 2, members)
+
+        total = (ALL, ALL)
+        assert [counted_as_rounds.values[(total, c)] for c in COLUMNS] == [10, 10, 60]
+        assert [counted_as_people.values[(total, c)] for c in COLUMNS] == [None, None, 60]
+        assert recoverable(counted_as_people) == []
+
+    def test_each_person_and_round_counts_once_at_its_latest_record(self) -> None:
+        def seen(person: str, months: int, day: int, band: str) -> Observation:
+            return Observation(person, date(2027, 1, day), "SN", months, "female", "25-34", band)
+
+        found = [
+            seen("p", 3, 1, "0-0.25"),
+            seen("p", 3, 9, "0.25-0.5"),  # the round recorded again, later
+            seen("p", 6, 2, "0.75-1"),
+            seen("q", 3, 5, "0.5-0.75"),
+        ]
+
+        per_round = latest(found, key=lambda o: (o.person, o.round_months))
+        per_person = latest(found, key=lambda o: (o.person,))
+
+        assert sorted((o.person, o.round_months, o.score_band) for o in per_round) == [
+            ("p", 3, "0.25-0.5"),
+            ("p", 6, "0.75-1"),
+            ("q", 3, "0.5-0.75"),
+        ]
+        assert sorted((o.person, o.score_band) for o in per_person) == [
+            ("p", "0.75-1"),
+            ("q", "0.5-0.75"),
+        ]
 
 
 class TestBands:
