@@ -175,7 +175,7 @@ def table(
     for c in [*columns, TOTAL]:
         full[(all_row, c)] = sum(full[(r, c)] for r in rows)
     people = _people(members, rows, columns, all_row) if members is not None else full
-    suppressed = {key for key, value in full.items() if 0 < value and people[key] < min_count}
+    suppressed = {key for key, value in full.items() if value > 0 and people[key] < min_count}
     lines = [[(r, c) for c in [*columns, TOTAL]] for r in [*rows, all_row]] + [
         [(r, c) for r in [*rows, all_row]] for c in [*columns, TOTAL]
     ]
