@@ -13,7 +13,7 @@ AVRR_TEST_DATABASE ?= sqlite
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test test-postgres test-browser lint format clean messages
+.PHONY: install demo test test-postgres test-browser lint format clean messages fonts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test-browser: $(STAMP) $(CHROMIUM)
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o gateway/surfaces/portal/locales/messages.pot --no-location --omit-header .
 	$(BIN)/pybabel update -i gateway/surfaces/portal/locales/messages.pot -d gateway/surfaces/portal/locales --no-fuzzy-matching
+
+# The portal's web fonts from Debian's fonts-noto-core (apt-get install fonts-noto-core); the
+# WOFF2 files are committed, so nodes need neither.
+fonts: $(STAMP)
+	$(BIN)/python scripts/portal_fonts.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

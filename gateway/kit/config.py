@@ -15,8 +15,9 @@ import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CONFIG_FILE = "node.json"
@@ -48,6 +49,27 @@ class Settings(BaseSettings):
     #: Statistics: a cell counting fewer people than this is suppressed (with what would
     #: reveal it).
     statistics_min_count: int = Field(default=10, ge=2, le=1000)
+    #: The time zone pages show times in (IANA name, such as ``Africa/Tunis``).
+    time_zone: str = "UTC"
+    #: The address people reach this node's portal at, printed on access cards
+    #: (``https://avrr.example.org``); empty: the address the card was requested at.
+    public_url: str = ""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("public_url is a web address: https://...")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -34,6 +34,7 @@ from gateway.surfaces.api.inbox import federation, received_router
 from gateway.surfaces.api.referrals import router as referrals_router
 from gateway.surfaces.api.statistics import router as statistics_router
 from gateway.surfaces.portal.dpo_pages import router as dpo_pages_router
+from gateway.surfaces.portal.dpo_questions import router as dpo_questions_router
 from gateway.surfaces.portal.endpoints import router as cards_router
 from gateway.surfaces.portal.security import BrowserHeaders
 from gateway.surfaces.portal.web import router as portal_router
@@ -68,6 +69,7 @@ def create_app(
         cards_router,
         portal_router,
         dpo_pages_router,
+        dpo_questions_router,
     )
     for router in routers:
         app.include_router(router)

@@ -38,7 +38,7 @@ def _consent(page: Page, purpose: str) -> Locator:
 
 class TestHistory:
     def test_signed_in_person_reads_who_handled_their_case(
-        self, portal: Page, card: Card, partner: TestNode, screenshot: Screenshot
+        self, portal: Page, card: Card, host: TestNode, partner: TestNode, screenshot: Screenshot
     ) -> None:
         response = sign_in(portal, card)
 
@@ -46,11 +46,15 @@ class TestHistory:
         expect(portal).to_have_url(re.compile(r"/portal/home$"))
         for what in ("opened your file", "recorded your consent", "sent a referral"):
             expect(_history_row(portal, what).first).to_be_visible()
-        expect(_history_row(portal, "opened a referral")).to_contain_text(partner.node_id)
+        # Who, in words: the partner's name from the directory, never its id or a user id.
+        expect(_history_row(portal, "opened a referral")).to_contain_text(
+            f"a staff member of {partner.organisation}"
+        )
+        expect(_history_row(portal, "opened a referral")).not_to_contain_text(partner.node_id)
         # Placed in the sealed log before the person came; their own visit is still waiting.
         expect(_history_row(portal, "opened your file").first).to_contain_text("yes")
         expect(_history_row(portal, "signed in")).to_contain_text("soon")
-        expect(_history_row(portal, "sent a referral")).to_contain_text("host-mission")
+        expect(_history_row(portal, "sent a referral")).to_contain_text(host.organisation)
         screenshot(portal, "history")
 
 
@@ -64,10 +68,17 @@ class TestWithdrawal:
 
         arrival.get_by_role("button", name="Withdraw this consent").click()
 
+        # First what will happen, and a way back; nothing is withdrawn yet.
+        expect(portal.get_by_role("heading", level=1)).to_have_text("Withdraw your consent?")
+        expect(portal.get_by_role("main")).to_contain_text("will be told at once to delete")
+        with host.sessions() as db:
+            assert db.scalars(select(WithdrawalRow)).all() == []
+        portal.get_by_role("button", name="Yes, withdraw my consent").click()
+
         expect(portal.get_by_role("status")).to_contain_text("Your consent is withdrawn")
-        expect(arrival).to_contain_text("Status: withdrawn.")
+        expect(arrival).to_contain_text("withdrawn")
         expect(arrival.get_by_role("button", name="Withdraw this consent")).to_have_count(0)
-        expect(support).to_contain_text("Status: given.")
+        expect(support).to_contain_text("given")
         expect(support.get_by_role("button", name="Withdraw this consent")).to_be_visible()
         with host.sessions() as db:
             withdrawals = db.scalars(
@@ -97,7 +108,7 @@ class TestCopy:
         portal.get_by_role("link", name="A copy to read or print").click()
 
         expect(portal.get_by_role("heading", level=1)).to_have_text("A copy of your data")
-        expect(portal.get_by_text(f"Your file reference: {card.case_id}")).to_be_visible()
+        expect(portal.get_by_text(card.case_id)).to_be_visible()
 
 
 class TestLanguage:
@@ -155,22 +166,26 @@ class TestDpoPages:
         desk.get_by_role("button", name="Sign in").click()
 
         expect(desk.get_by_role("heading", level=1)).to_have_text("Access log and deletions")
-        # The partner opened the packet once this week (2026-W45 on the fake clock).
-        openings = desk.get_by_role("img", name=f"Openings by {partner.node_id} per week")
-        expect(openings).to_contain_text("2026-W45")
+        # The partner opened the packet once this week (2026-W45 on the fake clock), shown as
+        # the day the week starts, and the partner by its name.
+        openings = desk.get_by_role("img", name=f"Openings by {partner.organisation} per week")
+        expect(openings).to_contain_text("Nov 2")
         expect(openings.locator("rect").last).not_to_have_attribute("width", "0")
         expect(desk.get_by_role("img", name="Sections to delete per week")).to_be_visible()
         screenshot(desk, "overview")
 
-        desk.get_by_role("link", name="transfers", exact=True).click()
+        desk.get_by_role("link", name="Register of cross-border transfers", exact=True).click()
 
         expect(desk).to_have_url(re.compile(r"/dpo/reports/transfers$"))
-        # One row per data category of the one delivered packet (to the partner in SN).
+        # One row per data category of the one delivered packet (to the partner in SN), in
+        # words: the country's name, the kind of data, the ground, the partner's name.
         rows = desk.get_by_role("table").locator("tbody tr")
-        expect(rows.locator("td:nth-child(3)")).to_have_text(["arrival", "medical", "travel"])
+        expect(rows.locator("td:nth-child(3) bdi")).to_have_text(["arrival", "health", "travel"])
         for row in rows.all():
-            expect(row).to_contain_text("SN")
-            expect(row).to_contain_text(partner.node_id)
+            expect(row).to_contain_text("Senegal")
+            expect(row).to_contain_text("consent, after being told the risks")
+            expect(row).to_contain_text(partner.organisation)
+            expect(row).not_to_contain_text(partner.node_id)
         screenshot(desk, "transfers")
 
     def test_dpo_reads_a_statistic_with_its_csv(
@@ -181,7 +196,9 @@ class TestDpoPages:
         desk.get_by_role("button", name="Sign in").click()
         expect(desk.get_by_role("img", name="People per band of composite score")).to_be_visible()
 
-        desk.get_by_role("link", name="score-distribution", exact=True).click()
+        desk.get_by_role(
+            "link", name="Composite reintegration scores, by country of return and round"
+        ).click()
 
         expect(desk).to_have_url(re.compile(r"/dpo/statistics/score-distribution$"))
         expect(desk.get_by_role("heading", level=1)).to_have_text(

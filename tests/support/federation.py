@@ -93,11 +93,17 @@ class TestNode:
     ) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role, user=user, office=office)}"}
 
+    @property
+    def organisation(self) -> str:
+        """The organisation's name in the directory: "Origin Reception (test)" for the node
+        ``origin-reception``, so a page showing a name can be told from one showing the id."""
+        return f"{self.node_id.replace('-', ' ').title()} (test)"
+
     def record(self) -> NodeRecord:
         keys = self.home.public_keys()
         return NodeRecord(
             node_id=self.node_id,
-            organisation=f"{self.node_id} (test)",
+            organisation=self.organisation,
             country=self.country,
             region=self.region,
             roles=self.roles,

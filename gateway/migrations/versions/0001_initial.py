@@ -270,6 +270,27 @@ def upgrade() -> None:
         op.f("ix_correction_requests_case_id"), "correction_requests", ["case_id"], unique=False
     )
     op.create_table(
+        "person_questions",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.String(length=32), nullable=False),
+        sa.Column("asked_at", UTCDateTime(), nullable=False),
+        sa.Column("sealed_text", sa.LargeBinary(), nullable=False),
+        sa.Column("sealed_answer", sa.LargeBinary(), nullable=True),
+        sa.Column("answered_at", UTCDateTime(), nullable=True),
+        sa.Column("answered_by", sa.String(length=128), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["cases.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        op.f("ix_person_questions_asked_at"), "person_questions", ["asked_at"], unique=False
+    )
+    op.create_index(
+        op.f("ix_person_questions_case_id"), "person_questions", ["case_id"], unique=False
+    )
+    op.create_table(
         "received_sections",
         sa.Column("packet_id", sa.String(length=32), nullable=False),
         sa.Column("section", sa.String(length=20), nullable=False),
@@ -469,6 +490,9 @@ def downgrade() -> None:
     op.drop_table("referrals")
     op.drop_index(op.f("ix_received_sections_delete_by"), table_name="received_sections")
     op.drop_table("received_sections")
+    op.drop_index(op.f("ix_person_questions_case_id"), table_name="person_questions")
+    op.drop_index(op.f("ix_person_questions_asked_at"), table_name="person_questions")
+    op.drop_table("person_questions")
     op.drop_index(op.f("ix_correction_requests_case_id"), table_name="correction_requests")
     op.drop_table("correction_requests")
     op.drop_index(op.f("ix_consents_case_id"), table_name="consents")

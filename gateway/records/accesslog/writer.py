@@ -66,6 +66,9 @@ class Action(StrEnum):
     PORTAL_VIEWED = "portal_viewed"
     CORRECTION_REQUESTED = "correction_requested"
     CORRECTION_ANSWERED = "correction_answered"
+    QUESTION_ASKED = "question_asked"
+    QUESTION_READ = "question_read"
+    QUESTION_ANSWERED = "question_answered"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Tables of access cards, portal sessions, sign-in throttling, and correction requests.
+"""Tables of access cards, portal sessions, sign-in throttling, correction requests, and the
+person's questions and complaints to the DPO.
 
 Nothing here holds a secret or a person's data in the clear: a card's code only as an argon2id
 hash, a session only as the SHA-256 of its token, a correction request's text sealed under the
@@ -78,5 +79,22 @@ class CorrectionRequestRow(Base):
     #: What the person wrote, sealed under their data key.
     sealed_text: Mapped[bytes] = mapped_column(LargeBinary())
     status: Mapped[CorrectionStatus] = mapped_column(String(12))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class PersonQuestionRow(Base):
+    """The person writes to the DPO (a question or a complaint); the DPO answers. Never sent to
+    another node."""
+
+    __tablename__ = "person_questions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    #: What the person wrote, sealed under their data key.
+    sealed_text: Mapped[bytes] = mapped_column(LargeBinary())
+    #: The DPO's answer, sealed under the person's data key; none until answered.
+    sealed_answer: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     answered_by: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -12,9 +12,9 @@ from gateway.kit import idempotency
 from gateway.processes import withdrawal
 from gateway.records.consents import consent_receipt as receipt
 from gateway.records.consents import service
-from gateway.surfaces import consent_receipt_page
 from gateway.surfaces.api.cases import ERRORS, CaseId
 from gateway.surfaces.api.deps import Call, CallDep, IdempotencyKey
+from gateway.surfaces.portal.receipt_page import CSP, receipt_html
 from schemas.common import LanguageCode
 from schemas.consent import (
     ConsentCreate,
@@ -102,7 +102,8 @@ def consent_receipt(
         call.session, call.node, call.user, case_id, consent_id, call.now
     )
     if format == "html":
-        return HTMLResponse(consent_receipt_page.render_html(doc, body, lang or language))
+        page = receipt_html(call.node, doc, body, lang or language)
+        return HTMLResponse(page, headers={"Content-Security-Policy": CSP})
     return JSONResponse(doc.model_dump(mode="json"))
 
 

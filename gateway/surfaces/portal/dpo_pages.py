@@ -30,13 +30,40 @@ from gateway.records.person_access import sessions
 from gateway.records.person_access.models import PortalSessionRow
 from gateway.surfaces.api.deps import NodeDep, SessionDep
 from gateway.surfaces.portal.i18n import DEFAULT, from_header, supported
-from gateway.surfaces.portal.web import render
+from gateway.surfaces.portal.labels import N_
+from gateway.surfaces.portal.pages import render, words_for
 from schemas.common import StaffRole
 
 router = APIRouter(prefix="/dpo", include_in_schema=False)
 PATH = "/dpo"
 WEEKS = 8
 ReportName = Annotated[str, Path(pattern=r"^[a-z-]{1,40}(\.csv)?$")]
+#: Report columns holding ids or references: shown as they are, left to right.
+IDS = frozenset(
+    {
+        "packet_id",
+        "case_id",
+        "subject",
+        "withdrawal_id",
+        "referral",
+        "actor",
+        "by",
+        "best_interests_reference",
+    }
+)
+#: How to read a statistic (k: the minimum count).
+NOTES = {
+    "by_round": N_(
+        "Counts are monitoring rounds: a person counts once in each round, so a total over "
+        "rounds may count them more than once. A cell of fewer than %(k)s different people, "
+        "and any cell that would let one be worked out from a total, reads “suppressed”."
+    ),
+    "per_person": N_(
+        "Each person counts once, at their latest monitoring round. A cell of fewer than "
+        "%(k)s different people, and any cell that would let one be worked out from a total, "
+        "reads “suppressed”."
+    ),
+}
 
 
 def _language(request: Request) -> str:
@@ -47,11 +74,11 @@ def _language(request: Request) -> str:
     )
 
 
-def _principal(row: PortalSessionRow) -> Principal:
+def principal_of(row: PortalSessionRow) -> Principal:
     return Principal(user=row.staff_user or "", role=StaffRole.DPO, office=row.staff_office or "")
 
 
-def _signed_in(db: Session, request: Request, node: Node) -> PortalSessionRow | None:
+def signed_in_dpo(db: Session, request: Request, node: Node) -> PortalSessionRow | None:
     return sessions.current(db, request, "dpo", node.clock.now())
 
 
@@ -61,14 +88,15 @@ def _to_sign_in() -> RedirectResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, db: SessionDep, node: NodeDep) -> Response:
-    row = _signed_in(db, request, node)
+    row = signed_in_dpo(db, request, node)
     if row is None:
         token = sessions.form_token(request)
-        response = render(_language(request), "dpo_sign_in.html", form_token=token)
+        response = render(node, _language(request), "dpo_sign_in.html", form_token=token)
         sessions.set_form_cookie(response, token, PATH)
         return response
     now = node.clock.now()
     return render(
+        node,
         row.language,
         "dpo_overview.html",
         csrf=row.csrf,
@@ -88,21 +116,22 @@ def sign_in(
     node: NodeDep,
     token: Annotated[str, Form(max_length=4000)],
     form_token: Annotated[str, Form(max_length=200)],
+    language: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    language = _language(request)
+    language = supported(language) or _language(request)
     if not sessions.same(request.cookies.get(sessions.FORM_COOKIE), form_token):
-        return render(language, "message.html", status=400, message="form_expired")
+        return render(node, language, "message.html", status=400, message="form_expired")
     now = node.clock.now()
     try:
         principal = node.staff.verify(token.strip(), now=now)
     except GatewayError:
         return render(
-            language, "dpo_sign_in.html", status=401, form_token=form_token, error="refused"
+            node, language, "dpo_sign_in.html", status=401, form_token=form_token, error="refused"
         )
     if principal.role is not StaffRole.DPO:
         deny(db, at=now, actor=Actor.of(principal), outcome="wrong_role")
         return render(
-            language, "dpo_sign_in.html", status=403, form_token=form_token, error="not_dpo"
+            node, language, "dpo_sign_in.html", status=403, form_token=form_token, error="not_dpo"
         )
     response = RedirectResponse(f"{PATH}/", status_code=303)
     sessions.start(
@@ -122,27 +151,43 @@ def sign_in(
 def sign_out(
     request: Request, db: SessionDep, node: NodeDep, csrf: Annotated[str, Form(max_length=200)]
 ) -> Response:
-    row = _signed_in(db, request, node)
+    row = signed_in_dpo(db, request, node)
     response = _to_sign_in()
     if row is not None and sessions.same(row.csrf, csrf):
         sessions.end(db, request, response, PATH)
     return response
 
 
+@router.post("/language")
+def choose_language(
+    request: Request,
+    db: SessionDep,
+    node: NodeDep,
+    csrf: Annotated[str, Form(max_length=200)],
+    language: Annotated[str, Form(max_length=8)],
+) -> Response:
+    row = signed_in_dpo(db, request, node)
+    if row is None:
+        return RedirectResponse(f"{PATH}/?lang={supported(language) or DEFAULT}", status_code=303)
+    if sessions.same(row.csrf, csrf) and (chosen := supported(language)):
+        sessions.choose_language(row, chosen)
+    return RedirectResponse(f"{PATH}/", status_code=303)
+
+
 @router.post("/verify", response_class=HTMLResponse)
 def verify(
     request: Request, db: SessionDep, node: NodeDep, csrf: Annotated[str, Form(max_length=200)]
 ) -> Response:
-    row = _signed_in(db, request, node)
+    row = signed_in_dpo(db, request, node)
     if row is None or not sessions.same(row.csrf, csrf):
         return _to_sign_in()
-    result = audit.verify(db, node, _principal(row), node.clock.now())
-    return render(row.language, "dpo_verify.html", csrf=row.csrf, result=result)
+    result = audit.verify(db, node, principal_of(row), node.clock.now())
+    return render(node, row.language, "dpo_verify.html", csrf=row.csrf, result=result)
 
 
 @router.get("/reports/{name}", response_class=HTMLResponse)
 def report(name: ReportName, request: Request, db: SessionDep, node: NodeDep) -> Response:
-    row = _signed_in(db, request, node)
+    row = signed_in_dpo(db, request, node)
     if row is None:
         return _to_sign_in()
     if name.endswith(".csv"):
@@ -153,17 +198,17 @@ def report(name: ReportName, request: Request, db: SessionDep, node: NodeDep) ->
             headers={"Content-Disposition": f'attachment; filename="{built.name}.csv"'},
         )
     built = _report(db, node, row, name)
-    return render(row.language, "dpo_report.html", csrf=row.csrf, report=built)
+    return render(node, row.language, "dpo_report.html", csrf=row.csrf, **_table(node, built))
 
 
 @router.get("/statistics/{name}", response_class=HTMLResponse)
 def statistic(name: ReportName, request: Request, db: SessionDep, node: NodeDep) -> Response:
     """A statistic as a table (or CSV): every suppressed cell reads ``suppressed``."""
-    row = _signed_in(db, request, node)
+    row = signed_in_dpo(db, request, node)
     if row is None:
         return _to_sign_in()
     built = statistics.produce(
-        db, node, _principal(row), name.removesuffix(".csv"), node.clock.now()
+        db, node, principal_of(row), name.removesuffix(".csv"), node.clock.now()
     )
     if name.endswith(".csv"):
         return PlainTextResponse(
@@ -171,11 +216,33 @@ def statistic(name: ReportName, request: Request, db: SessionDep, node: NodeDep)
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{built.name}.csv"'},
         )
-    return render(row.language, "dpo_report.html", csrf=row.csrf, report=built, kind="statistics")
+    by_round = statistics.STATISTICS[built.name].by_round
+    note = words_for(node, row.language)(
+        NOTES["by_round" if by_round else "per_person"], k=node.settings.statistics_min_count
+    )
+    return render(
+        node,
+        row.language,
+        "dpo_report.html",
+        csrf=row.csrf,
+        kind="statistics",
+        note=note,
+        **_table(node, built),
+    )
+
+
+def _table(node: Node, built: reports.Report) -> dict[str, Any]:
+    """What a report's page needs besides the report: which columns are ids (shown as they
+    are), the retention rules (to say the processing register's periods in words)."""
+    try:
+        rules = list(node.directory().directory.retention)
+    except GatewayError:
+        rules = []
+    return {"report": built, "ids": IDS, "rules": rules, "row_limit": reports.ROW_LIMIT}
 
 
 def _report(db: Session, node: Node, row: PortalSessionRow, name: str) -> reports.Report:
-    return audit.report(db, node, _principal(row), name, node.clock.now())
+    return audit.report(db, node, principal_of(row), name, node.clock.now())
 
 
 # -- the two charts -----------------------------------------------------------------------------

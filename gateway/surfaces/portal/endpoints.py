@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from gateway.records.accesslog.writer import Action, Actor, record
@@ -13,6 +13,7 @@ from gateway.records.person_access import cards, correction_requests
 from gateway.surfaces.api.cases import ERRORS, CaseId
 from gateway.surfaces.api.deps import CallDep
 from gateway.surfaces.portal.card_print import printable_card
+from gateway.surfaces.portal.pages import words_for
 from schemas.api import CardCreate, CardIssued, CorrectionAnswer
 from schemas.audit import CorrectionRead
 
@@ -25,16 +26,19 @@ def issue_card(
     case_id: CaseId,
     body: CardCreate,
     call: CallDep,
+    request: Request,
     format: Annotated[Literal["json", "html"], Query()] = "json",
 ) -> Any:
-    """A new access card (earlier ones stop working). The code is shown here once only."""
+    """A new access card (earlier ones stop working). The code is shown here once only.
+    ``?format=html`` is the printable card: the portal's address (the node's ``public_url``,
+    else the address of this request), a QR code opening it, the code in groups."""
     issued = cards.issue_card(call.session, call.user, case_id, body.language, call.now)
     if format == "html":
-        return HTMLResponse(
-            printable_card(issued, call.node.directory().node(call.node.node_id).organisation),
-            status_code=201,
-            headers={"Cache-Control": "no-store"},
-        )
+        node = call.node
+        portal = node.settings.public_url or str(request.base_url)
+        organisation = node.directory().node(node.node_id).organisation
+        page = printable_card(issued, organisation, portal, words_for(node, issued.language))
+        return HTMLResponse(page, status_code=201, headers={"Cache-Control": "no-store"})
     card = CardIssued(
         reference=cards.grouped(issued.reference),
         code=cards.grouped(issued.code),

@@ -22,6 +22,7 @@ from gateway.records.consents.service import consents_of_case
 from gateway.records.person_access import correction_requests
 from partners.errors import UnknownNode
 from schemas.audit import PersonExport, SharedPacket
+from schemas.common import ReferralStatus
 
 
 def shared(session: Session, node: Node, case: CaseRow) -> list[SharedPacket]:
@@ -52,6 +53,21 @@ def shared(session: Session, node: Node, case: CaseRow) -> list[SharedPacket]:
             )
         )
     return packets
+
+
+def holders(session: Session, case: CaseRow, consent_id: str) -> dict[str, list[str]]:
+    """Who holds data sent under a consent, and who was about to get some: node ids of the
+    recipients of its delivered referrals (``holding``), and of those not yet sent
+    (``waiting``)."""
+    found: dict[str, set[str]] = {"holding": set(), "waiting": set()}
+    for row in referrals.of_case(session, case.id):
+        if consent_id not in row.consent_ids:
+            continue
+        if row.status == ReferralStatus.DELIVERED:
+            found["holding"].add(row.recipient)
+        elif row.status in {ReferralStatus.QUEUED, ReferralStatus.AWAITING_APPROVAL}:
+            found["waiting"].add(row.recipient)
+    return {key: sorted(value) for key, value in found.items()}
 
 
 def export(

@@ -6,7 +6,7 @@ session, and everything shown belongs to that session's case.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -23,23 +23,19 @@ from gateway.records.cases.service import person
 from gateway.records.consents import consent_receipt as receipt
 from gateway.records.consents import repository as consent_rows
 from gateway.records.consents.service import consents_of_case
-from gateway.records.person_access import cards, correction_requests, sessions
+from gateway.records.person_access import cards, correction_requests, questions, sessions
 from gateway.records.person_access.models import PortalSessionRow
-from gateway.surfaces import consent_receipt_page
 from gateway.surfaces.api.deps import NodeDep, SessionDep
 from gateway.surfaces.portal import person as mine
-from gateway.surfaces.portal.i18n import DEFAULT, environment, from_header, supported
+from gateway.surfaces.portal.i18n import DEFAULT, from_header, supported
+from gateway.surfaces.portal.pages import render
+from gateway.surfaces.portal.receipt_page import CSP, receipt_html
 from schemas.consent import ConsentStatus
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 PATH = "/portal"
 Field = Annotated[str, Form(max_length=200)]
 LongField = Annotated[str, Form(max_length=4000)]
-
-
-def render(language: str, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    page = environment(language).get_template(template).render(**context)
-    return HTMLResponse(page, status_code=status)
 
 
 def _guest_language(request: Request) -> str:
@@ -84,7 +80,16 @@ def sign_in_page(request: Request, db: SessionDep, node: NodeDep) -> Response:
         return RedirectResponse(f"{PATH}/home", status_code=303)
     token = sessions.form_token(request)
     chosen = supported(request.query_params.get("lang")) or ""
-    response = render(_guest_language(request), "sign_in.html", form_token=token, chosen=chosen)
+    typed = cards.normalise(request.query_params.get("ref", ""))
+    reference = cards.grouped("".join(c for c in typed if c.isascii() and c.isalnum())[:20])
+    response = render(
+        node,
+        _guest_language(request),
+        "sign_in.html",
+        form_token=token,
+        chosen=chosen,
+        reference=reference,
+    )
     sessions.set_form_cookie(response, token, PATH)
     return response
 
@@ -102,12 +107,13 @@ def sign_in(
     now = node.clock.now()
     shown = supported(language) or _guest_language(request)
     if not sessions.same(request.cookies.get(sessions.FORM_COOKIE), form_token):
-        return render(shown, "message.html", status=400, message="form_expired")
+        return render(node, shown, "message.html", status=400, message="form_expired")
     address = request.client.host if request.client else "unknown"
     attempt = cards.sign_in(db, node, reference=reference, code=code, address=address, now=now)
     if attempt.outcome is not cards.SignIn.OK or attempt.card is None:
         locked = attempt.outcome is cards.SignIn.LOCKED
         return render(
+            node,
             shown,
             "sign_in.html",
             status=429 if locked else 401,
@@ -168,8 +174,9 @@ def home(request: Request, db: SessionDep, node: NodeDep) -> Response:
     try:
         details = person(node, case).model_dump(mode="json")
     except GatewayError:
-        return render(row.language, "message.html", status=410, message="erased")
+        return render(node, row.language, "message.html", status=410, message="erased")
     return render(
+        node,
         row.language,
         "home.html",
         csrf=row.csrf,
@@ -178,6 +185,7 @@ def home(request: Request, db: SessionDep, node: NodeDep) -> Response:
         consents=consents_of_case(db, case.id),
         history=subject_history(db, case.id),
         corrections=correction_requests.of_case(db, node, case),
+        questions=questions.of_case(db, node, case.id),
         notice=request.query_params.get("notice", ""),
         withdrawn=ConsentStatus.WITHDRAWN,
     )
@@ -191,13 +199,27 @@ def withdraw(
     csrf: Field,
     consent: Field,
     sections: Annotated[list[str] | None, Form(max_length=4)] = None,
+    confirmed: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    """Withdraw one consent: whole, or only the parts ticked on the form."""
+    """Withdraw one consent: whole, or only the parts ticked on the form. The first post shows
+    what will happen and asks to confirm; only the confirmed post withdraws."""
     if (signed := _person(db, request, node, csrf)) is None:
         return _to_sign_in()
     row, case = signed
-    if consent_rows.consent_of_case(db, case.id, consent) is None:
-        return render(row.language, "message.html", status=404, message="not_found")
+    found = next((c for c in consents_of_case(db, case.id) if c.id == consent), None)
+    if found is None:
+        return render(node, row.language, "message.html", status=404, message="not_found")
+    if confirmed != "yes":
+        return render(
+            node,
+            row.language,
+            "withdraw_confirm.html",
+            csrf=row.csrf,
+            consent=found,
+            sections=sorted(set(sections or ()) & set(found.sections)) or sorted(found.sections),
+            everything=not sections,
+            holders=mine.holders(db, case, consent),
+        )
     try:
         withdraw_consent_for(
             db, node, _actor(node, row), case, consent, node.clock.now(), sections or ()
@@ -221,22 +243,33 @@ def correction(
     return RedirectResponse(f"{PATH}/home?notice=correction", status_code=303)
 
 
+@router.post("/questions")
+def question(
+    request: Request, db: SessionDep, node: NodeDep, csrf: Field, text: LongField
+) -> Response:
+    """The person writes to the DPO; the message never leaves this node."""
+    if (signed := _person(db, request, node, csrf)) is None:
+        return _to_sign_in()
+    row, case = signed
+    try:
+        questions.ask(db, node, case, _actor(node, row), text, node.clock.now())
+    except Unprocessable:
+        return RedirectResponse(f"{PATH}/home#question", status_code=303)  # nothing written
+    return RedirectResponse(f"{PATH}/home?notice=question", status_code=303)
+
+
 @router.get("/consents/{consent_id}/receipt", response_class=HTMLResponse)
 def consent_receipt(consent_id: str, request: Request, db: SessionDep, node: NodeDep) -> Response:
     if (signed := _person(db, request, node)) is None:
         return _to_sign_in()
     row, case = signed
     if consent_rows.consent_of_case(db, case.id, consent_id) is None:
-        return render(row.language, "message.html", status=404, message="not_found")
+        return render(node, row.language, "message.html", status=404, message="not_found")
     doc, body, _ = receipt.receipt_for(
         db, node, case, consent_id, _actor(node, row), node.clock.now()
     )
-    page = HTMLResponse(consent_receipt_page.render_html(doc, body, row.language))
-    # The printable receipt carries its own print styles inline; still no script at all.
-    page.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    )
+    page = HTMLResponse(receipt_html(node, doc, body, row.language))
+    page.headers["Content-Security-Policy"] = CSP
     return page
 
 
@@ -258,4 +291,4 @@ def export_html(request: Request, db: SessionDep, node: NodeDep) -> Response:
         return _to_sign_in()
     row, case = signed
     data = mine.export(db, node, case, _actor(node, row), node.clock.now())
-    return render(row.language, "export.html", data=data)
+    return render(node, row.language, "export.html", data=data)

@@ -146,7 +146,7 @@ class TestReplies:
 
         replies = [e for e in timeline(world, sent["case_id"]) if e["what"] == "reply"]
         assert [(e["detail"], e["referral_id"], e["organisation"]) for e in replies] == [
-            (detail, sent["id"], "origin-reception (test)")
+            (detail, sent["id"], "Origin Reception (test)")
         ]
         assert replies[0]["content"]["packet_id"] == sent["packet_id"]
         assert replies[0]["proof"] == mine["envelope_sha256"]

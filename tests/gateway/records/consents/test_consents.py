@@ -183,7 +183,7 @@ class TestConsentReceipts:
         )
         assert payload["consent_id"] == consent["id"]
         assert payload["purpose"] == "arrival_reception"
-        assert payload["recipient_organisation"] == "origin-reception (test)"
+        assert payload["recipient_organisation"] == "Origin Reception (test)"
         assert "given_name" not in payload
 
     @pytest.mark.parametrize(

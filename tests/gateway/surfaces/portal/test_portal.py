@@ -32,13 +32,14 @@ from gateway.records.person_access.models import (
     PortalSessionRow,
     SignInThrottleRow,
 )
+from gateway.surfaces.portal.card_print import qr_svg, sign_in_address
 from gateway.surfaces.portal.i18n import translations
 from partners.auditlog import entry_is_in, verify_checkpoint
 from schemas.api import CaseCreate
 from schemas.audit import PersonExport
 from schemas.common import StaffRole
 from tests.support import flows
-from tests.support.federation import TestFederation, TestNode
+from tests.support.federation import TestFederation, TestNode, inbox_url
 from tests.support.nodes import database_text
 from tests.support.portal import (
     csrf_of,
@@ -456,8 +457,15 @@ class TestWithdrawal:
         page = home(browser)
         assert withdraw_forms(page) == [a.consent_id]
 
-        response = browser.post(
+        asked = browser.post(
             "/portal/withdraw", data={"csrf": csrf_of(page), "consent": a.consent_id}
+        )
+        assert asked.status_code == 200
+        assert events(host, "consent_withdrawn") == []  # nothing happens before confirming
+        assert partner.organisation in asked.text  # who will be told to delete, by name
+        response = browser.post(
+            "/portal/withdraw",
+            data={"csrf": csrf_of(asked.text), "consent": a.consent_id, "confirmed": "yes"},
         )
         assert (response.status_code, response.headers["location"]) == (
             303,
@@ -499,7 +507,12 @@ class TestWithdrawal:
 
         response = browser.post(
             "/portal/withdraw",
-            data={"csrf": csrf_of(page), "consent": a.consent_id, "sections": ["medical"]},
+            data={
+                "csrf": csrf_of(page),
+                "consent": a.consent_id,
+                "sections": ["medical"],
+                "confirmed": "yes",
+            },
         )
 
         assert response.status_code == 303
@@ -536,7 +549,11 @@ class TestWithdrawal:
         browser = signed_in(host, issue_card(host, case["id"]))
         response = browser.post(
             "/portal/withdraw",
-            data={"csrf": csrf_of(home(browser)), "consent": by_role.json()["id"]},
+            data={
+                "csrf": csrf_of(home(browser)),
+                "consent": by_role.json()["id"],
+                "confirmed": "yes",
+            },
         )
         assert response.status_code == 303
         statuses = {c["id"]: c["status"] for c in consents(host, case["id"])}
@@ -650,9 +667,18 @@ class TestCards:
         assert re.search(r"<svg[^>]*>.*<path[^>]*d=\"M", page, re.S)
         assert "<script" not in page.lower()
         assert not [u for u in links(page) if u.startswith(("http:", "https:", "//"))]
-        # The code printed is the card's: it signs in, once.
-        reference = re.findall(r'<dd class="code" dir="ltr">([A-Z0-9-]+)</dd>', page)
+        # The code printed is the card's, in groups of four: it signs in, once.
+        printed = re.findall(r'<bdi dir="ltr" class="code" translate="no">(.*?)</bdi>', page)
+        reference = [
+            " ".join(re.findall(r'<span class="group">([A-Z0-9]{1,4})</span>', p)) for p in printed
+        ]
         assert len(reference) == 2
+        assert all(len(group) <= 4 for value in reference for group in value.split())
+        # The portal's address is printed, and the QR code opens it with the reference only.
+        assert f"{inbox_url(host.node_id)}/portal/" in page
+        address = sign_in_address(inbox_url(host.node_id), cards.normalise(reference[0]))
+        assert cards.normalise(reference[1]) not in address
+        assert qr_svg(address) in page
         browser = portal_client(host)
         assert sign_in(browser, reference[0], reference[1]).status_code == 303
         with host.sessions() as session:
@@ -1100,8 +1126,8 @@ def request_correction(host: TestNode, person: Person, card: dict[str, Any]) -> 
 
 
 def correction_statuses(page: str) -> list[str]:
-    section = page.split('id="correction"', 1)[1]
-    return re.findall(r"<li>\d{4}-\d{2}-\d{2}: ([^<]*)</li>", section)
+    section = page.split('id="correction"', 1)[1].split('id="question"', 1)[0]
+    return re.findall(r"<li>[^<:]+: ([^<]*)</li>", section)
 
 
 class TestCorrections:
