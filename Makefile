@@ -13,7 +13,7 @@ AVRR_TEST_DATABASE ?= sqlite
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test test-postgres test-browser lint format clean messages fonts
+.PHONY: install demo test test-postgres test-browser lint format clean messages fonts screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ test-browser: $(STAMP) $(CHROMIUM)
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o gateway/surfaces/portal/locales/messages.pot --no-location --omit-header .
 	$(BIN)/pybabel update -i gateway/surfaces/portal/locales/messages.pot -d gateway/surfaces/portal/locales --no-fuzzy-matching
+
+# Screenshots of every page (the person's on a phone, the DPO's on an office screen) in English,
+# Arabic and Pashto, into docs/images/pages, by the readability test that checks them.
+screenshots: $(STAMP) $(CHROMIUM)
+	rm -rf docs/images/pages
+	AVRR_SCREENSHOTS=docs/images/pages AVRR_READABLE_LANGUAGES=en,ar,ps AVRR_CHROMIUM=$(CHROMIUM) \
+		$(BIN)/pytest -q tests/browser/test_readable.py
 
 # The portal's web fonts from Debian's fonts-noto-core (apt-get install fonts-noto-core); the
 # WOFF2 files are committed, so nodes need neither.

@@ -48,7 +48,7 @@ class TestHistory:
             expect(_history_row(portal, what).first).to_be_visible()
         # Who, in words: the partner's name from the directory, never its id or a user id.
         expect(_history_row(portal, "opened a referral")).to_contain_text(
-            f"a staff member of {partner.organisation}"
+            re.compile(f"a staff member of .{re.escape(partner.organisation)}.")
         )
         expect(_history_row(portal, "opened a referral")).not_to_contain_text(partner.node_id)
         # Placed in the sealed log before the person came; their own visit is still waiting.

@@ -34,7 +34,9 @@ def groups(value: str, size: int = 4) -> list[str]:
     return [value[i : i + size] for i in range(0, len(value), size)]
 
 
-def printable_card(card: IssuedCard, organisation: str, portal: str, words: Words) -> str:
+def printable_card(
+    card: IssuedCard, organisation: str, country: str, portal: str, words: Words
+) -> str:
     """The card's page in the card's language; ``portal`` is the node's public address."""
     return (
         environment(card.language)
@@ -43,6 +45,7 @@ def printable_card(card: IssuedCard, organisation: str, portal: str, words: Word
             reference=groups(card.reference),
             code=groups(card.code),
             organisation=organisation,
+            country=country,
             issued=words.day(card.issued_at),
             address=f"{portal.rstrip('/')}/portal/",
             qr=qr_svg(sign_in_address(portal, card.reference)),

@@ -36,8 +36,9 @@ def issue_card(
     if format == "html":
         node = call.node
         portal = node.settings.public_url or str(request.base_url)
-        organisation = node.directory().node(node.node_id).organisation
-        page = printable_card(issued, organisation, portal, words_for(node, issued.language))
+        own = node.directory().node(node.node_id)
+        words = words_for(node, issued.language)
+        page = printable_card(issued, own.organisation, own.country, portal, words)
         return HTMLResponse(page, status_code=201, headers={"Cache-Control": "no-store"})
     card = CardIssued(
         reference=cards.grouped(issued.reference),

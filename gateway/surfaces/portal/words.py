@@ -128,7 +128,7 @@ class Words:
         return self(REPORTS[name]) if name in REPORTS else fallback
 
     def column(self, name: str) -> str:
-        return self.label(COLUMNS, name)
+        return self.label(COLUMNS if name in COLUMNS else VALUES, name)
 
     # -- the world -------------------------------------------------------------------------
 
@@ -146,7 +146,7 @@ class Words:
         )
 
     def organisations_of(self, node_ids: Iterable[str]) -> str:
-        return self.join(self.organisation(n) for n in node_ids)
+        return self.join(isolated(self.organisation(n)) for n in node_ids)
 
     def actor(self, organisation: str, role: str) -> str:
         """Who acted, in words: "a caseworker at Mission Berlin", never a user id. An office of
@@ -154,9 +154,9 @@ class Words:
         if role == "data_subject":
             return self(N_("you"))
         if organisation in self.organisations:
-            named = self.organisations[organisation]
+            named = isolated(self.organisations[organisation])
         else:
-            named = self(N_("%(office)s office"), office=organisation)
+            named = self(N_("%(office)s office"), office=isolated(organisation))
         phrase = ACTORS.get(role, ACTORS["staff"])
         return self(phrase, organisation=named)
 
@@ -250,10 +250,16 @@ class Words:
             )
         return self(N_("; ")).join(parts) if parts else ""
 
+    def in_country(self, name: str, country: str) -> str:
+        """An organisation with its country: "Réception Dakar, Senegal"."""
+        return self(
+            N_("%(locality)s, %(country)s"), locality=isolated(name), country=self.country(country)
+        )
+
     def join_place(self, locality: str | None, country: str) -> str:
         named = self.country(country)
         return (
-            self(N_("%(locality)s, %(country)s"), locality=locality, country=named)
+            self(N_("%(locality)s, %(country)s"), locality=isolated(locality), country=named)
             if locality
             else named
         )
@@ -297,6 +303,8 @@ class Words:
             return self.value(text)
         if column in NODE_COLUMNS or (column == "actor_org" and text in self.organisations):
             return self.organisation(text)
+        if column == "actor_org":  # an office of this node
+            return self(N_("%(office)s office"), office=isolated(text))
         if column in TIME_COLUMNS:
             return self.moment(text)
         if column in COUNTRY_COLUMNS:
@@ -310,6 +318,12 @@ class Words:
         if column == "status":
             return self.status(text)
         return self.value(text)
+
+
+def isolated(text: str) -> str:
+    """``text`` as a run of its own direction inside a sentence (Unicode first-strong isolate):
+    a Latin name in an Arabic sentence keeps its place, and the sentence its direction."""
+    return f"\u2068{text}\u2069"
 
 
 def _parsed(value: date | datetime | str) -> date | datetime:

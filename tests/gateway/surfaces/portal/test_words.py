@@ -50,10 +50,11 @@ class TestTheWorld:
         assert "old-node" not in words().organisation("old-node")
 
     def test_staff_by_role_and_organisation_never_a_user_id(self) -> None:
+        # Names are isolated (U+2068 ... U+2069), so a Latin name keeps its place in Arabic.
         assert words().actor("origin-reception", "partner_officer") == (
-            "a staff member of Réception Dakar"
+            "a staff member of \u2068Réception Dakar\u2069"
         )
-        assert words().actor("tunis", "caseworker") == "a caseworker at tunis office"
+        assert words().actor("tunis", "caseworker") == "a caseworker at \u2068tunis\u2069 office"
         assert words().actor("anything", "data_subject") == "you"
 
 
@@ -89,7 +90,7 @@ class TestWhatWasShared:
             )
         )
         assert said == {
-            "Where you are going": "Thies, Senegal",
+            "Where you are going": "\u2068Thies\u2069, Senegal",
             "Equipment": "a wheelchair and oxygen",
             "Someone to meet you": "yes",
             "Language to speak to you in": "Wolof",
