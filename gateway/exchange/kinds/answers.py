@@ -19,7 +19,7 @@ from crypto.envelope import SealedEnvelope
 from crypto.errors import InvalidEnvelope, RejectReason
 from gateway.exchange.followup import repository as followup
 from gateway.exchange.inbox import repository as inbox
-from gateway.exchange.kinds.base import matches, node_actor
+from gateway.exchange.kinds.base import ReceiptAnswered, matches, node_actor, parsed, receipt_for
 from gateway.exchange.outbox.queue import pseudonym_for
 from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.referrals.models import ReferralRow
@@ -30,7 +30,10 @@ from gateway.records.consents.service import current_grants
 from partners.errors import UnknownNode
 from partners.inbound import AcceptedEnvelope
 from schemas.common import PartnerRole, Purpose
-from schemas.envelope import MessageKind
+from schemas.envelope import MessageKind, SignedDocument
+from schemas.followup import MonitoringContent, PlanContent
+
+Returned = PlanContent | MonitoringContent
 
 
 @dataclass(frozen=True)
@@ -169,3 +172,42 @@ def received_referral(
         purpose=row.purpose,
         delete_by=row.delete_by,
     )
+
+
+class ReturnedUnderConsent(ReceiptAnswered):
+    """What a reintegration partner returns to the referral's sender about the person (a plan,
+    a monitoring round): about a referral sent to that partner, kept only under a current
+    consent of the person covering ``consent_purpose`` with it, never to a government
+    authority. A subclass names its content model, the purpose, and the detail it logs."""
+
+    personal = True
+    referral_content = False
+    never_to_authorities = True
+    content: type[Returned]
+    consent_purpose: Purpose
+
+    def detail(self, content: Returned) -> str:
+        raise NotImplementedError
+
+    def check(self, sealed: SealedEnvelope, plaintext: bytes, recipient: Recipient) -> None:
+        parsed(self.content, plaintext)
+        no_sections(sealed)
+        never_to_an_authority(recipient)
+
+    def receive(
+        self, session: Session, node: Node, accepted: AcceptedEnvelope, now: datetime
+    ) -> SignedDocument:
+        content = self.content.model_validate_json(accepted.plaintext)
+        about = sent_referral(session, node, accepted, content.packet_id, now)
+        consent_covers_return(session, node, accepted, about, self.consent_purpose, now)
+        keep(
+            session,
+            node,
+            accepted,
+            about,
+            detail=self.detail(content),
+            occurred_at=now,
+            content=content.model_dump(mode="json"),
+            now=now,
+        )
+        return receipt_for(node, accepted, now)

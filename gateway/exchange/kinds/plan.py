@@ -9,52 +9,17 @@ government authority: refused at the sender's API, before each delivery attempt,
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy.orm import Session
-
-from crypto.envelope import SealedEnvelope
-from gateway.exchange.kinds.answers import (
-    consent_covers_return,
-    keep,
-    never_to_an_authority,
-    no_sections,
-    sent_referral,
-)
-from gateway.exchange.kinds.base import ReceiptAnswered, parsed, receipt_for
-from gateway.exchange.registry import Recipient
-from gateway.kit.node import Node
-from partners.inbound import AcceptedEnvelope
+from gateway.exchange.kinds.answers import Returned, ReturnedUnderConsent
 from schemas.common import Purpose
-from schemas.envelope import MessageKind, SignedDocument
+from schemas.envelope import MessageKind
 from schemas.followup import PlanContent
 
 
-class PlanKind(ReceiptAnswered):
+class PlanKind(ReturnedUnderConsent):
     kind = MessageKind.REINTEGRATION_PLAN
-    personal = True
-    referral_content = False
-    never_to_authorities = True
+    content = PlanContent
+    consent_purpose = Purpose.REINTEGRATION_ASSISTANCE
 
-    def check(self, sealed: SealedEnvelope, plaintext: bytes, recipient: Recipient) -> None:
-        parsed(PlanContent, plaintext)
-        no_sections(sealed)
-        never_to_an_authority(recipient)
-
-    def receive(
-        self, session: Session, node: Node, accepted: AcceptedEnvelope, now: datetime
-    ) -> SignedDocument:
-        plan = PlanContent.model_validate_json(accepted.plaintext)
-        about = sent_referral(session, node, accepted, plan.packet_id, now)
-        consent_covers_return(session, node, accepted, about, Purpose.REINTEGRATION_ASSISTANCE, now)
-        keep(
-            session,
-            node,
-            accepted,
-            about,
-            detail=f"version {plan.version}",
-            occurred_at=now,
-            content=plan.model_dump(mode="json"),
-            now=now,
-        )
-        return receipt_for(node, accepted, now)
+    def detail(self, content: Returned) -> str:
+        assert isinstance(content, PlanContent)
+        return f"version {content.version}"
