@@ -13,7 +13,7 @@ AVRR_TEST_DATABASE ?= sqlite
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test test-postgres test-browser lint format clean messages fonts screenshots
+.PHONY: install demo demo-serve test test-postgres test-browser lint format clean messages fonts screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m gateway demo
+
+# The demo, then both nodes kept running (their staff pages and the portal) until Ctrl-C.
+demo-serve: $(STAMP)
+	$(BIN)/python -m gateway demo --keep
 
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "install Chromium (Debian: apt-get install chromium) for the browser tests, or set CHROMIUM=/path/to/chromium" >&2; exit 1; }

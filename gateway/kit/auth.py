@@ -26,6 +26,9 @@ from gateway.kit.errors import Forbidden, Unauthorised
 from schemas.common import StaffRole
 
 _NAME = re.compile(r"^[A-Za-z0-9._@-]{1,128}$")
+#: What a built-in token is for: the API, or a one-time link into the staff pages.
+API = "api"
+SIGN_IN = "sign-in"
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,17 @@ class StaffTokenIssuer:
         return f"avrr:{self.node_id}"
 
     def issue(
-        self, *, user: str, role: StaffRole, office: str, now: datetime, lifetime: timedelta
+        self,
+        *,
+        user: str,
+        role: StaffRole,
+        office: str,
+        now: datetime,
+        lifetime: timedelta,
+        use: str = API,
     ) -> str:
+        """A token for the API (``use`` "api"), or for a one-time sign-in link to the staff
+        pages (``use`` "sign-in"); neither is accepted for the other."""
         if not _NAME.match(user) or not _NAME.match(office):
             raise ValueError("user and office are ids: letters, digits and ._@- only")
         issued = int(now.timestamp())
@@ -74,11 +86,18 @@ class StaffTokenIssuer:
                 "iat": issued,
                 "exp": issued + int(lifetime.total_seconds()),
                 "jti": secrets.token_hex(16),
+                "use": use,
             },
             self.key,
         )
 
-    def verify(self, token: str, *, now: datetime) -> Principal:
+    def verify(self, token: str, *, now: datetime, use: str = API) -> Principal:
+        return self.verify_claims(token, now=now, use=use)[0]
+
+    def verify_claims(
+        self, token: str, *, now: datetime, use: str = API
+    ) -> tuple[Principal, dict[str, object]]:
+        """The principal and the token's claims (a sign-in link's ``jti`` is used once)."""
         try:
             claims = verify_jwt(token, self.key.public_key(), audience=self.node_id, now=now)
         except InvalidSignature as exc:
@@ -86,9 +105,12 @@ class StaffTokenIssuer:
         try:
             if claims.get("iss") != self.issuer:
                 raise ValueError("issuer")
+            if claims.get("use", API) != use:
+                raise ValueError("use")
             user, office = str(claims["sub"]), str(claims["office"])
             if not _NAME.match(user) or not _NAME.match(office):
                 raise ValueError("names")
-            return Principal(user=user, role=StaffRole(claims["role"]), office=office)
+            principal = Principal(user=user, role=StaffRole(claims["role"]), office=office)
+            return principal, dict(claims)
         except (KeyError, ValueError) as exc:
             raise Unauthorised("the bearer token is not valid here") from exc

@@ -3,6 +3,8 @@
 The directory and the keyring are re-read when their files change (an operator installs a new
 directory or rotates keys without a restart), and the directory's expiry is checked on every use:
 an expired directory stops the node from sending or accepting anything until a fresh one arrives.
+Staff sign in with the node's built-in issuer, or, when configured, the organisation's OpenID
+Connect provider (``oidc``), which is not contacted until first used.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from gateway.kit.config import Settings
 from gateway.kit.errors import ServiceUnavailable
 from gateway.kit.home import NodeHome
 from gateway.kit.keystore import FileKeyStore, KeyStore
+from gateway.kit.oidc import OidcClient
 from partners.directory import FederationView, verify_directory
 from partners.errors import DirectoryError, NoUsableKey
 from partners.keyring import Keyring
@@ -49,6 +52,8 @@ class Node:
         self.home = NodeHome(settings.home)
         self.node_id = settings.node_id
         self.staff = StaffTokenIssuer(key=self.home.staff_issuer(), node_id=settings.node_id)
+        #: The organisation's OpenID Connect provider; None while none is configured.
+        self.oidc: OidcClient | None = OidcClient(settings) if settings.oidc_discovery_url else None
         self.pseudonym_secret = self.home.pseudonym_secret()
         self.keys: KeyStore = FileKeyStore(
             folder=self.home.keys / "subjects", master_key=self.home.master_key()

@@ -37,6 +37,9 @@ from gateway.surfaces.portal.dpo_pages import router as dpo_pages_router
 from gateway.surfaces.portal.dpo_questions import router as dpo_questions_router
 from gateway.surfaces.portal.endpoints import router as cards_router
 from gateway.surfaces.portal.security import BrowserHeaders
+from gateway.surfaces.portal.staff_auth import router as staff_auth_router
+from gateway.surfaces.portal.staff_cases import router as staff_cases_router
+from gateway.surfaces.portal.staff_inbox import router as staff_inbox_router
 from gateway.surfaces.portal.web import router as portal_router
 
 
@@ -70,6 +73,9 @@ def create_app(
         portal_router,
         dpo_pages_router,
         dpo_questions_router,
+        staff_auth_router,
+        staff_cases_router,
+        staff_inbox_router,
     )
     for router in routers:
         app.include_router(router)

@@ -172,7 +172,7 @@ class _Walk:
         return {"Authorization": f"Bearer {self.dpo}"}
 
 
-def _walk(work: Path) -> None:
+def _walk(work: Path, keep: bool = False) -> None:
     walk = _Walk(
         work=work,
         fed=work / "federation",
@@ -204,7 +204,8 @@ def _walk(work: Path) -> None:
             _check_access_logs,
         ):
             step(walk)
-    _step("11. Both nodes stopped")
+        _staff_pages(walk, keep)
+    _step("12. Both nodes stopped")
 
 
 def _create_federation(walk: _Walk) -> None:
@@ -709,12 +710,38 @@ def _proofs_hold(history: dict[str, Any], host_home: Path) -> bool:
     )
 
 
-def run() -> int:
+def _staff_pages(walk: _Walk, keep: bool) -> None:
+    """Where the staff pages are, and a one-time link to sign in to each (the built-in issuer;
+    a node with an identity provider signs staff in with it instead)."""
+    _step("11. The staff pages: sign in with a one-time link (valid ten minutes, once)")
+    for home, url, user, role, office, what in (
+        (walk.host_home, walk.host, "cw-0001", "caseworker", "demo-office", "caseworker"),
+        (walk.partner_home, walk.partner, "po-0001", "partner_officer", "reception", "officer"),
+        (walk.host_home, walk.host, "dpo-0001", "dpo", "dpo", "DPO"),
+    ):
+        link = _avrr(
+            "staff", "link", home, "--user", user, "--role", role, "--office", office, "--url", url
+        )
+        _check(link.startswith(f"{url}/staff/sign-in/link?token="), f"a sign-in link for {what}")
+        print(f"    {what:10} {url}/staff/   sign in: {link}")
+    print(f"    the person's portal: {walk.host}/portal/ (with an access card)")
+    if not keep:
+        print("    (the nodes stop now; `make demo-serve` keeps them running until Ctrl-C)")
+        return
+    print("    the nodes keep running; press Ctrl-C to stop them")
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print()
+
+
+def run(keep: bool = False) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="avrr-demo-") as tmp:
         os.environ.pop("AVRR_DATABASE_URL", None)
         try:
-            _walk(Path(tmp))
+            _walk(Path(tmp), keep)
         except DemoFailed as failure:
             print(f"\ndemo: FAILED: {failure}")
             return 1

@@ -79,12 +79,22 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def live_host(host: TestNode) -> Iterator[str]:
     """The base URL (``http://127.0.0.1:<port>``) of the host node's app, served for real."""
+    yield from _served(host)
+
+
+@pytest.fixture
+def live_partner(partner: TestNode) -> Iterator[str]:
+    """The partner node's app, served for real like the host's."""
+    yield from _served(partner)
+
+
+def _served(node: TestNode) -> Iterator[str]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     config = uvicorn.Config(
-        host.client.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        node.client.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
     )
     server = _Server(config)
     thread = threading.Thread(

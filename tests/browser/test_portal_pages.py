@@ -21,6 +21,7 @@ from schemas.common import StaffRole
 from tests.support.browser import Card, Screenshot, sign_in
 from tests.support.clock import FakeClock
 from tests.support.federation import TestNode
+from tests.support.staff import sign_in_link
 
 WRONG_CODE = "ABCD-EFGH-JKMN-PQRS-TWXY-Z234"
 
@@ -156,14 +157,11 @@ class TestSignInRefusals:
 
 
 class TestDpoPages:
-    def test_dpo_signs_in_with_a_staff_token_and_reads_a_report(
+    def test_dpo_signs_in_with_a_link_and_reads_a_report(
         self, desk: Page, card: Card, host: TestNode, partner: TestNode, screenshot: Screenshot
     ) -> None:
-        token = host.auth(StaffRole.DPO)["Authorization"].split()[1]
-        desk.goto("/dpo/")
-
-        desk.get_by_label("Staff token").fill(token)
-        desk.get_by_role("button", name="Sign in").click()
+        # The one-time link's page moves on to the DPO's overview by itself.
+        desk.goto(sign_in_link(host, StaffRole.DPO, office="dpo"))
 
         expect(desk.get_by_role("heading", level=1)).to_have_text("Access log and deletions")
         # The partner opened the packet once this week (2026-W45 on the fake clock), shown as
@@ -191,9 +189,7 @@ class TestDpoPages:
     def test_dpo_reads_a_statistic_with_its_csv(
         self, desk: Page, host: TestNode, screenshot: Screenshot
     ) -> None:
-        desk.goto("/dpo/")
-        desk.get_by_label("Staff token").fill(host.token(StaffRole.DPO))
-        desk.get_by_role("button", name="Sign in").click()
+        desk.goto(sign_in_link(host, StaffRole.DPO, office="dpo"))
         expect(desk.get_by_role("img", name="People per band of composite score")).to_be_visible()
 
         desk.get_by_role(
@@ -209,17 +205,17 @@ class TestDpoPages:
         expect(csv).to_have_attribute("href", "/dpo/statistics/score-distribution.csv")
         screenshot(desk, "statistic")
 
-    def test_caseworker_token_is_refused(self, desk: Page, host: TestNode) -> None:
-        desk.goto("/dpo/")
-        desk.get_by_label("Staff token").fill(host.token(StaffRole.CASEWORKER))
+    def test_a_caseworker_is_refused_the_dpos_pages(self, desk: Page, host: TestNode) -> None:
+        desk.goto(sign_in_link(host, StaffRole.CASEWORKER))
+        expect(desk).to_have_url(re.compile(r"/staff/cases$"))
 
-        with desk.expect_navigation() as navigation:
-            desk.get_by_role("button", name="Sign in").click()
+        refused = desk.goto("/dpo/")
 
-        refused = navigation.value
         assert refused is not None
         assert refused.status == 403
-        expect(desk.get_by_role("alert")).to_contain_text("not a data protection officer")
+        expect(desk.get_by_role("heading", level=1)).to_have_text(
+            "Only for the data protection officer"
+        )
 
 
 class TestAccessibility:

@@ -1,4 +1,4 @@
-"""Every page of the portal and of the DPO's pages, in every language, at 320, 390 and 1366 px:
+"""Every page of the portal, of the DPO's pages and of the staff pages, in every language, at 320, 390 and 1366 px:
 nothing runs sideways or gets cut, no cell is squeezed to a few characters, no raw JSON, ISO date
 or node id is shown, every character has a glyph in the node's own font, ``lang`` and ``dir``
 are right, and nothing is left in English on a page in another language (names and codes
@@ -29,12 +29,13 @@ from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
 from tests.support.portal import issue_card
 from tests.support.readable import left_in_english, problems, save, visible_texts
+from tests.support.staff import sign_in_link
 
 WIDTHS = (320, 390, 1366)
 CHOSEN = os.environ.get("AVRR_READABLE_LANGUAGES", ",".join(LANGUAGES)).split(",")
 SHOTS = Path(os.environ["AVRR_SCREENSHOTS"]) if os.environ.get("AVRR_SCREENSHOTS") else None
-#: Screenshots kept: the person's pages on a phone, the DPO's on an office screen.
-SHOT_WIDTHS = {"portal": 390, "dpo": 1366}
+#: Screenshots kept: the person's pages on a phone, the staff's on an office screen.
+SHOT_WIDTHS = {"portal": 390, "dpo": 1366, "caseworker": 1366, "officer": 390}
 #: Text the same in English and in another language, rightly: the words are the language's own.
 COGNATES = {"fr": {"total", "Version"}, "es": {"total", "Senegal"}}
 QUESTION = "Why was my health information sent?"
@@ -49,6 +50,10 @@ class World:
     code: str
     consent_id: str
     token: str
+    case_id: str = ""
+    referral_id: str = ""
+    packet_id: str = ""
+    partner_base: str = ""
     cards: dict[str, str] = field(default_factory=dict)
     #: Text that is the same in every language: people's and organisations' names, staff's
     #: own words, codes.
@@ -67,7 +72,9 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def world(pair: TestFederation, host: TestNode, partner: TestNode, live_host: str) -> World:
+def world(
+    pair: TestFederation, host: TestNode, partner: TestNode, live_host: str, live_partner: str
+) -> World:
     sent = flows.referral(host, partner.node_id)
     consent = flows.record_consent(
         host, sent["case_id"], partner.node_id, purpose="reintegration_assistance"
@@ -89,6 +96,10 @@ def world(pair: TestFederation, host: TestNode, partner: TestNode, live_host: st
         code=issued["code"],
         consent_id=consent["id"],
         token=host.token(StaffRole.DPO),
+        case_id=sent["case_id"],
+        referral_id=sent["id"],
+        packet_id=sent["packet_id"],
+        partner_base=live_partner,
     )
     # Printable cards, one per language, for another person (a new card stops the old one).
     other = flows.create_case(host)
@@ -159,6 +170,42 @@ def portal_pages(world: World, language: str) -> dict[str, Visit]:
     }
 
 
+def _preview(page: Page) -> None:
+    """A referral filled in and previewed: what the recipient would see."""
+    page.locator("#recipient").select_option(index=1)
+    page.locator("#purpose").select_option("arrival_reception")
+    page.locator("#transfer_ground").select_option("explicit_consent_informed_of_risks")
+    page.locator("#content-travel-traveller_name").fill("Synthetic Person")
+    page.locator('button[value="preview"]').click()
+    page.wait_for_load_state("load")
+
+
+def caseworker_pages(world: World) -> dict[str, Visit]:
+    case = f"/staff/cases/{world.case_id}"
+    new_referral = _goto(f"{case}/referrals/new")
+
+    def previewed(page: Page) -> None:
+        new_referral(page)
+        _preview(page)
+
+    return {
+        "staff-cases": _goto("/staff/cases"),
+        "staff-case-new": _goto("/staff/cases/new"),
+        "staff-case": _goto(case),
+        "staff-consent-new": _goto(f"{case}/consents/new"),
+        "staff-referral-preview": previewed,
+        "staff-referral": _goto(f"/staff/referrals/{world.referral_id}"),
+    }
+
+
+def officer_pages(world: World) -> dict[str, Visit]:
+    return {
+        "staff-inbox": _goto("/staff/inbox"),
+        "staff-received": _goto(f"/staff/inbox/{world.packet_id}"),
+        "staff-flagged": _goto("/staff/inbox/follow-up"),
+    }
+
+
 def dpo_pages(question: str) -> dict[str, Visit]:
     pages = {"dpo-overview": _goto("/dpo/"), "dpo-verify": _verify}
     pages |= {f"dpo-report-{n}": _goto(f"/dpo/reports/{n}") for n in sorted(reports.REPORTS)}
@@ -182,11 +229,44 @@ def _person(browser: Browser, base: str, world: World, language: str, width: int
     return page
 
 
+def _staff(
+    browser: Browser,
+    base: str,
+    node: TestNode,
+    role: StaffRole,
+    office: str,
+    landing: str,
+    language: str,
+    width: int,
+) -> Page:
+    page = browser.new_context(base_url=base, viewport={"width": width, "height": 900}).new_page()
+    page.goto(f"{sign_in_link(node, role, office=office)}&lang={language}")
+    page.wait_for_url(f"**{landing}")
+    return page
+
+
+def _caseworker(browser: Browser, base: str, world: World, language: str, width: int) -> Page:
+    return _staff(
+        browser, base, world.host, StaffRole.CASEWORKER, "office-a", "/staff/cases", language, width
+    )
+
+
+def _officer(browser: Browser, base: str, world: World, language: str, width: int) -> Page:
+    return _staff(
+        browser,
+        world.partner_base,
+        world.partner,
+        StaffRole.PARTNER_OFFICER,
+        "partner",
+        "/staff/inbox",
+        language,
+        width,
+    )
+
+
 def _dpo(browser: Browser, base: str, world: World, language: str, width: int) -> Page:
     page = browser.new_context(base_url=base, viewport={"width": width, "height": 900}).new_page()
-    page.goto(f"/dpo/?lang={language}")
-    page.locator("#token").fill(world.token)
-    page.locator('form[action="/dpo/sign-in"] button').click()
+    page.goto(f"{sign_in_link(world.host, StaffRole.DPO, office='dpo')}&lang={language}")
     page.wait_for_url("**/dpo/")
     return page
 
@@ -222,13 +302,15 @@ def _english(browser: Browser, base: str, world: World, question: str) -> dict[s
     for open_as, pages in (
         (_person, portal_pages(world, "en")),
         (_dpo, dpo_pages(question)),
+        (_caseworker, caseworker_pages(world)),
+        (_officer, officer_pages(world)),
     ):
         page = open_as(browser, base, world, "en", 1366)
         for name, visit in pages.items():
             _look(page, visit)
             texts[name] = {str(p["text"]) for p in visible_texts(page)}
         page.context.close()
-    for guest in ("/portal/", "/dpo/"):
+    for guest in ("/portal/", "/staff/sign-in"):
         page = browser.new_context(base_url=base).new_page()
         _look(page, _goto(guest))
         texts[guest] = {str(p["text"]) for p in visible_texts(page)}
@@ -256,7 +338,7 @@ def test_every_page_reads_well(
     english = _english(browser, live_host, world, question)
     found: list[str] = []
     for width in WIDTHS:
-        for guest in ("/portal/", "/dpo/"):
+        for guest in ("/portal/", "/staff/sign-in"):
             page = browser.new_context(
                 base_url=live_host, viewport={"width": width, "height": 900}
             ).new_page()
@@ -269,6 +351,8 @@ def test_every_page_reads_well(
         for side, open_as, pages in (
             ("portal", _person, portal_pages(world, language)),
             ("dpo", _dpo, dpo_pages(question)),
+            ("caseworker", _caseworker, caseworker_pages(world)),
+            ("officer", _officer, officer_pages(world)),
         ):
             page = open_as(browser, live_host, world, language, width)
             for name, visit in pages.items():

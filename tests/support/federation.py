@@ -155,19 +155,22 @@ class TestFederation:
         )
         self.transport = FederationTransport(self.nodes)
 
-    def add_node(self, node_id: str, roles: list[PartnerRole], country: str) -> TestNode:
+    def add_node(
+        self, node_id: str, roles: list[PartnerRole], country: str, **settings: Any
+    ) -> TestNode:
+        """A node with its keys, database and ``settings`` (beyond home, id and database)."""
         home = NodeHome(self.root / node_id)
         now = self.clock.now()
         home.create_keys(now - timedelta(days=1))
         home.create_staff_issuer(now - timedelta(days=1))
         home.create_pseudonym_secret()
         home.create_master_key()
-        settings = Settings(
-            home=home.path, node_id=node_id, database_url=self.database_url(node_id)
+        made = Settings(
+            home=home.path, node_id=node_id, database_url=self.database_url(node_id), **settings
         )
-        engine = make_engine(settings.database_url)
+        engine = make_engine(made.database_url)
         self.engines.append(engine)
-        node = TestNode(node_id, roles, country, home, settings, self.clock, engine)
+        node = TestNode(node_id, roles, country, home, made, self.clock, engine)
         self.nodes[node_id] = node
         return node
 

@@ -79,19 +79,8 @@ def sign_in(client: TestClient, reference: str, code: str, *, language: str = ""
 
 
 def dpo_signed_in(host: TestNode) -> TestClient:
-    """A browser signed in to the DPO's pages with a DPO's staff token."""
-    client = portal_client(host)
-    page = client.get("/dpo/")
-    assert page.status_code == 200, page.text
-    response = client.post(
-        "/dpo/sign-in",
-        data={"token": host.token(_dpo()), "form_token": form_token_of(page.text)},
-    )
-    assert response.status_code == 303, response.text
-    return client
-
-
-def _dpo() -> Any:
+    """A browser signed in to the staff pages as a DPO, with a one-time link."""
     from schemas.common import StaffRole
+    from tests.support.staff import staff_signed_in
 
-    return StaffRole.DPO
+    return staff_signed_in(host, StaffRole.DPO, user="dpo-1", office="dpo")

@@ -54,11 +54,11 @@ def _summary(row: ReceivedPacketRow, view: FederationView) -> ReceivedReferralSu
 
 
 def list_received(
-    session: Session, node: Node, principal: Principal, *, limit: int = 200
+    session: Session, node: Node, principal: Principal, *, limit: int = 200, offset: int = 0
 ) -> list[ReceivedReferralSummary]:
     principal.require(StaffRole.PARTNER_OFFICER)
     view = node.directory()
-    return [_summary(row, view) for row in inbox.newest_referrals(session, limit)]
+    return [_summary(row, view) for row in inbox.newest_referrals(session, limit, offset)]
 
 
 #: Why nothing is left of a referral, in the access log and in words for the officer.

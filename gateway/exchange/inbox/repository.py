@@ -64,12 +64,13 @@ def referral(session: Session, packet_id: str) -> ReceivedPacketRow | None:
     return row
 
 
-def newest_referrals(session: Session, limit: int) -> Sequence[ReceivedPacketRow]:
+def newest_referrals(session: Session, limit: int, offset: int = 0) -> Sequence[ReceivedPacketRow]:
     return session.scalars(
         select(ReceivedPacketRow)
         .where(ReceivedPacketRow.kind == MessageKind.REFERRAL.value)
         .order_by(ReceivedPacketRow.received_at.desc(), ReceivedPacketRow.packet_id)
         .limit(limit)
+        .offset(offset)
     ).all()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -138,6 +139,47 @@ def allowed_content(
     except SharingRefused as refusal:
         _refusal_logged(session, case, purpose, actor, now, refusal)
         raise
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a referral would carry to its recipient if sent now: the content as minimised, the
+    names of what would be left out, or the rule that would refuse it; and whether a second
+    caseworker would have to approve it first."""
+
+    sent: ReferralContent | None
+    withheld: dict[str, Any]
+    refused: RefusalRule | None
+    refusal: str
+    needs_second_approval: bool
+
+
+def preview_referral(
+    session: Session, node: Node, principal: Principal, body: ReferralCreate, now: datetime
+) -> Preview:
+    """The decision ``create_referral`` would take, without taking it: nothing is kept, sealed
+    or logged (the caseworker is looking at their own case's data)."""
+    case = own_case(session, principal, body.case_id, now)
+    target = listed_recipient(node, body.recipient)
+    facts = subject_facts(node, case, now.date())
+    view = node.directory()
+    try:
+        check_content(body.content, body.purpose, facts)
+        allowance = decide(
+            rule_for=view.rule,
+            consents=current_grants(session, case.id),
+            subject=facts,
+            recipient=Recipient.of(target),
+            purpose=body.purpose,
+            ground=body.transfer_ground,
+            suspended_countries=view.suspended_countries,
+            suspended_regions=view.suspended_regions,
+            now=now,
+        )
+    except SharingRefused as refusal:
+        return Preview(None, {}, refusal.rule, refusal.detail, facts.needs_second_approval)
+    sent = minimise(body.content, allowance)
+    return Preview(sent, _withheld(body.content, sent), None, "", facts.needs_second_approval)
 
 
 def listed_recipient(node: Node, recipient: str) -> NodeRecord:

@@ -131,7 +131,8 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(length=32), nullable=True),
         sa.Column("card_reference", sa.String(length=20), nullable=True),
         sa.Column("staff_user", sa.String(length=128), nullable=True),
-        sa.Column("staff_office", sa.String(length=64), nullable=True),
+        sa.Column("staff_office", sa.String(length=128), nullable=True),
+        sa.Column("staff_role", sa.String(length=20), nullable=True),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("csrf", sa.String(length=64), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -191,6 +192,29 @@ def upgrade() -> None:
         sa.Column("previous_failures", sa.Integer(), nullable=False),
         sa.Column("locked_until", UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("client"),
+    )
+    op.create_table(
+        "staff_sign_ins",
+        sa.Column("state_hash", sa.String(length=64), nullable=False),
+        sa.Column("browser_hash", sa.String(length=64), nullable=False),
+        sa.Column("nonce", sa.String(length=128), nullable=False),
+        sa.Column("code_verifier", sa.String(length=128), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("next_path", sa.String(length=200), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("state_hash"),
+    )
+    op.create_index(
+        op.f("ix_staff_sign_ins_created_at"), "staff_sign_ins", ["created_at"], unique=False
+    )
+    op.create_table(
+        "used_sign_in_links",
+        sa.Column("jti_hash", sa.String(length=64), nullable=False),
+        sa.Column("used_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("jti_hash"),
+    )
+    op.create_index(
+        op.f("ix_used_sign_in_links_used_at"), "used_sign_in_links", ["used_at"], unique=False
     )
     op.create_table(
         "access_cards",
@@ -500,6 +524,10 @@ def downgrade() -> None:
     op.drop_table("case_events")
     op.drop_index(op.f("ix_access_cards_case_id"), table_name="access_cards")
     op.drop_table("access_cards")
+    op.drop_index(op.f("ix_used_sign_in_links_used_at"), table_name="used_sign_in_links")
+    op.drop_table("used_sign_in_links")
+    op.drop_index(op.f("ix_staff_sign_ins_created_at"), table_name="staff_sign_ins")
+    op.drop_table("staff_sign_ins")
     op.drop_table("sign_in_throttle")
     op.drop_index(op.f("ix_seen_node_tokens_expires_at"), table_name="seen_node_tokens")
     op.drop_table("seen_node_tokens")

@@ -20,6 +20,20 @@ def case_in_office(session: Session, case_id: str, office: str) -> CaseRow | Non
     return session.scalar(select(CaseRow).where(CaseRow.id == case_id, CaseRow.office == office))
 
 
+def of_office(session: Session, office: str, *, limit: int, offset: int = 0) -> list[CaseRow]:
+    """A page of the office's cases, newest first (ids and dates; the sealed details are not
+    opened here)."""
+    return list(
+        session.scalars(
+            select(CaseRow)
+            .where(CaseRow.office == office)
+            .order_by(CaseRow.created_at.desc(), CaseRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
 def by_id(session: Session, case_id: str) -> CaseRow | None:
     return session.get(CaseRow, case_id)
 

@@ -37,7 +37,8 @@ class AccessCardRow(Base):
 
 
 class PortalSessionRow(Base):
-    """A signed-in browser: the person's (``case_id``) or a DPO's (``staff_user``)."""
+    """A signed-in browser: the person's (``kind`` "person", ``case_id``) or a member of staff's
+    (``kind`` "staff": user, role and office as their sign-in proved them)."""
 
     __tablename__ = "portal_sessions"
 
@@ -47,7 +48,8 @@ class PortalSessionRow(Base):
     case_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     card_reference: Mapped[str | None] = mapped_column(String(20), nullable=True)
     staff_user: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    staff_office: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    staff_office: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    staff_role: Mapped[str | None] = mapped_column(String(20), nullable=True)
     language: Mapped[str] = mapped_column(String(8))
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -98,3 +100,31 @@ class PersonQuestionRow(Base):
     sealed_answer: Mapped[bytes | None] = mapped_column(LargeBinary(), nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     answered_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class StaffSignInRow(Base):
+    """A sign-in under way at the organisation's identity provider: what the browser must bring
+    back (``state``, by its hash), and what only this node knows (the nonce the ID token must
+    carry, the PKCE verifier). Lives ten minutes; used once."""
+
+    __tablename__ = "staff_sign_ins"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The hash of a random cookie of the browser that started it: only that browser finishes
+    #: it (no sign-in forced on someone else's browser).
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8))
+    next_path: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class UsedSignInLinkRow(Base):
+    """A one-time sign-in link of the built-in issuer that was used (its token id, hashed):
+    a second use is refused."""
+
+    __tablename__ = "used_sign_in_links"
+
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -20,9 +20,14 @@ from sqlalchemy.orm import Session
 from gateway.records.person_access.models import PortalSessionRow
 
 COOKIE = "avrr_portal"
+#: Staff sessions (caseworkers, partner officers, DPOs) cover the staff and DPO pages.
+STAFF_COOKIE = "avrr_staff"
 FORM_COOKIE = "avrr_form"
 IDLE = timedelta(minutes=10)
 ABSOLUTE = timedelta(hours=1)
+#: A member of staff works longer at one desk than a person reads their page: idle time and
+#: the longest session (a working day), by the kind of session.
+LIMITS = {"person": (IDLE, ABSOLUTE), "staff": (timedelta(minutes=30), timedelta(hours=8))}
 
 
 def _digest(token: str) -> str:
@@ -41,6 +46,8 @@ def start(
     card_reference: str | None = None,
     staff_user: str | None = None,
     staff_office: str | None = None,
+    staff_role: str | None = None,
+    cookie: str = COOKIE,
 ) -> PortalSessionRow:
     token = secrets.token_urlsafe(32)
     row = PortalSessionRow(
@@ -50,6 +57,7 @@ def start(
         card_reference=card_reference,
         staff_user=staff_user,
         staff_office=staff_office,
+        staff_role=staff_role,
         language=language,
         csrf=secrets.token_urlsafe(32),
         created_at=now,
@@ -57,41 +65,49 @@ def start(
     )
     db.add(row)
     response.set_cookie(
-        COOKIE,
+        cookie,
         token,
         httponly=True,
         secure=True,
         samesite="strict",
         path=path,
-        max_age=int(ABSOLUTE.total_seconds()),
+        max_age=int(LIMITS[kind][1].total_seconds()),
     )
     return row
 
 
-def current(db: Session, request: Request, kind: str, now: datetime) -> PortalSessionRow | None:
+def current(
+    db: Session, request: Request, kind: str, now: datetime, cookie: str = COOKIE
+) -> PortalSessionRow | None:
     """The signed-in session of this browser, if any and still within its time limits."""
-    token = request.cookies.get(COOKIE)
+    token = request.cookies.get(cookie)
     if not token:
         return None
     row = db.get(PortalSessionRow, _digest(token))
     if row is None or row.kind != kind:
         return None
-    if now - row.last_seen_at > IDLE or now - row.created_at > ABSOLUTE:
+    idle, longest = LIMITS[kind]
+    if now - row.last_seen_at > idle or now - row.created_at > longest:
         db.delete(row)
         return None
     row.last_seen_at = now
     return row
 
 
-def end(db: Session, request: Request, response: Response, path: str) -> None:
-    token = request.cookies.get(COOKIE)
+def end(db: Session, request: Request, response: Response, path: str, cookie: str = COOKIE) -> None:
+    token = request.cookies.get(cookie)
     if token:
         db.execute(delete(PortalSessionRow).where(PortalSessionRow.token_hash == _digest(token)))
-    response.delete_cookie(COOKIE, path=path, secure=True, httponly=True, samesite="strict")
+    response.delete_cookie(cookie, path=path, secure=True, httponly=True, samesite="strict")
 
 
 def expire_old(db: Session, now: datetime) -> None:
-    db.execute(delete(PortalSessionRow).where(PortalSessionRow.last_seen_at < now - IDLE))
+    for kind, (idle, _) in LIMITS.items():
+        db.execute(
+            delete(PortalSessionRow).where(
+                PortalSessionRow.kind == kind, PortalSessionRow.last_seen_at < now - idle
+            )
+        )
 
 
 def form_token(request: Request) -> str:

@@ -66,10 +66,18 @@ def current_principal(
     node: Annotated[Node, Depends(get_node)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
+    """The caller of a bearer token from the node's built-in issuer or, failing that, from the
+    organisation's OpenID Connect provider if the node has one. Tokens are never logged."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorised()
-    return node.staff.verify(token.strip(), now=node.clock.now())
+    now = node.clock.now()
+    try:
+        return node.staff.verify(token.strip(), now=now)
+    except Unauthorised:
+        if node.oidc is None:
+            raise
+    return node.oidc.verify_bearer(token.strip(), now=now)
 
 
 NodeDep = Annotated[Node, Depends(get_node)]

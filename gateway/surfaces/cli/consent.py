@@ -46,7 +46,9 @@ def _sections(value: str | None) -> list[str] | None:
     return names
 
 
-def _call(ctx: click.Context, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def call(ctx: click.Context, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """The node's answer to one API call (JSON, or the page for an HTML answer); an error is
+    one line and exit 1."""
     url, token = ctx.obj["url"], ctx.obj["token"]
     try:
         with client_factory(url, token) as http:
@@ -123,7 +125,7 @@ def record(ctx: click.Context, /, case_id: str, **options: Any) -> None:
         "valid_until": options["valid_until"],
     }
     body = {k: v for k, v in body.items() if v is not None}
-    _echo(_call(ctx, "POST", f"/api/v1/cases/{case_id}/consents", body))
+    _echo(call(ctx, "POST", f"/api/v1/cases/{case_id}/consents", body))
 
 
 @consent.command("list")
@@ -131,7 +133,7 @@ def record(ctx: click.Context, /, case_id: str, **options: Any) -> None:
 @click.pass_context
 def list_(ctx: click.Context, case_id: str) -> None:
     """Every consent of the person, with its history."""
-    _echo(_call(ctx, "GET", f"/api/v1/cases/{case_id}/consents"))
+    _echo(call(ctx, "GET", f"/api/v1/cases/{case_id}/consents"))
 
 
 @consent.command("narrow")
@@ -142,7 +144,7 @@ def list_(ctx: click.Context, case_id: str) -> None:
 def narrow(ctx: click.Context, case_id: str, consent_id: str, keep: str) -> None:
     """Keep only some sections; recipients delete the rest."""
     body = {"sections": _sections(keep)}
-    _echo(_call(ctx, "POST", f"/api/v1/cases/{case_id}/consents/{consent_id}/narrow", body))
+    _echo(call(ctx, "POST", f"/api/v1/cases/{case_id}/consents/{consent_id}/narrow", body))
 
 
 @consent.command("withdraw")
@@ -161,7 +163,7 @@ def withdraw(
     """Withdraw consent: everything, or only a purpose, a recipient, or some sections."""
     body = {"purpose": purpose, "recipient": recipient, "sections": _sections(sections)}
     _echo(
-        _call(
+        call(
             ctx,
             "POST",
             f"/api/v1/cases/{case_id}/withdrawals",
@@ -175,7 +177,7 @@ def withdraw(
 @click.pass_context
 def withdrawals(ctx: click.Context, case_id: str) -> None:
     """Each withdrawal, and which recipients confirmed deletion."""
-    _echo(_call(ctx, "GET", f"/api/v1/cases/{case_id}/withdrawals"))
+    _echo(call(ctx, "GET", f"/api/v1/cases/{case_id}/withdrawals"))
 
 
 @consent.command("receipt")
@@ -197,7 +199,7 @@ def receipt(
     query = "?format=html" if as_html else ""
     if as_html and lang:
         query += f"&lang={lang}"
-    result = _call(ctx, "GET", f"/api/v1/cases/{case_id}/consents/{consent_id}/receipt{query}")
+    result = call(ctx, "GET", f"/api/v1/cases/{case_id}/consents/{consent_id}/receipt{query}")
     if out is None:
         _echo(result)
         return

@@ -6,7 +6,8 @@ Every step an operator takes has a command; see ``docs/operations.md`` for the w
     avrr node init|export|install-directory|rotate-keys|migrate|token   (cli/operator.py)
     avrr audit verify|checkpoint|report|...                             (cli/audit.py)
     avrr consent record|list|narrow|withdraw|...                        (cli/consent.py)
-    avrr serve | avrr worker | avrr purge | avrr demo                   (here)
+    avrr staff link | avrr card issue                                  (cli/staff.py)
+    avrr serve | avrr worker | avrr purge | avrr demo | avrr --version  (here)
 
 Commands print what they did, never a private key or a person's data. Errors are one line.
 """
@@ -26,10 +27,12 @@ from gateway.kit.db import make_engine, make_sessionmaker
 from gateway.surfaces.cli.audit import audit
 from gateway.surfaces.cli.consent import consent
 from gateway.surfaces.cli.operator import federation, node, node_settings
+from gateway.surfaces.cli.staff import card, staff
 from partners.client import NodeClient
 
 
 @click.group()
+@click.version_option(package_name="avrr-gateway", prog_name="avrr")
 def main() -> None:
     """Operate an AVRR referral gateway node or federation."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -118,14 +121,17 @@ def purge(home: Path) -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Run two nodes on loopback and walk a referral through them (see README)."""
+@click.option("--keep", is_flag=True, help="Keep both nodes running afterwards, until Ctrl-C.")
+def demo(keep: bool) -> None:
+    """Run two nodes on loopback and walk a person's return through them (see README)."""
     from gateway.surfaces.demo import run
 
-    raise SystemExit(run())
+    raise SystemExit(run(keep=keep))
 
 
 main.add_command(federation)
 main.add_command(node)
 main.add_command(consent)
 main.add_command(audit)
+main.add_command(staff)
+main.add_command(card)

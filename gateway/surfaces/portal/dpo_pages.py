@@ -29,9 +29,10 @@ from gateway.records.accesslog.writer import Actor, deny
 from gateway.records.person_access import sessions
 from gateway.records.person_access.models import PortalSessionRow
 from gateway.surfaces.api.deps import NodeDep, SessionDep
-from gateway.surfaces.portal.i18n import DEFAULT, from_header, supported
 from gateway.surfaces.portal.labels import N_
 from gateway.surfaces.portal.pages import render, words_for
+from gateway.surfaces.portal.staff_auth import principal_of as staff_principal
+from gateway.surfaces.portal.staff_auth import signed_in_staff, to_sign_in
 from schemas.common import StaffRole
 
 router = APIRouter(prefix="/dpo", include_in_schema=False)
@@ -66,34 +67,35 @@ NOTES = {
 }
 
 
-def _language(request: Request) -> str:
-    return (
-        supported(request.query_params.get("lang"))
-        or from_header(request.headers.get("accept-language"))
-        or DEFAULT
-    )
-
-
 def principal_of(row: PortalSessionRow) -> Principal:
-    return Principal(user=row.staff_user or "", role=StaffRole.DPO, office=row.staff_office or "")
+    return staff_principal(row)
 
 
 def signed_in_dpo(db: Session, request: Request, node: Node) -> PortalSessionRow | None:
-    return sessions.current(db, request, "dpo", node.clock.now())
+    """The browser's staff session, if its member of staff is a DPO."""
+    row = signed_in_staff(db, request, node)
+    return row if row is not None and row.staff_role == StaffRole.DPO else None
+
+
+def refused(db: Session, request: Request, node: Node) -> Response:
+    """Not signed in: to the staff sign-in, coming back here. Signed in with another role: a
+    page saying so, and the refusal in the access log."""
+    row = signed_in_staff(db, request, node)
+    if row is None:
+        return to_sign_in(request.url.path)
+    deny(db, at=node.clock.now(), actor=Actor.of(staff_principal(row)), outcome="wrong_role")
+    return render(node, row.language, "message.html", status=403, message="not_dpo")
 
 
 def _to_sign_in() -> RedirectResponse:
-    return RedirectResponse(f"{PATH}/", status_code=303)
+    return to_sign_in(f"{PATH}/")
 
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, db: SessionDep, node: NodeDep) -> Response:
     row = signed_in_dpo(db, request, node)
     if row is None:
-        token = sessions.form_token(request)
-        response = render(node, _language(request), "dpo_sign_in.html", form_token=token)
-        sessions.set_form_cookie(response, token, PATH)
-        return response
+        return refused(db, request, node)
     now = node.clock.now()
     return render(
         node,
@@ -107,71 +109,6 @@ def overview(request: Request, db: SessionDep, node: NodeDep) -> Response:
         scores=scores_chart(db, node),
         unplaced=accesslog.unplaced(db),
     )
-
-
-@router.post("/sign-in", response_class=HTMLResponse)
-def sign_in(
-    request: Request,
-    db: SessionDep,
-    node: NodeDep,
-    token: Annotated[str, Form(max_length=4000)],
-    form_token: Annotated[str, Form(max_length=200)],
-    language: Annotated[str, Form(max_length=8)] = "",
-) -> Response:
-    language = supported(language) or _language(request)
-    if not sessions.same(request.cookies.get(sessions.FORM_COOKIE), form_token):
-        return render(node, language, "message.html", status=400, message="form_expired")
-    now = node.clock.now()
-    try:
-        principal = node.staff.verify(token.strip(), now=now)
-    except GatewayError:
-        return render(
-            node, language, "dpo_sign_in.html", status=401, form_token=form_token, error="refused"
-        )
-    if principal.role is not StaffRole.DPO:
-        deny(db, at=now, actor=Actor.of(principal), outcome="wrong_role")
-        return render(
-            node, language, "dpo_sign_in.html", status=403, form_token=form_token, error="not_dpo"
-        )
-    response = RedirectResponse(f"{PATH}/", status_code=303)
-    sessions.start(
-        db,
-        response,
-        kind="dpo",
-        language=language,
-        now=now,
-        path=PATH,
-        staff_user=principal.user,
-        staff_office=principal.office,
-    )
-    return response
-
-
-@router.post("/sign-out")
-def sign_out(
-    request: Request, db: SessionDep, node: NodeDep, csrf: Annotated[str, Form(max_length=200)]
-) -> Response:
-    row = signed_in_dpo(db, request, node)
-    response = _to_sign_in()
-    if row is not None and sessions.same(row.csrf, csrf):
-        sessions.end(db, request, response, PATH)
-    return response
-
-
-@router.post("/language")
-def choose_language(
-    request: Request,
-    db: SessionDep,
-    node: NodeDep,
-    csrf: Annotated[str, Form(max_length=200)],
-    language: Annotated[str, Form(max_length=8)],
-) -> Response:
-    row = signed_in_dpo(db, request, node)
-    if row is None:
-        return RedirectResponse(f"{PATH}/?lang={supported(language) or DEFAULT}", status_code=303)
-    if sessions.same(row.csrf, csrf) and (chosen := supported(language)):
-        sessions.choose_language(row, chosen)
-    return RedirectResponse(f"{PATH}/", status_code=303)
 
 
 @router.post("/verify", response_class=HTMLResponse)
@@ -189,7 +126,7 @@ def verify(
 def report(name: ReportName, request: Request, db: SessionDep, node: NodeDep) -> Response:
     row = signed_in_dpo(db, request, node)
     if row is None:
-        return _to_sign_in()
+        return refused(db, request, node)
     if name.endswith(".csv"):
         built = _report(db, node, row, name.removesuffix(".csv"))
         return PlainTextResponse(
@@ -206,7 +143,7 @@ def statistic(name: ReportName, request: Request, db: SessionDep, node: NodeDep)
     """A statistic as a table (or CSV): every suppressed cell reads ``suppressed``."""
     row = signed_in_dpo(db, request, node)
     if row is None:
-        return _to_sign_in()
+        return refused(db, request, node)
     built = statistics.produce(
         db, node, principal_of(row), name.removesuffix(".csv"), node.clock.now()
     )

@@ -13,7 +13,7 @@ from gateway.kit.errors import GatewayError
 from gateway.records.accesslog.writer import Actor
 from gateway.records.person_access import questions, sessions
 from gateway.surfaces.api.deps import NodeDep, SessionDep
-from gateway.surfaces.portal.dpo_pages import PATH, principal_of, signed_in_dpo
+from gateway.surfaces.portal.dpo_pages import PATH, principal_of, refused, signed_in_dpo
 from gateway.surfaces.portal.pages import render
 
 router = APIRouter(prefix="/dpo/questions", include_in_schema=False)
@@ -24,7 +24,7 @@ QuestionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 def waiting(request: Request, db: SessionDep, node: NodeDep) -> Response:
     row = signed_in_dpo(db, request, node)
     if row is None:
-        return RedirectResponse(f"{PATH}/", status_code=303)
+        return refused(db, request, node)
     listed = questions.waiting_first(db)
     return render(node, row.language, "dpo_questions.html", csrf=row.csrf, questions=listed)
 
@@ -33,7 +33,7 @@ def waiting(request: Request, db: SessionDep, node: NodeDep) -> Response:
 def question(question_id: QuestionId, request: Request, db: SessionDep, node: NodeDep) -> Response:
     row = signed_in_dpo(db, request, node)
     if row is None:
-        return RedirectResponse(f"{PATH}/", status_code=303)
+        return refused(db, request, node)
     actor = Actor.of(principal_of(row))
     try:
         found = questions.read(db, node, question_id, actor, node.clock.now())

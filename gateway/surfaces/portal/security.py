@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-BROWSER_PATHS = ("/portal", "/dpo")
+BROWSER_PATHS = ("/portal", "/dpo", "/staff")
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; font-src 'self'; img-src 'self' data:; "

@@ -35,6 +35,7 @@ from gateway.surfaces.portal.labels import (
     COLUMNS,
     EVENTS,
     FIELDS,
+    HAPPENINGS,
     N_,
     PURPOSES,
     REPORTS,
@@ -123,6 +124,47 @@ class Words:
 
     def value(self, code: object) -> str:
         return self.label(VALUES, code)
+
+    def field(self, key: str) -> str:
+        """A form input's label."""
+        return self.label(FIELDS, key)
+
+    def happening(self, what: str) -> str:
+        """A line of a case's timeline, in words."""
+        if what.endswith(" sent") and what not in HAPPENINGS:
+            return self.label(HAPPENINGS, "note sent")
+        return self.label(HAPPENINGS, what)
+
+    def detail(self, entry: Any) -> str:
+        """What a timeline line adds: the answer, the plan's version, the round and its score."""
+        detail, content = entry.detail or "", entry.content or {}
+        if entry.what.startswith("referral"):
+            return self.purpose(detail) if entry.what == "referral" else self.value(detail)
+        if entry.what == "monitoring":
+            composite = (content.get("scores") or {}).get("composite")
+            score = "" if composite is None else f" ({composite / 10_000:.2f})"
+            return self(N_("month %(number)s"), number=content.get("round_months", "")) + score
+        if entry.what.startswith("reintegration_plan"):
+            return self(N_("version %(number)s"), number=content.get("version", ""))
+        return self.value(detail) if detail else ""
+
+    def fields_named(self, names: Iterable[str]) -> str:
+        """Field names as their labels, joined: what was left out of a referral."""
+        return self.join(self.field(name) for name in names)
+
+    def choice(self, key: str, code: str) -> str:
+        """One option of a form's choice, in words."""
+        if key in {"purpose"}:
+            return self.purpose(code)
+        if key in {"recipient", "counterpart"}:
+            return self.organisation(code)
+        if key in {"sections", "section"}:
+            return self.section(code)
+        if key in {"recipient_role", "role", "roles"}:
+            return self.role(code)
+        if key in {"language", "preferred_language", "contact_language"}:
+            return self.language_name(code)
+        return self.value(code)
 
     def report(self, name: str, fallback: str) -> str:
         return self(REPORTS[name]) if name in REPORTS else fallback
