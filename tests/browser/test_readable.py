@@ -37,7 +37,10 @@ SHOTS = Path(os.environ["AVRR_SCREENSHOTS"]) if os.environ.get("AVRR_SCREENSHOTS
 #: Screenshots kept: the person's pages on a phone, the staff's on an office screen.
 SHOT_WIDTHS = {"portal": 390, "dpo": 1366, "caseworker": 1366, "officer": 390}
 #: Text the same in English and in another language, rightly: the words are the language's own.
-COGNATES = {"fr": {"total", "Version"}, "es": {"total", "Senegal"}}
+COGNATES = {
+    "fr": {"total", "Version", "Organisation", "Note", "Question", "Plan"},
+    "es": {"total", "Senegal", "Plan"},
+}
 QUESTION = "Why was my health information sent?"
 ANSWER = "Because you agreed to it for the medical escort."
 
