@@ -11,6 +11,8 @@ AVRR_TEST_DATABASE ?= sqlite
 # The browser tests (tests/browser) drive Debian's Chromium; it is installed with apt-get when
 # missing, never downloaded by a test tool.
 CHROMIUM ?= /usr/bin/chromium
+# The PKCS#11 key store tests drive a throwaway SoftHSM2 token; Debian's package, like Chromium.
+SOFTHSM ?= /usr/lib/softhsm/libsofthsm2.so
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install demo demo-serve test test-postgres test-browser lint format clean messages fonts screenshots
@@ -35,10 +37,15 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: $(STAMP) $(CHROMIUM)
+$(SOFTHSM):
+	@command -v apt-get >/dev/null || { echo "install SoftHSM2 (Debian: apt-get install softhsm2) for the PKCS#11 key store tests" >&2; exit 1; }
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2
+
+test: $(STAMP) $(CHROMIUM) $(SOFTHSM)
 	AVRR_TEST_DATABASE=$(AVRR_TEST_DATABASE) AVRR_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
-test-postgres: $(STAMP) $(CHROMIUM)
+test-postgres: $(STAMP) $(CHROMIUM) $(SOFTHSM)
 	AVRR_TEST_DATABASE=postgresql AVRR_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 test-browser: $(STAMP) $(CHROMIUM)
@@ -85,3 +92,46 @@ bench: $(STAMP)
 .PHONY: bench-full
 bench-full: $(STAMP)
 	$(BIN)/python -m bench.run --full $(BENCH_ARGS)
+
+# -- Deployment (deploy/README.md) ------------------------------------------------------------
+# `make deploy-check` renders the Kubernetes overlays with Debian's kubectl (kustomize built
+# in), installed with apt-get when missing, like Chromium.
+KUBECTL ?= /usr/bin/kubectl
+# The Kubernetes versions the rendered manifests are validated against, strictly, with the
+# schemas kubernetes-validate bundles (offline).
+KUBERNETES_VERSIONS ?= 1.35.0 1.37.0
+# `make lock`: how uv compiles requirements/*.lock (for Python 3.11, every platform, hashed).
+LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+
+.PHONY: lock deploy-check
+
+$(KUBECTL):
+	@command -v apt-get >/dev/null || { echo "install kubectl (Debian: apt-get install kubectl) for make deploy-check, or set KUBECTL=/path/to/kubectl" >&2; exit 1; }
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl
+
+# The locks deploy/build.sh installs from: runtime.lock (pyproject's dependencies), hsm.lock
+# (the same plus the hsm extra, same versions) and build.lock (setuptools, to build the wheel).
+# Run after changing a dependency in pyproject.toml, and monthly for security fixes with
+# `make lock LOCK_ARGS=--upgrade` (without it, pins that still fit are kept); commit the result.
+lock: $(STAMP)
+	$(LOCK) pyproject.toml -o requirements/runtime.lock
+	$(LOCK) pyproject.toml --extra hsm -c requirements/runtime.lock -o requirements/hsm.lock
+	$(LOCK) requirements/build.in -o requirements/build.lock
+
+# The deployment as operators get it: deploy/build.sh (the Dockerfile's one build step) into a
+# temporary prefix with its smoke check; every Kubernetes overlay rendered and validated; then
+# tests/deploy (manifests, Dockerfile, compose file, locks, systemd units). About a minute.
+deploy-check: $(STAMP) $(KUBECTL)
+	@prefix=$$(mktemp -d) && trap 'rm -rf "$$prefix"' EXIT && deploy/build.sh "$$prefix/avrr"
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && set -e && \
+	for overlay in deploy/k8s/overlays/*/; do \
+		name=$$(basename "$$overlay"); \
+		$(KUBECTL) kustomize "$$overlay" > "$$out/$$name.yaml"; \
+		for version in $(KUBERNETES_VERSIONS); do \
+			$(BIN)/kubernetes-validate --strict --quiet -k "$$version" "$$out/$$name.yaml"; \
+		done; \
+		echo "deploy-check: overlay $$name is valid for Kubernetes $(KUBERNETES_VERSIONS)"; \
+	done
+	AVRR_KUBECTL=$(KUBECTL) $(BIN)/pytest -q tests/deploy

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, JsonValue, model_validator
 
 from schemas.common import (
     AwareDatetime,
@@ -32,8 +32,37 @@ from schemas.common import (
 from schemas.consent import WithdrawalRead
 from schemas.sections import ReferralContent
 
+#: Synthetic examples shown in the OpenAPI description (``/docs``); never a real person.
+_CASE_EXAMPLE: dict[str, JsonValue] = {
+    "given_name": "Amina",
+    "family_name": "Example",
+    "date_of_birth": "1994-03-01",
+    "nationality": "SN",
+    "preferred_language": "fr",
+    "vulnerability_flags": ["health_needs"],
+    "sex": "female",
+}
+_REFERRAL_EXAMPLE: dict[str, JsonValue] = {
+    "case_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "recipient": "origin-reception",
+    "purpose": "arrival_reception",
+    "transfer_ground": "explicit_consent_informed_of_risks",
+    "content": {
+        "travel": {
+            "traveller_name": "Amina Example",
+            "traveller_date_of_birth": "1994-03-01",
+            "travel_document_status": "emergency_travel_document",
+            "arrival": {"airport": "DSS", "arrives_at": "2026-12-01T16:00:00Z"},
+            "escort": "none",
+            "assistance_at_arrival": True,
+        }
+    },
+}
+
 
 class CaseCreate(Inbound):
+    model_config = ConfigDict(json_schema_extra={"examples": [_CASE_EXAMPLE]})
+
     given_name: ShortText
     family_name: ShortText
     date_of_birth: date | None = None
@@ -65,6 +94,8 @@ class CaseRead(Outbound):
 
 
 class ReferralCreate(Inbound):
+    model_config = ConfigDict(json_schema_extra={"examples": [_REFERRAL_EXAMPLE]})
+
     case_id: RandomId
     recipient: NodeId
     purpose: Purpose
@@ -139,6 +170,18 @@ class ReceivedReferralRead(ReceivedReferralSummary):
 
 
 class ErrorRead(Outbound):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": "invalid_request",
+                    "detail": [{"loc": ["body", "nationality"], "msg": "not a country code"}],
+                },
+                {"error": "unavailable", "detail": "the node's database is not reachable"},
+            ]
+        }
+    )
+
     error: str
     detail: Any
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import AnyHttpUrl, Field, StringConstraints, model_validator
+from pydantic import AnyHttpUrl, Field, StringConstraints, field_validator, model_validator
 
 from schemas.common import (
     AwareDatetime,
@@ -33,6 +33,9 @@ from schemas.common import (
 )
 from schemas.envelope import Base64Url
 from schemas.sections import section_fields
+
+#: Hosts an inbox may be reached at over plain http: this machine only.
+LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 DIRECTORY_FORMAT: Final = "avrr-directory/1"
 
@@ -66,6 +69,15 @@ class NodeRecord(Inbound):
     inbox_url: AnyHttpUrl
     signing_keys: Annotated[list[KeyRecord], Field(min_length=1, max_length=16)]
     encryption_keys: Annotated[list[KeyRecord], Field(min_length=1, max_length=16)]
+
+    @field_validator("inbox_url")
+    @classmethod
+    def _encrypted_in_transit(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+        # Envelopes are sealed, but the bearer token, the sender and the timing travel beside
+        # them: an inbox is reached over TLS, except on this machine (the demo, tests).
+        if url.scheme != "https" and url.host not in LOOPBACK_HOSTS:
+            raise ValueError("an inbox URL must use https (plain http only on loopback)")
+        return url
 
     @model_validator(mode="after")
     def _region_in_country(self) -> NodeRecord:

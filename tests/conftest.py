@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from schemas.common import PartnerRole
-from tests.support import databases
+from tests.support import databases, keystores
 from tests.support.clock import FakeClock
 from tests.support.federation import TestFederation, TestNode
 
@@ -75,3 +75,21 @@ def pair(federation: TestFederation, host: TestNode, partner: TestNode) -> TestF
     """A published federation of a host mission and a reception partner."""
     federation.publish()
     return federation
+
+
+@pytest.fixture
+def keystore_url(tmp_path: Path) -> Iterator[str]:
+    """A SQL key store's own database for this test (SQLite, or PostgreSQL when chosen)."""
+    with keystores.keystore_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> keystores.SoftToken:
+    """A throwaway SoftHSM2 token for the whole session (``SOFTHSM2_CONF`` in a temp folder)."""
+    token = keystores.softhsm_token(tmp_path_factory.mktemp("softhsm"))
+    if token is None:
+        pytest.skip(
+            "SoftHSM2 is not installed (/usr/lib/softhsm/libsofthsm2.so; make test installs it)"
+        )
+    return token

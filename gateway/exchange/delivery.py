@@ -47,6 +47,7 @@ from gateway.exchange.outbox import repository as outbox
 from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.registry import Confirmation, Registry, Sent
 from gateway.kit.errors import ServiceUnavailable
+from gateway.kit.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, RECEIPTS, REFUSALS
 from gateway.kit.node import Node
 from gateway.kit.periodic import run_periodically
 from gateway.records.accesslog.writer import Action, record
@@ -226,6 +227,10 @@ class DeliveryWorker:
             self._kinds[sent.kind].attempted(session, self._node, row, attempted_at, "delivered")
             outbox.delivered(session, row, attempted_at=attempted_at, done=done)
             confirmation.record(session, self._node, row, done)
+            queued_at = row.created_at
+        DELIVERY_ATTEMPTS.labels(kind=sent.kind.value, outcome="delivered").inc()
+        RECEIPTS.labels(direction="verified", kind=sent.kind.value).inc()
+        DELIVERY_LATENCY.labels(kind=sent.kind.value).observe((done - queued_at).total_seconds())
 
     def _recheck(self, sent: Sent, view: FederationView) -> None:
         """Raise ``SharingRefused`` if the directory in force now forbids sending this message."""
@@ -287,6 +292,7 @@ class DeliveryWorker:
                 outcome=rule,
             )
         report.cancelled += 1
+        REFUSALS.labels(stage="delivery", reason=rule).inc()
         log.warning(
             "outbox row %s (%s) cancelled before delivery: %s", sent.outbox_id, sent.kind, rule
         )
@@ -311,6 +317,7 @@ class DeliveryWorker:
             if outcome not in outbox.NOT_SENT:
                 kind.attempted(session, self._node, row, now, outcome)
             outbox.attempt(session, row, at=now, outcome=outcome)
+            DELIVERY_ATTEMPTS.labels(kind=sent.kind.value, outcome=outcome).inc()
             delay = backoff(
                 row.attempts, base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
             )

@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from gateway.kit.auth import _NAME as STAFF_NAME
 from schemas.common import StaffRole
@@ -40,6 +42,24 @@ def secure_address(url: str) -> bool:
     if not parts.hostname:
         return False
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+
+
+def same_database(first: str, second: str) -> bool:
+    """Whether two database URLs name the same database (driver, credentials and options
+    aside; SQLite paths compared once resolved)."""
+    try:
+        a, b = make_url(first), make_url(second)
+    except ArgumentError:
+        return first == second
+    if a.get_backend_name() != b.get_backend_name():
+        return False
+    if a.get_backend_name() == "sqlite":
+        return Path(a.database or "").resolve() == Path(b.database or "").resolve()
+    return (a.host or "localhost", a.port or 5432, a.database) == (
+        b.host or "localhost",
+        b.port or 5432,
+        b.database,
+    )
 
 
 class Settings(BaseSettings):
@@ -75,6 +95,20 @@ class Settings(BaseSettings):
     #: (``https://avrr.example.org``); empty: the address the card was requested at.
     public_url: str = ""
 
+    #: Serve Swagger UI at ``/docs`` (from the node's own files); ``/openapi.json`` stays either way.
+    api_docs: bool = True
+
+    # Operations (docs/monitoring.md).
+    #: Serve ``/metrics`` (unauthenticated: restrict it by network policy).
+    metrics_enabled: bool = True
+    #: ``avrr serve`` and ``avrr worker`` log one JSON object per line, or text for a terminal.
+    log_format: Literal["json", "text"] = "json"
+    #: Where the federation operator publishes the signed directory; empty: installed by hand.
+    #: https only, except plain http to localhost.
+    directory_url: str = ""
+    #: How often ``avrr worker`` and ``avrr serve`` fetch it.
+    directory_refresh: timedelta = Field(default=timedelta(hours=1), ge=timedelta(minutes=1))
+
     # Staff sign-in through the organisation's own OpenID Connect provider (``kit.oidc``); off
     # while ``oidc_discovery_url`` is empty.
     #: The provider's name as staff know it, shown on the sign-in button ("Keycloak of Mission X").
@@ -106,6 +140,26 @@ class Settings(BaseSettings):
     #: The ``aud`` the provider's JWT access tokens carry for this node's API; empty: the client id.
     oidc_api_audience: str = ""
 
+    # Per-person data keys (``kit.keystore``, docs/keys-and-backups.md).
+    #: The key store's own database, shared by every replica (``postgresql://...`` in production,
+    #: or ``sqlite:////path/keys.db``); never the data database, so a restored data backup cannot
+    #: bring an erased person's key back. Empty: one file per person in ``<home>/keys/subjects``,
+    #: which only processes sharing that folder can use.
+    keystore_url: str = ""
+    #: What wraps each person's key: ``file`` (``<home>/keys/master.key``) or ``pkcs11`` (an AES
+    #: key held in a PKCS#11 token: an HSM, or SoftHSM2; the token does the wrapping).
+    master_key_source: Literal["file", "pkcs11"] = "file"
+    #: The token's PKCS#11 library (``/usr/lib/softhsm/libsofthsm2.so`` for SoftHSM2).
+    pkcs11_module: str = ""
+    #: The token's label (as ``softhsm2-util --show-slots`` or ``pkcs11-tool -L`` print it).
+    pkcs11_token_label: str = ""
+    #: The label of the AES key in the token (``avrr node keys create-master-in-token``).
+    pkcs11_key_label: str = "avrr-master"
+    #: The token's user PIN (``AVRR_PKCS11_PIN``); never logged, never in node.json.
+    pkcs11_pin: SecretStr = SecretStr("")
+    #: A file holding the PIN, read (and stripped) when the variable above is not set.
+    pkcs11_pin_file: str = ""
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -121,6 +175,15 @@ class Settings(BaseSettings):
         if value and not value.startswith(("https://", "http://")):
             raise ValueError("public_url is a web address: https://...")
         return value.rstrip("/")
+
+    @field_validator("directory_url")
+    @classmethod
+    def _directory_address(cls, value: str) -> str:
+        if value and not secure_address(value):
+            raise ValueError(
+                "directory_url must be https (plain http only to localhost or 127.0.0.1)"
+            )
+        return value
 
     @field_validator("oidc_discovery_url")
     @classmethod
@@ -168,6 +231,29 @@ class Settings(BaseSettings):
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.home / 'node.db'}"
+        return self
+
+    @model_validator(mode="after")
+    def _key_store(self) -> Settings:
+        """Runs after ``_default_database`` (validators run in the order they are defined)."""
+        if self.keystore_url:
+            if not self.keystore_url.startswith(("postgresql://", "postgresql+", "sqlite:///")):
+                raise ValueError("keystore_url must be a postgresql:// or sqlite:/// URL")
+            if same_database(self.keystore_url, self.database_url):
+                raise ValueError(
+                    "keystore_url must name its own database, never the data database: a "
+                    "restored data backup would bring erased persons' keys back"
+                )
+        if self.master_key_source != "pkcs11":
+            return self
+        if not self.pkcs11_module or not self.pkcs11_token_label:
+            raise ValueError("master_key_source pkcs11 needs pkcs11_module and pkcs11_token_label")
+        if not self.pkcs11_pin.get_secret_value() and self.pkcs11_pin_file:
+            try:
+                pin = Path(self.pkcs11_pin_file).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"pkcs11_pin_file cannot be read ({type(exc).__name__})") from None
+            self.pkcs11_pin = SecretStr(pin)
         return self
 
     @classmethod

@@ -15,12 +15,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consent.errors import SharingRefused
 from consent.minimise import NothingToSend
 
 log = logging.getLogger("avrr.errors")
+
+#: Seconds a client is asked to wait after a 503: long enough for a database failover or a
+#: restarted connection pool, short enough that a caseworker's retry feels immediate.
+RETRY_AFTER_SECONDS = 5
 
 
 class GatewayError(Exception):
@@ -87,44 +93,101 @@ def _body(error: str, detail: Any) -> dict[str, Any]:
     return {"error": error, "detail": detail}
 
 
+def database_unreachable(exc: DBAPIError) -> bool:
+    """Whether a database error means the connection, not the statement, failed: the server
+    went away, restarted, failed over or refused us, which the next attempt may not meet."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
+def _unavailable(detail: str) -> JSONResponse:
+    return JSONResponse(
+        _body("unavailable", detail),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _gateway(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GatewayError)
+    headers = None
+    if exc.status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif exc.status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return JSONResponse(_body(exc.error, exc.detail), status_code=exc.status, headers=headers)
+
+
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if not database_unreachable(exc):
+        return await _unexpected(request, exc)
+    # The unit of work rolled back, so nothing of the request was kept; the client retries
+    # (with its Idempotency-Key, for a write) once the database is back.
+    route = request.scope.get("route")
+    where = getattr(route, "path", "?")
+    log.warning(
+        "database unavailable (%s) on %s %s", type(exc.orig).__name__, request.method, where
+    )
+    return _unavailable("the node's database is not reachable; try again shortly")
+
+
+async def _pool(_: Request, __: Exception) -> JSONResponse:
+    log.warning("no database connection free in time")
+    return _unavailable("the node is busy; try again shortly")
+
+
+async def _refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SharingRefused)
+    return JSONResponse(
+        {"error": "sharing_refused", "rule": exc.rule.value, "detail": exc.detail},
+        status_code=422,
+    )
+
+
+async def _empty(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(_body("nothing_to_send", str(exc)), status_code=422)
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Location and message only: the offending input is not echoed back or logged.
+    problems = [
+        {"loc": [str(part) for part in err.get("loc", ())], "msg": err.get("msg", "")}
+        for err in exc.errors()
+    ]
+    return JSONResponse(_body("invalid_request", problems), status_code=422)
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    words = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    error = words.get(exc.status_code, "http_error")
+    return JSONResponse(_body(error, str(exc.detail)), status_code=exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    route = request.scope.get("route")
+    where = getattr(route, "path", "?")
+    log.error("unexpected %s on %s %s\n%s", type(exc).__name__, request.method, where, frames)
+    return JSONResponse(
+        _body("internal_error", "something went wrong; nothing was changed"), status_code=500
+    )
+
+
+#: Each error type and its answer; Starlette picks the most specific one by the class's MRO.
+HANDLERS = (
+    (GatewayError, _gateway),
+    (DBAPIError, _database),
+    (PoolTimeout, _pool),
+    (SharingRefused, _refused),
+    (NothingToSend, _empty),
+    (RequestValidationError, _invalid),
+    (StarletteHTTPException, _http),
+    (Exception, _unexpected),
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(GatewayError)
-    async def _gateway(_: Request, exc: GatewayError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(_body(exc.error, exc.detail), status_code=exc.status, headers=headers)
-
-    @app.exception_handler(SharingRefused)
-    async def _refused(_: Request, exc: SharingRefused) -> JSONResponse:
-        return JSONResponse(
-            {"error": "sharing_refused", "rule": exc.rule.value, "detail": exc.detail},
-            status_code=422,
-        )
-
-    @app.exception_handler(NothingToSend)
-    async def _empty(_: Request, exc: NothingToSend) -> JSONResponse:
-        return JSONResponse(_body("nothing_to_send", str(exc)), status_code=422)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # Location and message only: the offending input is not echoed back or logged.
-        problems = [
-            {"loc": [str(part) for part in err.get("loc", ())], "msg": err.get("msg", "")}
-            for err in exc.errors()
-        ]
-        return JSONResponse(_body("invalid_request", problems), status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        words = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-        error = words.get(exc.status_code, "http_error")
-        return JSONResponse(_body(error, str(exc.detail)), status_code=exc.status_code)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        frames = "".join(traceback.format_tb(exc.__traceback__))
-        route = request.scope.get("route")
-        where = getattr(route, "path", "?")
-        log.error("unexpected %s on %s %s\n%s", type(exc).__name__, request.method, where, frames)
-        return JSONResponse(
-            _body("internal_error", "something went wrong; nothing was changed"), status_code=500
-        )
+    for error, handler in HANDLERS:
+        app.add_exception_handler(error, handler)

@@ -7,7 +7,8 @@ Layout::
     <home>/keys/encryption-<id>.json X25519 private keys, mode 0600
     <home>/keys/staff-issuer.json    the built-in issuer's key for staff tokens, mode 0600
     <home>/keys/pseudonym.key        secret for per-recipient subject pseudonyms, mode 0600
-    <home>/keys/master.key           wraps the per-subject data keys stored in the database, 0600
+    <home>/keys/master.key           wraps the per-subject data keys (or a PKCS#11 token does)
+    <home>/keys/subjects/<id>.key    per-subject data keys, wrapped (unless ``keystore_url``)
     <home>/operator.json             the federation operator's public key, pinned at install
     <home>/directory.json            the signed directory currently installed
 

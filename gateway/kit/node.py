@@ -21,7 +21,7 @@ from gateway.kit.clock import Clock
 from gateway.kit.config import Settings
 from gateway.kit.errors import ServiceUnavailable
 from gateway.kit.home import NodeHome
-from gateway.kit.keystore import FileKeyStore, KeyStore
+from gateway.kit.keystore import KeyStore, open_keystore
 from gateway.kit.oidc import OidcClient
 from partners.directory import FederationView, verify_directory
 from partners.errors import DirectoryError, NoUsableKey
@@ -55,9 +55,8 @@ class Node:
         #: The organisation's OpenID Connect provider; None while none is configured.
         self.oidc: OidcClient | None = OidcClient(settings) if settings.oidc_discovery_url else None
         self.pseudonym_secret = self.home.pseudonym_secret()
-        self.keys: KeyStore = FileKeyStore(
-            folder=self.home.keys / "subjects", master_key=self.home.master_key()
-        )
+        #: Per-person data keys: files in the home, or a database every replica shares.
+        self.keys: KeyStore = open_keystore(settings, self.home)
         self._directory: _Cached[FederationView] = _Cached()
         self._keyring: _Cached[Keyring] = _Cached()
 

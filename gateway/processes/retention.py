@@ -30,6 +30,7 @@ from gateway.exchange.inbox.models import ReceivedPacketRow
 from gateway.exchange.kinds.access_notice import queue_notices
 from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.referrals.sent import drop_sent_sections
+from gateway.kit.metrics import PURGED
 from gateway.kit.node import Node
 from gateway.kit.periodic import run_periodically
 from gateway.records.accesslog.writer import Action, Actor, record
@@ -129,6 +130,7 @@ class Purger:
             forget_throttles(session, now)
         if report.received_sections or report.sent_sections:
             self._compact()
+        _count(report)
         return report
 
     # -- recipient side -------------------------------------------------------------------------
@@ -275,3 +277,16 @@ class Purger:
         with self._sessions() as session:
             if session.get_bind().dialect.name == "sqlite":
                 session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _count(report: PurgeReport) -> None:
+    """Add a purge's deletions to this process's ``avrr_purged`` counter (counts, never ids)."""
+    for what, count in (
+        ("received_sections", report.received_sections),
+        ("sent_sections", report.sent_sections),
+        ("follow_up", report.follow_up_deleted),
+        ("forgotten_packets", report.packets_forgotten),
+        ("erased_subject_keys", report.subjects_erased),
+    ):
+        if count:
+            PURGED.labels(what=what).inc(count)

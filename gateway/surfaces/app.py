@@ -15,20 +15,24 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine, text
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 
 from gateway.kit.clock import Clock, SystemClock
 from gateway.kit.config import Settings
 from gateway.kit.db import make_engine, make_sessionmaker
 from gateway.kit.errors import install_error_handlers
 from gateway.kit.limits import BodySizeLimit
+from gateway.kit.logs import RequestLog
 from gateway.kit.node import Node
 from gateway.processes.kinds import message_kinds
+from gateway.processes.metrics import StateGauges
 from gateway.surfaces import portal as portal_pkg
+from gateway.surfaces.api import operations
 from gateway.surfaces.api.audit import router as audit_router
 from gateway.surfaces.api.cases import router as cases_router
 from gateway.surfaces.api.consents import router as consents_router
-from gateway.surfaces.api.deps import NodeDep, SessionDep
+from gateway.surfaces.api.docs import install_api_docs
 from gateway.surfaces.api.dpo import router as dpo_router
 from gateway.surfaces.api.inbox import federation, received_router
 from gateway.surfaces.api.referrals import router as referrals_router
@@ -46,20 +50,27 @@ from gateway.surfaces.portal.web import router as portal_router
 def create_app(
     settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
 ) -> FastAPI:
-    logging.getLogger("avrr").setLevel(logging.INFO)
+    if logging.getLogger("avrr").level == logging.NOTSET:
+        # Unless ``kit.logs.configure_logging`` chose a level (serve, worker, tests), INFO.
+        logging.getLogger("avrr").setLevel(logging.INFO)
     node = Node(settings=settings, clock=clock or SystemClock())
     engine = engine or make_engine(settings.database_url)
     app = FastAPI(
         title=f"AVRR referral gateway: {settings.node_id}",
         version="1",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.node = node
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.kinds = message_kinds()
+    app.state.state_gauges = StateGauges(node=node, sessions=app.state.sessions)
+    app.state.metrics = CollectorRegistry(auto_describe=False)
+    app.state.metrics.register(app.state.state_gauges)
     install_error_handlers(app)
+    if settings.api_docs:
+        install_api_docs(app)
     routers = (
         cases_router,
         consents_router,
@@ -79,15 +90,13 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
+    app.include_router(operations.probes)
+    if settings.metrics_enabled:
+        app.include_router(operations.metrics)
     app.mount("/portal/static", StaticFiles(directory=Path(portal_pkg.__file__).parent / "static"))
     app.add_middleware(BrowserHeaders)
 
-    @app.get("/healthz", tags=["operations"])
-    def health(node: NodeDep, session: SessionDep) -> dict[str, str]:
-        """Ready when the database answers and a valid directory is installed."""
-        session.execute(text("SELECT 1"))
-        node.directory()
-        return {"status": "ok", "node": node.node_id}
-
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: every request, refused ones too, gets an id and a request line.
+    app.add_middleware(RequestLog)
     return app

@@ -7,18 +7,23 @@ The layout is checked against pyca/cryptography's ChaCha20-Poly1305 directly, so
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.storage import (
+    TOKEN_VERSION,
     VERSION,
     StoredDataUnreadable,
+    key_binding,
     new_key,
     open_at_rest,
     seal_at_rest,
     unwrap_key,
+    unwrap_key_in_token,
     wrap_key,
+    wrap_key_in_token,
 )
 
 MASTER = bytes(range(32))
@@ -195,3 +200,57 @@ class TestWrapKey:
         other = wrap_key(MASTER, OTHER_DATA_KEY, subject=SUBJECT)
         with pytest.raises(StoredDataUnreadable):
             open_at_rest(unwrap_key(MASTER, other, subject=SUBJECT), sealed, context=CONTEXT)
+
+
+class ReferenceToken:
+    """What a PKCS#11 token does with its AES key (CKM_AES_GCM, 128-bit tag), done here with
+    pyca/cryptography so the wrapped layout is pinned without a token."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def encrypt(self, plaintext: bytes, *, nonce: bytes, aad: bytes) -> bytes:
+        return self._aead.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, ciphertext: bytes, *, nonce: bytes, aad: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(nonce, ciphertext, aad)
+        except InvalidTag as exc:
+            raise StoredDataUnreadable("wrapped key does not open") from exc
+
+
+class TestWrappingInAToken:
+    def test_the_layout_is_marker_nonce_and_aes_gcm_bound_to_the_subject(self) -> None:
+        wrapped = wrap_key_in_token(ReferenceToken(MASTER), DATA_KEY, subject=SUBJECT)
+        assert wrapped[:1] == TOKEN_VERSION != VERSION
+        nonce, body = wrapped[1:13], wrapped[13:]
+        aad = b"avrr-data-key/1\x00" + SUBJECT.encode()
+        assert key_binding(SUBJECT) == aad
+        assert AESGCM(MASTER).decrypt(nonce, body, aad) == DATA_KEY
+        assert unwrap_key_in_token(ReferenceToken(MASTER), wrapped, subject=SUBJECT) == DATA_KEY
+
+    def test_a_key_wrapped_for_one_subject_does_not_open_for_another(self) -> None:
+        wrapped = wrap_key_in_token(ReferenceToken(MASTER), DATA_KEY, subject=SUBJECT)
+        with pytest.raises(StoredDataUnreadable):
+            unwrap_key_in_token(ReferenceToken(MASTER), wrapped, subject=OTHER_SUBJECT)
+        with pytest.raises(StoredDataUnreadable):
+            unwrap_key_in_token(ReferenceToken(OTHER_MASTER), wrapped, subject=SUBJECT)
+
+    def test_a_key_wrapped_under_a_master_file_is_refused_before_the_token_sees_it(self) -> None:
+        with pytest.raises(StoredDataUnreadable, match="format"):
+            unwrap_key_in_token(
+                ReferenceToken(MASTER), wrap_key(MASTER, DATA_KEY, subject=SUBJECT), subject=SUBJECT
+            )
+        with pytest.raises(StoredDataUnreadable, match="format"):
+            unwrap_key_in_token(ReferenceToken(MASTER), TOKEN_VERSION + bytes(12), subject=SUBJECT)
+
+    def test_a_flipped_bit_does_not_open(self) -> None:
+        wrapped = bytearray(wrap_key_in_token(ReferenceToken(MASTER), DATA_KEY, subject=SUBJECT))
+        wrapped[-1] ^= 1
+        with pytest.raises(StoredDataUnreadable):
+            unwrap_key_in_token(ReferenceToken(MASTER), bytes(wrapped), subject=SUBJECT)
+
+    def test_every_wrap_takes_a_fresh_nonce(self) -> None:
+        token = ReferenceToken(MASTER)
+        first = wrap_key_in_token(token, DATA_KEY, subject=SUBJECT)
+        assert first[1:13] != wrap_key_in_token(token, DATA_KEY, subject=SUBJECT)[1:13]

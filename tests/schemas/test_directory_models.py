@@ -173,6 +173,23 @@ class TestNodeRecord:
 
         assert [e["loc"] for e in exc_info.value.errors()] == [("inbox_url",)]
 
+    def test_plain_http_inbox_away_from_this_machine_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as exc_info:
+            NodeRecord.model_validate(
+                node_data("reception.example", 1, inbox_url="http://reception.example/")
+            )
+
+        assert [e["loc"] for e in exc_info.value.errors()] == [("inbox_url",)]
+        assert "https" in exc_info.value.errors()[0]["msg"]
+
+    @pytest.mark.parametrize(
+        "url", ["https://reception.example/", "http://127.0.0.1:8001/", "http://[::1]:8001/"]
+    )
+    def test_https_inbox_or_plain_http_on_loopback_is_accepted(self, url: str) -> None:
+        record = NodeRecord.model_validate(node_data("reception.example", 1, inbox_url=url))
+
+        assert str(record.inbox_url) == url
+
     def test_unknown_field_is_refused(self) -> None:
         with pytest.raises(ValidationError) as exc_info:
             NodeRecord.model_validate({**node_data("reception.example", 1), "private_key": "AA"})

@@ -37,7 +37,7 @@ DatabaseUrl = Callable[[str], str]
 
 
 def inbox_url(node_id: str) -> str:
-    return f"http://{node_id}.test"
+    return f"https://{node_id}.test"
 
 
 @dataclass

@@ -24,6 +24,7 @@ from crypto.errors import InvalidEnvelope, RejectReason
 from gateway.exchange.inbox import repository as inbox
 from gateway.exchange.registry import Recipient, Registry
 from gateway.kit.errors import EnvelopeRejected, Unauthorised
+from gateway.kit.metrics import RECEIPTS, REFUSALS
 from gateway.kit.node import Node
 from partners.directory import FederationView
 from partners.errors import InvalidNodeToken
@@ -74,9 +75,11 @@ def _token(
         )
     except InvalidNodeToken as exc:
         log.warning("node token refused: %s", exc)
+        REFUSALS.labels(stage="node_token", reason="invalid_token").inc()
         raise Unauthorised("the node token is not valid") from exc
     if inbox.token_seen(session, claims.token_id):
         log.warning("node token refused: replayed token id from %s", claims.issuer)
+        REFUSALS.labels(stage="node_token", reason="replayed_token").inc()
         raise Unauthorised("the node token is not valid")
     inbox.remember_token(
         session,
@@ -117,9 +120,11 @@ def receive(
         )
     except ValidationError as exc:
         log.warning("envelope from %s rejected: %s", claims.issuer, RejectReason.MALFORMED.value)
+        REFUSALS.labels(stage="inbox", reason=RejectReason.MALFORMED.value).inc()
         raise EnvelopeRejected from exc
     except InvalidEnvelope as exc:
         log.warning("envelope from %s rejected: %s", claims.issuer, exc.reason.value)
+        REFUSALS.labels(stage="inbox", reason=exc.reason.value).inc()
         raise EnvelopeRejected from exc
     kind = kinds[accepted.sealed.header.kind]
     try:
@@ -128,6 +133,7 @@ def receive(
         # What it names is not ours to take (a reply to a referral never sent to that node):
         # the kind logged it; the sender learns only the generic refusal.
         log.warning("envelope from %s rejected: %s", claims.issuer, exc.reason.value)
+        REFUSALS.labels(stage="inbox", reason=exc.reason.value).inc()
         raise EnvelopeRejected from exc
     inbox.add_packet(
         session,
@@ -137,4 +143,5 @@ def receive(
         now=now,
     )
     kind.stored(session, node, accepted, now)
+    RECEIPTS.labels(direction="issued", kind=accepted.sealed.header.kind.value).inc()
     return answer

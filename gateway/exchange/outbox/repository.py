@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.exchange.outbox.models import (
@@ -201,3 +201,23 @@ def referral_receipts_without_entry(
         .where(OutboxRow.referral_id.is_not(None), ~logged(DeliveryReceiptRow.packet_id))
         .limit(limit)
     ).all()
+
+
+def depth(session: Session) -> Sequence[tuple[str, str, int]]:
+    """(status, kind, how many) of the rows still in the queue or given up: pending and
+    dead-lettered (delivered and cancelled rows are history, counted by the workers)."""
+    rows = session.execute(
+        select(OutboxRow.status, OutboxRow.kind, func.count())
+        .where(OutboxRow.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD_LETTERED]))
+        .group_by(OutboxRow.status, OutboxRow.kind)
+    ).all()
+    return [(str(status), str(kind), int(count)) for status, kind, count in rows]
+
+
+def oldest_due(session: Session, now: datetime) -> datetime | None:
+    """When the longest-waiting pending row fell due, if any is due now."""
+    return session.scalar(
+        select(func.min(OutboxRow.next_attempt_at)).where(
+            OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at <= now
+        )
+    )

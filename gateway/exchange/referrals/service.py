@@ -35,6 +35,7 @@ from gateway.exchange.referrals.models import ReferralRow
 from gateway.exchange.referrals.sent import sent_at_rest, sent_content
 from gateway.kit.auth import Principal
 from gateway.kit.errors import Conflict, Gone, NotFound, Unprocessable
+from gateway.kit.metrics import REFUSALS
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, deny, record
 from gateway.records.cases import repository as cases
@@ -81,7 +82,8 @@ def _refusal_logged(
     refusal: SharingRefused,
     packet_id: str | None = None,
 ) -> None:
-    """Keep a refusal in the access log even though the request then fails."""
+    """Keep a refusal in the access log even though the request then fails; count it."""
+    REFUSALS.labels(stage="referral", reason=refusal.rule.value).inc()
     record(
         session,
         at=now,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, ScalarSelect, and_, distinct, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from gateway.records.accesslog.models import AccessEventRow, CheckpointRow
+from gateway.records.accesslog.models import AccessEventRow, CheckpointRow, LogStateRow
 from gateway.records.accesslog.writer import Action
 
 PAGE = 10_000
@@ -245,3 +245,32 @@ def openings_since(session: Session, since: datetime, limit: int) -> Sequence[An
         .where(AccessEventRow.action == Action.OPENED.value, AccessEventRow.at >= since)
         .limit(limit)
     ).all()
+
+
+@dataclass(frozen=True)
+class CheckpointBacklog:
+    """Entries no signed checkpoint covers yet, and when the oldest of them was written."""
+
+    waiting: int
+    oldest_at: datetime | None
+
+
+def checkpoint_backlog(session: Session) -> CheckpointBacklog:
+    """Entries not yet covered by the latest checkpoint: those placed in the tree after it, and
+    those not placed at all. Index lookups only (``leaf_index`` is unique), no table scan."""
+    # The one state row (``tree.STATE_ID``), read without its lock: a scrape never waits.
+    size = session.scalar(select(LogStateRow.size).where(LogStateRow.id == 1)) or 0
+    signed = session.scalar(select(func.max(CheckpointRow.size))) or 0
+    waiting = int(size) - int(signed) + unplaced(session)
+    if waiting <= 0:
+        return CheckpointBacklog(0, None)
+    times = [
+        session.scalar(
+            select(func.min(AccessEventRow.at)).where(AccessEventRow.leaf_index.is_(None))
+        ),
+        session.scalar(
+            select(func.min(AccessEventRow.at)).where(AccessEventRow.leaf_index >= signed)
+        ),
+    ]
+    known = [t for t in times if t is not None]
+    return CheckpointBacklog(waiting, min(known) if known else None)

@@ -17,8 +17,27 @@ from schemas.status import CaseEventCreate
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again",
+        "schema": {"type": "integer"},
+    }
+}
+#: The answers every API route may give besides its own, for the OpenAPI description.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorRead} for code in (401, 403, 404, 422)
+    **{code: {"model": ErrorRead} for code in (401, 403, 404, 422)},
+    413: {"model": ErrorRead, "description": "the body is over the node's limit; not read"},
+    429: {
+        "description": "too many requests: sent by a rate-limiting proxy in front of the "
+        "node, never by the node itself; wait for Retry-After, as for 503",
+        "headers": _RETRY_AFTER,
+    },
+    503: {
+        "model": ErrorRead,
+        "description": "the node cannot serve now (its database is unreachable or failing "
+        "over, or it has no valid directory); nothing was changed; try again after Retry-After",
+        "headers": _RETRY_AFTER,
+    },
 }
 
 

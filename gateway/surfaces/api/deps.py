@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -62,22 +63,31 @@ def unit_of_work(request: Request) -> Iterator[Session]:
         session.close()
 
 
+#: How the OpenAPI description names the staff token; its absence is our 401, not FastAPI's 403.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="staff",
+    description="A staff token from the node's built-in issuer (`avrr node token`) or an "
+    "access token from the organisation's OpenID Connect provider.",
+)
+
+
 def current_principal(
     node: Annotated[Node, Depends(get_node)],
-    authorization: Annotated[str | None, Header()] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The caller of a bearer token from the node's built-in issuer or, failing that, from the
     organisation's OpenID Connect provider if the node has one. Tokens are never logged."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = credentials.credentials.strip() if credentials else ""
+    if not token:
         raise Unauthorised()
     now = node.clock.now()
     try:
-        return node.staff.verify(token.strip(), now=now)
+        return node.staff.verify(token, now=now)
     except Unauthorised:
         if node.oidc is None:
             raise
-    return node.oidc.verify_bearer(token.strip(), now=now)
+    return node.oidc.verify_bearer(token, now=now)
 
 
 NodeDep = Annotated[Node, Depends(get_node)]

@@ -4,6 +4,8 @@ Every step an operator takes has a command; see ``docs/operations.md`` for the w
 
     avrr federation init|add-node|set-policy|suspend|resume|sign|show   (cli/operator.py)
     avrr node init|export|install-directory|rotate-keys|migrate|token   (cli/operator.py)
+    avrr node fetch-directory                                           (cli/directory.py)
+    avrr node keys init|migrate|create-master-in-token | backup | restore (cli/keys.py)
     avrr audit verify|checkpoint|report|...                             (cli/audit.py)
     avrr consent record|list|narrow|withdraw|...                        (cli/consent.py)
     avrr staff link | avrr card issue                                  (cli/staff.py)
@@ -15,7 +17,9 @@ Commands print what they did, never a private key or a person's data. Errors are
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
@@ -24,8 +28,12 @@ import httpx
 
 from gateway.kit.clock import SystemClock
 from gateway.kit.db import make_engine, make_sessionmaker
+from gateway.kit.directory_fetch import DirectoryRefresher
+from gateway.kit.logs import configure_logging
 from gateway.surfaces.cli.audit import audit
 from gateway.surfaces.cli.consent import consent
+from gateway.surfaces.cli.directory import directory_client, fetch_directory, start_refreshing
+from gateway.surfaces.cli.keys import backup, keys, restore
 from gateway.surfaces.cli.operator import federation, node, node_settings
 from gateway.surfaces.cli.staff import card, staff
 from partners.client import NodeClient
@@ -47,21 +55,60 @@ def main() -> None:
 @click.argument("home", type=click.Path(exists=True, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
-def serve(home: Path, host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="API processes sharing the port (about one per core; each has its own pool).",
+)
+def serve(home: Path, host: str, port: int, workers: int) -> None:
     """Run the node's HTTP API."""
     import uvicorn
 
+    from gateway.kit.node import Node
     from gateway.surfaces.app import create_app
+    from gateway.surfaces.serving import HOME_VARIABLE
 
-    app = create_app(node_settings(home))
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    settings = node_settings(home)
+    configure_logging(settings.log_format)
+    stop = threading.Event()
+    # log_config=None: uvicorn's own lines go through configure_logging; its access log (raw
+    # paths) stays off, replaced by kit.logs.RequestLog's request lines.
+    quiet = {"log_level": "info", "access_log": False, "log_config": None}
+    if workers == 1:
+        app = create_app(settings)
+        start_refreshing(app.state.node, stop)
+        uvicorn.run(app, host=host, port=port, **quiet)  # type: ignore[arg-type]
+    else:
+        # One directory refresher for all the processes, in the one that supervises them.
+        start_refreshing(Node(settings=settings, clock=SystemClock()), stop)
+        os.environ[HOME_VARIABLE] = str(home.resolve())
+        with tempfile.TemporaryDirectory(prefix="avrr-metrics-") as counts:
+            # Each process counts in files here; /metrics, answered by any one, adds them up.
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", counts)
+            uvicorn.run(
+                "gateway.surfaces.serving:app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                **quiet,  # type: ignore[arg-type]
+            )
+    stop.set()
 
 
 @main.command()
 @click.argument("home", type=click.Path(exists=True, path_type=Path))
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between runs.")
-def worker(home: Path, once: bool, interval: float) -> None:
+@click.option(
+    "--metrics-port", type=int, default=None, help="Serve this process's /metrics here (off)."
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+def worker(
+    home: Path, once: bool, interval: float, metrics_port: int | None, metrics_host: str
+) -> None:
     """Deliver the outbox, purge what is past its date, and keep the access log checkpointed."""
     from gateway.exchange.delivery import DeliveryWorker
     from gateway.kit.node import Node
@@ -70,6 +117,11 @@ def worker(home: Path, once: bool, interval: float) -> None:
     from gateway.records.accesslog.tree import CHECKPOINT_INTERVAL, AccessLogTree
 
     settings = node_settings(home)
+    configure_logging(settings.log_format)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host)
     node_ = Node(settings=settings, clock=SystemClock())
     sessions = make_sessionmaker(make_engine(settings.database_url))
     with httpx.Client(timeout=settings.delivery_timeout_seconds) as http:
@@ -79,6 +131,9 @@ def worker(home: Path, once: bool, interval: float) -> None:
         purger = Purger(node=node_, sessions=sessions)
         access_log = AccessLogTree(node=node_, sessions=sessions)
         if once:
+            if settings.directory_url:
+                with directory_client() as fetching:
+                    click.echo(DirectoryRefresher(node=node_, http=fetching).run_once())
             click.echo(f"delivery: {delivery.run_once()}")
             click.echo(f"purge: {purger.run_once()}")
             click.echo(f"access log: {access_log.run_once()}")
@@ -102,6 +157,7 @@ def worker(home: Path, once: bool, interval: float) -> None:
         ]
         for thread in background:
             thread.start()
+        start_refreshing(node_, stop)
         delivery.run_forever(interval=interval, stop=stop)
         for thread in background:
             thread.join(timeout=30)
@@ -131,6 +187,10 @@ def demo(keep: bool) -> None:
 
 main.add_command(federation)
 main.add_command(node)
+node.add_command(fetch_directory)
+node.add_command(keys)
+node.add_command(backup)
+node.add_command(restore)
 main.add_command(consent)
 main.add_command(audit)
 main.add_command(staff)

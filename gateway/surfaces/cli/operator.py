@@ -93,22 +93,29 @@ def federation_init(folder: Path, federation_id: str, validity_days: int) -> Non
     fed = Federation(folder)
     if fed.key_file.exists():
         raise click.ClickException(f"{folder} already holds a federation; refusing to overwrite")
-    folder.mkdir(parents=True, exist_ok=True)
     now = _now().replace(microsecond=0)
+    try:
+        draft = Directory(
+            federation_id=federation_id,
+            serial=1,
+            issued_at=now,
+            expires_at=now + timedelta(days=validity_days),
+            nodes=[],
+            sharing_policy=default_policy(),
+            retention=default_retention(),
+            event_horizon_days=DEFAULT_EVENT_HORIZON_DAYS,
+        )
+    except ValidationError as exc:
+        where = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+        raise click.ClickException(
+            f"not a valid {where or 'option'}: an id is 2 to 63 lower-case letters, digits, "
+            "dots and dashes, starting with a letter or digit"
+        ) from exc
+    folder.mkdir(parents=True, exist_ok=True)
     key = SigningKey.generate(valid_from=now, valid_until=now + timedelta(days=3650))
     save_signing_key(fed.key_file, key)
     fed.public_file.write_text(
         key_record(key.public_key()).model_dump_json(indent=2), encoding="utf-8"
-    )
-    draft = Directory(
-        federation_id=federation_id,
-        serial=1,
-        issued_at=now,
-        expires_at=now + timedelta(days=validity_days),
-        nodes=[],
-        sharing_policy=default_policy(),
-        retention=default_retention(),
-        event_horizon_days=DEFAULT_EVENT_HORIZON_DAYS,
     )
     doc = sign_directory(draft, key)
     fed.directory_file.write_text(doc.model_dump_json(indent=2), encoding="utf-8")
@@ -234,6 +241,9 @@ def node_settings(home: Path) -> Settings:
         return Settings.for_home(home)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
+    except ValidationError as exc:
+        problems = "; ".join(str(error["msg"]) for error in exc.errors())
+        raise click.ClickException(f"invalid node settings: {problems}") from exc
 
 
 @node.command("init")

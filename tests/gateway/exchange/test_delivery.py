@@ -21,7 +21,7 @@ from gateway.exchange.outbox.models import DeliveryReceiptRow as ReceiptRow
 from tests.support import flows
 from tests.support.federation import FederationTransport, TestFederation, TestNode
 
-INBOX = "http://origin-reception.test/federation/v1/inbox"
+INBOX = "https://origin-reception.test/federation/v1/inbox"
 
 
 def outbox_row(host: TestNode) -> OutboxRow:

@@ -24,7 +24,7 @@ from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
 
 CHILD = {**flows.CASE, "date_of_birth": "2014-05-01"}
-INBOX = "http://origin-reception.test/federation/v1/inbox"
+INBOX = "https://origin-reception.test/federation/v1/inbox"
 
 
 def withdraw(host: TestNode, case_id: str, **body: Any) -> Any:

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from gateway.exchange.referrals.models import ReferralRow
+from gateway.kit.db import make_engine, make_sessionmaker
 from gateway.records.accesslog.models import AccessEventRow
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
@@ -186,3 +187,41 @@ class TestUnexpectedErrors:
         assert response.json()["error"] == "internal_error"
         assert "CANARY" not in response.text
         assert "Traceback" not in response.text
+
+
+class TestDatabaseLost:
+    """A node whose database went away (a restart, a failover, a killed connection) answers
+    503 with Retry-After, never a 500, and keeps nothing of the request."""
+
+    def test_unreachable_database_is_a_503_asking_to_retry(
+        self, pair: TestFederation, host: TestNode, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Nothing listens on port 1: every connection attempt is refused.
+        unreachable = make_engine("postgresql://127.0.0.1:1/avrr?connect_timeout=2")
+        monkeypatch.setattr(host.client.app.state, "sessions", make_sessionmaker(unreachable))
+        client = TestClient(host.client.app, raise_server_exceptions=False)
+
+        for method, path in (("GET", "/api/v1/cases/" + "0" * 32), ("POST", "/api/v1/cases")):
+            response = client.request(method, path, json=flows.CASE, headers=host.auth())
+            assert response.status_code == 503, (method, path)
+            assert response.headers["Retry-After"] == "5"
+            assert response.json()["error"] == "unavailable"
+            assert "Traceback" not in response.text
+            assert "127.0.0.1" not in response.text
+        unreachable.dispose()
+
+    def test_a_statement_error_is_still_a_500(
+        self, pair: TestFederation, host: TestNode, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from sqlalchemy.exc import IntegrityError
+
+        from gateway.records.cases import service
+
+        def conflict(*_: object, **__: object) -> None:
+            raise IntegrityError("INSERT ...", {}, Exception("CANARY duplicate"))
+
+        monkeypatch.setattr(service, "create_case", conflict)
+        client = TestClient(host.client.app, raise_server_exceptions=False)
+        response = client.post("/api/v1/cases", json=flows.CASE, headers=host.auth())
+        assert response.status_code == 500
+        assert "CANARY" not in response.text

@@ -64,6 +64,15 @@ class TestFederationCommands:
         assert result.exit_code != 0
         assert "refusing" in result.output
 
+    def test_init_with_an_invalid_id_is_a_clear_error_that_writes_nothing(
+        self, tmp_path: Path
+    ) -> None:
+        result = avrr("federation", "init", tmp_path / "fed", "--id", "S")
+        assert result.exit_code != 0
+        assert "not a valid federation_id" in result.output
+        assert "Traceback" not in result.output
+        assert not (tmp_path / "fed").exists()
+
     def test_suspend_and_resume_a_country(self, federation: Path) -> None:
         ok("federation", "suspend", federation, "ml")
         assert json.loads(ok("federation", "show", federation))["suspended_countries"] == ["ML"]
@@ -135,6 +144,26 @@ class TestNodeCommands:
             "reception",
         ).strip()
         assert token.count(".") == 2
+
+    def test_an_inbox_reached_over_plain_http_is_refused(
+        self, federation: Path, tmp_path: Path, database_url: object
+    ) -> None:
+        home = make_node(tmp_path, "origin-reception", database_url("cli"))  # type: ignore[operator]
+        ok("node", "export", home, "--out", tmp_path / "public.json")
+        result = avrr(
+            "federation",
+            "add-node",
+            federation,
+            "--node-file",
+            tmp_path / "public.json",
+            "--roles",
+            "reception_partner",
+            "--inbox-url",
+            "http://reception.example/avrr",
+        )
+        assert result.exit_code != 0
+        assert "must use https" in result.output
+        assert json.loads(ok("federation", "show", federation))["nodes"] == []
 
     def test_directory_signed_by_another_operator_is_refused(
         self, federation: Path, tmp_path: Path, database_url: object
