@@ -215,8 +215,10 @@ def _verify_restored(settings: Settings, engine: Engine) -> None:
             f"restored, but the access log does NOT verify: {first.detail} "
             f"({len(report.problems)} problem(s)); do not start the node before the DPO has looked"
         )
+    plural = "s" if report.checkpoints != 1 else ""
     click.echo(
-        f"access log OK: {report.entries} entries, {report.checkpoints} signed checkpoints hold"
+        f"access log OK: {report.entries} entries, {report.checkpoints} signed "
+        f"checkpoint{plural} hold"
     )
     if checked.witness_kept_at is not None:
         click.echo(

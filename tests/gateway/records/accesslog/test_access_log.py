@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import delete, event, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,12 +34,12 @@ from gateway.records.accesslog.tree import (
 )
 from gateway.records.accesslog.verify import verify_log
 from gateway.records.accesslog.writer import Action, Actor, record
-from gateway.surfaces.cli.main import main
 from partners.auditlog import entry_is_in, entry_leaf, extends, verify_checkpoint
 from schemas.audit import AuditReport, Checkpoint
 from schemas.common import StaffRole
 from schemas.envelope import SignedDocument
 from tests.support import flows
+from tests.support.cli import avrr, ok
 from tests.support.federation import TestFederation, TestNode
 
 CLERK = Actor(user="user-1", org="office-a", role="caseworker")
@@ -402,16 +401,6 @@ class TestTampering:
 
 
 # -- the command line ---------------------------------------------------------------------------
-
-
-def avrr(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def ok(*args: str | Path) -> str:
-    result = avrr(*args)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @contextmanager

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -22,23 +21,13 @@ from gateway.records.accesslog.models import AccessEventRow
 from gateway.records.accesslog.tree import AccessLogTree
 from gateway.records.cases.models import CaseRow
 from gateway.surfaces.app import create_app
-from gateway.surfaces.cli.main import main
 from schemas.common import PartnerRole, StaffRole
 from tests.support import flows
+from tests.support.cli import avrr, ok
 from tests.support.clock import FakeClock
 from tests.support.federation import TestFederation, TestNode
 from tests.support.keystores import SoftToken
 from tests.support.nodes import CANARY, canary_referral
-
-
-def avrr(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def ok(*args: str | Path) -> str:
-    result = avrr(*args)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def write_config(node: TestNode, **extra: Any) -> None:

@@ -8,19 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from gateway.surfaces.cli.main import main
-
-
-def avrr(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def ok(*args: str | Path) -> str:
-    result = avrr(*args)
-    assert result.exit_code == 0, result.output
-    return result.output
+from tests.support.cli import avrr, ok
 
 
 @pytest.fixture
