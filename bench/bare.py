@@ -3,6 +3,12 @@
 Benchmarks 1 and 2 set the node against these. An endpoint is a plain ``def``, as ours are:
 FastAPI runs it in its thread pool, so concurrent requests overlap as ours do (an ``async def``
 making blocking database calls would serve one request at a time).
+
+Fairness: a bare app opens its database exactly as the node does, with the node's own engine
+factory (``gateway.kit.db.make_engine``: on SQLite WAL and ``synchronous=NORMAL`` and the other
+pragmas, on PostgreSQL the same pool and pre-ping setting), and is served by uvicorn with the
+same settings (``bench.harness.serve_app``). Otherwise the baseline would pay a flush per commit
+the node does not (SQLite's default is ``synchronous=FULL``), or skip a ping the node pays.
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import Body, FastAPI
-from sqlalchemy import JSON, Float, Integer, create_engine
+from sqlalchemy import JSON, Float, Integer
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from bench.harness import serve_app
+from gateway.kit.db import make_engine
 
 
 class Base(DeclarativeBase):
@@ -41,9 +50,7 @@ class BareOutbox(Base):
 
 def serve(url: str, port: int, table: type[BareStored] | type[BareOutbox]) -> None:
     """A process's body: ``POST /bare`` stores the JSON in ``table`` and answers 201 with the id."""
-    import uvicorn
-
-    engine = create_engine(url)
+    engine = make_engine(url)
     Base.metadata.create_all(engine)
     app = FastAPI()
 
@@ -59,7 +66,7 @@ def serve(url: str, port: int, table: type[BareStored] | type[BareOutbox]) -> No
             session.flush()
             return {"id": row.id}
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    serve_app(app, port)
 
 
 def wait_healthy(base_url: str, timeout: float = 60.0) -> None:

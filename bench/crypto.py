@@ -6,13 +6,17 @@
    sealed box, X25519/XSalsa20-Poly1305, and an Ed25519 signature of the ciphertext).
    R = our packets/s over PyNaCl's; the goal is R >= 0.8 (our layer adds at most 25 %). Also
    measured: our primitives alone (HPKE and Ed25519 over the same bytes, no header), whose ratio
-   to PyNaCl (``R_ceiling``) is the best R any header encoding could reach.
+   to PyNaCl (``R_ceiling``) is the best R any header encoding could reach. The goal that our
+   code can be held to is against that ceiling: ``R_vs_primitives`` = our packets/s over our
+   primitives alone, goal >= 0.9 (the header, its encoding and the checks cost at most 10 %).
 7. **What a mission might use instead**: one ``gpg --encrypt --sign`` per packet (Debian's
    GnuPG, throwaway keys in a temporary home), against our seal and sign. Recorded as the ratio
    of our packets/s to GnuPG's; no goal.
 
 No database is involved, so ``--database`` (repeatable) only names where the result is filed;
-``bench.run`` runs it once and files the same figures under both, for the table. Run it::
+``bench.run`` runs it once and files the same figures under both, for the table. Each run
+measures ours, PyNaCl and our primitives alone one after the other, so the three alternate
+through the runs and each run gives its own ratios. Run it::
 
     python -m bench.crypto
     python -m bench.crypto --quick
@@ -33,10 +37,14 @@ import nacl.public
 import nacl.signing
 
 from bench.harness import (
+    PAIRS,
+    QUICK_PAIRS,
     Spread,
     emit,
+    load_average,
     machine,
     merge_results,
+    pairs_argument,
     stop_cleanly_on_sigterm,
     table,
     timed,
@@ -52,6 +60,7 @@ NO_DATABASE = True
 DESCRIPTION = "Benchmark: sealing and signing a 4 KB packet (ours, raw PyNaCl, GnuPG)."
 PACKET = 4096
 GOAL_R = 0.8
+GOAL_PRIMITIVES = 0.9
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -209,6 +218,8 @@ def run_benchmark(runs: int, count: int, gpg_count: int) -> dict[str, Any]:
         "R_vs_pynacl": [],
         "primitives_per_s": [],
         "R_ceiling": [],
+        "R_vs_primitives": [],
+        "load_1m": [],
         "gpg_per_s": [],
         "R_vs_gpg": [],
     }
@@ -220,6 +231,8 @@ def run_benchmark(runs: int, count: int, gpg_count: int) -> dict[str, Any]:
         primitives = primitives_per_s(count)
         figures["primitives_per_s"].append(primitives)
         figures["R_ceiling"].append(primitives / raw)
+        figures["R_vs_primitives"].append(ours / primitives)
+        figures["load_1m"].append(load_average())
         gpg = gpg_per_s(gpg_count)
         if gpg is not None:
             figures["gpg_per_s"].append(gpg)
@@ -235,8 +248,9 @@ def run_benchmark(runs: int, count: int, gpg_count: int) -> dict[str, Any]:
         "machine": machine(),
         "summary": summary,
         "verdict": {
-            "goal": f"R_vs_pynacl >= {GOAL_R}",
+            "goal": f"R_vs_pynacl >= {GOAL_R}; R_vs_primitives >= {GOAL_PRIMITIVES}",
             "met": summary["R_vs_pynacl"]["median"] >= GOAL_R,
+            "primitives_met": summary["R_vs_primitives"]["median"] >= GOAL_PRIMITIVES,
         },
     }
 
@@ -247,7 +261,11 @@ def report(entry: dict[str, Any]) -> str:
         for name, values in entry["summary"].items()
     ]
     verdict = entry["verdict"]
-    tail = f"goal {verdict['goal']}: {'met' if verdict['met'] else 'NOT met'}"
+    tail = (
+        f"goal R_vs_pynacl >= {GOAL_R}: {'met' if verdict['met'] else 'NOT met'}; "
+        f"R_vs_primitives >= {GOAL_PRIMITIVES}: "
+        f"{'met' if verdict.get('primitives_met') else 'NOT met'}"
+    )
     return "\n".join([table(["figure", "median", "low", "high"], rows), tail])
 
 
@@ -260,12 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         help="where to file the figures (may be repeated; no database is used)",
     )
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--runs", type=int, default=3)
+    pairs_argument(parser)
     args = parser.parse_args(argv)
     stop_cleanly_on_sigterm()
     count, gpg_count = (500, 10) if args.quick else (5_000, 50)
-    emit(f"{NAME}: {count:,} packets of {PACKET} bytes per run, {args.runs} runs")
-    entry = run_benchmark(args.runs, count, gpg_count)
+    runs = args.pairs or (QUICK_PAIRS if args.quick else PAIRS)
+    emit(f"{NAME}: {count:,} packets of {PACKET} bytes per run, {runs} runs")
+    entry = run_benchmark(runs, count, gpg_count)
     for database in args.database or ["sqlite"]:
         merge_results(NAME, database, entry)
     emit(report(entry))

@@ -5,7 +5,13 @@ Rules every benchmark follows, and that this module makes easy to follow:
 - every verdict is a ratio against a baseline measured in the same run, on the same machine and
   database, so a slower or busier machine moves both sides alike; absolute numbers are context;
 - a benchmark is repeated (``--runs``) and each figure is reported as the median of the runs with
-  its spread (lowest and highest run);
+  its spread (lowest and highest run); where ours is set against a baseline, the two alternate in
+  one run (``alternate``: ours, bare, ours, bare, ..., at least ``PAIRS`` pairs), so drift in the
+  machine's load falls on both alike, and R is taken pair by pair;
+- a figure that depends on the server is given twice: as throughput, and as the CPU the server
+  processes themselves spent (``ServerCpu``, from ``/proc``), since the client shares the cores;
+- servers run as ``avrr serve`` runs them (``serve_app``: uvicorn with the same loop and HTTP
+  parser, uvloop and httptools when installed), ours and the bare baselines alike;
 - all traffic stays on 127.0.0.1; every process and scratch database a benchmark starts is stopped
   or dropped when it ends, also on error; each run is bounded in time;
 - results are merged into ``bench/results.json`` under the benchmark's name and the database, so
@@ -17,6 +23,8 @@ Example::
     11.0
     >>> Spread.of([1.0, 3.0, 2.0]).median
     2.0
+    >>> next(alternate(2, lambda pair: {"per_s": 10.0}, lambda pair: {"per_s": 20.0}))
+    ({'per_s': 10.0}, {'per_s': 20.0})
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -59,6 +67,9 @@ DATABASES = ("sqlite", "postgresql")
 LOCAL_POSTGRES = "postgresql://127.0.0.1:5432/postgres"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _NAME = re.compile(r"^[a-z0-9_]{1,40}$")
+#: Pairs of alternating variants by default (``--pairs``), and in a smoke run (``--quick``).
+PAIRS = 5
+QUICK_PAIRS = 3
 
 #: Child processes are spawned, not forked: a fork would copy the parent's open database
 #: connections and threads, which neither SQLite nor psycopg allow to be shared.
@@ -153,7 +164,13 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
+        "uvicorn": uvicorn_setup(),
     }
+
+
+def load_average() -> float:
+    """The one-minute load average now, recorded with each pair of a comparison."""
+    return round(os.getloadavg()[0], 2)
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -219,6 +236,147 @@ class Spread:
 
     def cells(self, digits: int = 1) -> list[str]:
         return [f"{value:,.{digits}f}" for value in (self.median, self.low, self.high)]
+
+
+def alternate(
+    pairs: int,
+    ours: Callable[[int], Mapping[str, float]],
+    bare: Callable[[int], Mapping[str, float]],
+) -> Iterator[tuple[Mapping[str, float], Mapping[str, float]]]:
+    """Run ``ours(i)`` then ``bare(i)`` for each pair ``i``: A B A B ..., never all of one first.
+
+    A machine whose load drifts during a run (another job starting, a cache warming) then moves
+    both sides of every pair alike, and each pair gives its own ratio; the report is the median
+    pair with the lowest and highest beside it. Pairs are yielded as they finish, so a caller can
+    report each while the next runs.
+    """
+    if pairs < 1:
+        raise ValueError("at least one pair")
+    for pair in range(pairs):
+        yield ours(pair), bare(pair)
+
+
+def pairs_argument(parser: Any, default: int = PAIRS) -> None:
+    """``--pairs N`` (``--runs`` is kept as its old name) on a benchmark's argument parser."""
+    parser.add_argument(
+        "--pairs",
+        "--runs",
+        dest="pairs",
+        type=int,
+        default=None,
+        help=f"alternating pairs, ours then bare (default {default}; {QUICK_PAIRS} with --quick)",
+    )
+
+
+def summarise(rows: Sequence[Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """Each figure of ``rows`` (one row per pair or run) as median, lowest and highest."""
+    names = [name for name in rows[0] if all(name in row for row in rows)]
+    return {name: Spread.of([row[name] for row in rows]).as_dict() for name in names}
+
+
+# -- the servers' own CPU time -----------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """``/proc/<pid>/stat`` after the command name (which may hold spaces and parentheses)."""
+    text_ = Path(f"/proc/{pid}/stat").read_text("ascii", errors="replace")
+    return text_[text_.rfind(")") + 2 :].split()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (uvicorn's workers, for example), by scanning /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            parent = int(_stat_fields(int(entry))[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found.extend(children)
+        todo.extend(children)
+    return found
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) ``pid`` has used, with its children: the live ones' own time,
+    and the time of those it has already waited for (``cutime`` and ``cstime``)."""
+    total = 0
+    for member in [pid, *_descendants(pid)]:
+        try:
+            fields = _stat_fields(member)
+        except OSError:
+            continue  # a child that exited between the scan and the read
+        # Fields 14 to 17 of proc(5): utime, stime, cutime, cstime (here from field 3 on).
+        total += sum(int(value) for value in fields[11:15])
+    return total / _TICKS
+
+
+def thread_cpu_seconds(pid: int) -> float:
+    """CPU time of a single-threaded process (a PostgreSQL backend), to the nanosecond, from
+    ``/proc/<pid>/schedstat``; 0 if it has gone."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text("ascii").split()[0]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class ServerCpu:
+    """CPU seconds the given server processes spent during a block, read from ``/proc``.
+
+    The client shares the machine's cores with the servers, and its cost per request is about
+    the same on both sides, which pulls a throughput ratio towards 1. The servers' own CPU time
+    per request does not include the client. Resolution is one clock tick (10 ms), so a block
+    should last long enough for a server to use a few hundred milliseconds.
+
+    On PostgreSQL, a server's work is partly done by the database server's backend processes
+    for its connections. With ``databases``, the backends of this benchmark's scratch databases
+    count too (a backend that started during the block counts from its start), so a node that
+    makes more statements pays for them on the database's side as well. Idle backends cost
+    nothing, so the backends of the side not being measured do not move the figure.
+
+    Example::
+
+        >>> with ServerCpu([os.getpid()]) as cpu:
+        ...     _ = sum(range(10))
+        >>> cpu.seconds >= 0
+        True
+    """
+
+    def __init__(self, pids: Sequence[int], *, databases: ScratchDatabases | None = None) -> None:
+        self._pids = list(pids)
+        self._databases = databases
+        self._start = 0.0
+        self._backends: dict[int, float] = {}
+        self.seconds = 0.0
+        #: Of ``seconds``, what the database's backends spent (0 on SQLite).
+        self.database_seconds = 0.0
+
+    def _now(self) -> float:
+        return sum(process_cpu_seconds(pid) for pid in self._pids)
+
+    def _backends_now(self) -> dict[int, float]:
+        if self._databases is None:
+            return {}
+        return {pid: thread_cpu_seconds(pid) for pid in self._databases.backend_pids()}
+
+    def __enter__(self) -> ServerCpu:
+        self._start = self._now()
+        self._backends = self._backends_now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        ended = self._backends_now()
+        self.database_seconds = sum(
+            max(0.0, cpu - self._backends.get(pid, 0.0)) for pid, cpu in ended.items()
+        )
+        self.seconds = self._now() - self._start + self.database_seconds
 
 
 # -- scratch databases -------------------------------------------------------------------------
@@ -289,6 +447,18 @@ class ScratchDatabases:
         self._urls[name] = url
         return url
 
+    def backend_pids(self) -> list[int]:
+        """The PostgreSQL backends connected to this benchmark's scratch databases (none on
+        SQLite): the server processes doing the database's share of a request."""
+        if self._admin is None:
+            return []
+        with self._admin.connect() as connection:
+            rows = connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname LIKE :prefix"),
+                {"prefix": self._prefix + "%"},
+            ).all()
+        return [int(pid) for (pid,) in rows]
+
     def server_version(self) -> str:
         if self._admin is None:
             return f"SQLite {sqlite3.sqlite_version}"
@@ -334,14 +504,35 @@ def free_port() -> int:
         return port
 
 
-def _serve(settings: Settings, port: int) -> None:
-    """The body of the API process: exactly what ``avrr serve`` runs, on 127.0.0.1."""
+#: How ``avrr serve`` runs uvicorn, for ours and the bare apps alike: it names no ``loop`` or
+#: ``http``, so uvicorn's "auto" takes uvloop and httptools, which are runtime dependencies.
+#: Naming "auto" here keeps the bench on the same choice if ``avrr serve`` ever names one.
+UVICORN: dict[str, Any] = {"loop": "auto", "http": "auto"}
+
+
+def uvicorn_setup() -> dict[str, str]:
+    """The event loop and HTTP parser uvicorn's "auto" picks on this machine, for the record."""
+    import importlib.util
+
+    has = importlib.util.find_spec
+    return {
+        "loop": "uvloop" if has("uvloop") else "asyncio",
+        "http": "httptools" if has("httptools") else "h11",
+    }
+
+
+def serve_app(app: Any, port: int) -> None:
+    """Serve ``app`` on 127.0.0.1 as ``avrr serve`` does (one process, ``UVICORN``'s settings)."""
     import uvicorn
 
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, **UVICORN)
+
+
+def _serve(settings: Settings, port: int) -> None:
+    """The body of the API process: exactly what ``avrr serve`` runs, on 127.0.0.1."""
     from gateway.surfaces.app import create_app
 
-    app = create_app(settings)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    serve_app(create_app(settings), port)
 
 
 class ApiServer:

@@ -2,13 +2,15 @@
 
 Each benchmark module has ``NAME`` and ``main(argv) -> int`` accepting ``--database`` and
 ``--quick`` (and ``--full`` where ``HAS_FULL`` says so: the goals' sizes for benchmarks 4, 5
-and 6, 1,000,000 stored rows and 100,000 expired sections, which do not fit the 10-minute
-budget of a plain run); this runs them one after the
-other (never two at once: they would measure each other) and stops at the first failure.
+and 6, 1,000,000 stored rows and 100,000 expired sections, which do not fit the 15-minute
+budget of a plain run); this runs them one after the other (never two at once: they would
+measure each other) and stops at the first failure. Benchmarks 1 and 2 alternate ours and the
+bare baseline inside their own run (``bench.harness.alternate``) and measure the physical limit
+(``bench.limit``) at their start.
 
 Example::
 
-    python -m bench.run                       # everything, in under 10 minutes
+    python -m bench.run                       # everything, in under 15 minutes
     python -m bench.run --quick               # a smoke run
     python -m bench.run --full                # benchmarks 4, 5 and 6 at the goals' sizes
     python -m bench.run --database postgresql

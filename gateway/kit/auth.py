@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from crypto.digest import sha256_hex
 from crypto.errors import InvalidSignature
 from crypto.jwt import sign_jwt, verify_jwt
 from crypto.keys import SigningKey
@@ -52,10 +55,60 @@ class WrongRole(Forbidden):
         self.principal = principal
 
 
+class VerifiedTokens:
+    """API tokens of one issuer key already verified, so a repeat costs a lookup instead of an
+    Ed25519 verification (about 0.2 ms), on every request a caseworker makes.
+
+    Bounded (the least recently used entry goes first) and keyed by the token's SHA-256, so the
+    cache never holds a bearer token. An entry answers only at a ``now`` at which verifying the
+    token in full would accept it: from its ``iat`` until, strictly before, its ``exp``, while the
+    issuer key is valid. Outside that window (before or after, or with a clock set back) the
+    token is verified in full again, which accepts or refuses it exactly as without the cache;
+    so the cache never returns a principal past the token's expiry. Only successes are kept.
+    A cache belongs to one ``StaffTokenIssuer``, that is to one key: a node that loads another
+    issuer key starts with an empty one.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, tuple[Principal, float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str, *, now: datetime) -> Principal | None:
+        digest = sha256_hex(token.encode())
+        moment = now.timestamp()
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            principal, issued, expires = entry
+            if not issued <= moment < expires:
+                if moment >= expires:
+                    del self._entries[digest]
+                return None
+            self._entries.move_to_end(digest)
+            return principal
+
+    def put(self, token: str, principal: Principal, *, issued: float, expires: float) -> None:
+        digest = sha256_hex(token.encode())
+        with self._lock:
+            self._entries[digest] = (principal, issued, expires)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @dataclass(frozen=True)
 class StaffTokenIssuer:
     key: SigningKey
     node_id: str
+    #: API tokens this issuer verified (``verify``); a sign-in link is never kept.
+    verified: VerifiedTokens = field(
+        default_factory=VerifiedTokens, init=False, repr=False, compare=False
+    )
 
     @property
     def issuer(self) -> str:
@@ -92,7 +145,17 @@ class StaffTokenIssuer:
         )
 
     def verify(self, token: str, *, now: datetime, use: str = API) -> Principal:
-        return self.verify_claims(token, now=now, use=use)[0]
+        """The caller of a token; ``Unauthorised`` if it does not verify at ``now``. An API
+        token verified before is answered from ``verified`` while its time allows."""
+        if use != API:
+            return self.verify_claims(token, now=now, use=use)[0]
+        if self.key.valid_at(now) and (known := self.verified.get(token, now=now)) is not None:
+            return known
+        principal, claims = self.verify_claims(token, now=now, use=use)
+        issued, expires = claims["iat"], claims["exp"]
+        if isinstance(issued, int) and isinstance(expires, int):
+            self.verified.put(token, principal, issued=issued, expires=expires)
+        return principal
 
     def verify_claims(
         self, token: str, *, now: datetime, use: str = API

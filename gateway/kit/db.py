@@ -89,7 +89,11 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No ping before each checkout: it would cost every request a round trip. A connection the
+    # server dropped fails its first statement instead; SQLAlchemy then discards it and every
+    # pooled connection older than it, the request answers 503 with Retry-After
+    # (``kit.errors.database_unreachable``) and a worker's run is retried (``kit.periodic``).
+    return create_engine(url, pool_pre_ping=False, pool_size=10, max_overflow=10)
 
 
 def insert_absent(session: Session, table: type[Base], values: dict[str, Any]) -> Insert:

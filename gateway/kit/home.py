@@ -13,14 +13,18 @@ Layout::
     <home>/directory.json            the signed directory currently installed
 
 Private key files are written with mode 0600 in a 0700 folder and are never printed or logged.
+Every write here counts as a change of the home's files (``files_changed``), so a ``Node`` of
+this process sees a directory it installed or keys it rotated at once (``kit.node``).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +41,23 @@ from schemas.envelope import SignedDocument
 
 KEY_LIFETIME = timedelta(days=365)
 
+_changes = itertools.count(1)
+_changes_lock = threading.Lock()
+_generation = 0
+
+
+def files_changed() -> None:
+    """Say that this process changed a node's files (a directory installed, keys rotated, or a
+    file removed by hand): every ``Node`` in the process checks its files again on next use."""
+    global _generation
+    with _changes_lock:
+        _generation = next(_changes)
+
+
+def files_generation() -> int:
+    """Changes of the node's files made by this process so far (see ``files_changed``)."""
+    return _generation
+
 
 def write_private(path: Path, data: bytes) -> None:
     """Write a secret file that only the node's user can read, atomically."""
@@ -48,6 +69,7 @@ def write_private(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     tmp.replace(path)
+    files_changed()
 
 
 def create_private(path: Path, data: bytes) -> bool:
@@ -84,6 +106,7 @@ def write_public(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
+    files_changed()
 
 
 def _key_file(key: SigningKey | EncryptionKey) -> bytes:

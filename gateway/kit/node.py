@@ -3,6 +3,13 @@
 The directory and the keyring are re-read when their files change (an operator installs a new
 directory or rotates keys without a restart), and the directory's expiry is checked on every use:
 an expired directory stops the node from sending or accepting anything until a fresh one arrives.
+
+Whether the files changed is checked (``stat``) at most once per ``FILE_CHECK_INTERVAL`` (one
+second), not on each of the several uses a request makes. A change this process makes through
+``kit.home`` (installing a directory, rotating keys, ``home.files_changed``) is seen at once;
+a change by another process (``avrr node install-directory``, another replica's directory
+fetch, a file removed by hand) is seen within that second. An expired directory is refused at
+once whatever the interval: expiry is checked against the clock on every use.
 Staff sign in with the node's built-in issuer, or, when configured, the organisation's OpenID
 Connect provider (``oidc``), which is not contacted until first used.
 """
@@ -10,6 +17,7 @@ Connect provider (``oidc``), which is not contacted until first used.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +28,7 @@ from gateway.kit.auth import StaffTokenIssuer
 from gateway.kit.clock import Clock
 from gateway.kit.config import Settings
 from gateway.kit.errors import ServiceUnavailable
-from gateway.kit.home import NodeHome
+from gateway.kit.home import NodeHome, files_generation
 from gateway.kit.keystore import KeyStore, open_keystore
 from gateway.kit.oidc import OidcClient
 from partners.directory import FederationView, verify_directory
@@ -28,6 +36,9 @@ from partners.errors import DirectoryError, NoUsableKey
 from partners.keyring import Keyring
 
 T = TypeVar("T")
+
+#: Seconds a check of the directory's and the keys' files holds (see the module's docstring).
+FILE_CHECK_INTERVAL = 1.0
 
 
 def _stamp(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -43,6 +54,23 @@ class _Cached(Generic[T]):
     stamp: tuple[tuple[str, int, int], ...] | None = None
     value: T | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: When the files were last checked (``time.monotonic``), and this process's count of its
+    #: own changes then (``home.files_generation``).
+    checked_at: float = float("-inf")
+    generation: int = -1
+
+    def checked_recently(self) -> bool:
+        return (
+            self.value is not None
+            and self.generation == files_generation()
+            and time.monotonic() - self.checked_at < FILE_CHECK_INTERVAL
+        )
+
+    def checked(self, generation: int) -> None:
+        self.checked_at, self.generation = time.monotonic(), generation
+
+    def forget(self) -> None:
+        self.stamp, self.value, self.checked_at = None, None, float("-inf")
 
 
 class Node:
@@ -66,18 +94,24 @@ class Node:
         cache = self._directory
         with cache.lock:
             try:
-                stamp = _stamp([self.home.directory_file, self.home.operator_file])
-                if cache.stamp != stamp or cache.value is None:
-                    view = verify_directory(
-                        self.home.signed_directory(), self.home.operator_key(), now=now
-                    )
-                    cache.stamp, cache.value = stamp, view
+                if not cache.checked_recently():
+                    generation = files_generation()
+                    stamp = _stamp([self.home.directory_file, self.home.operator_file])
+                    if cache.stamp != stamp or cache.value is None:
+                        cache.stamp, cache.value = (
+                            stamp,
+                            verify_directory(
+                                self.home.signed_directory(), self.home.operator_key(), now=now
+                            ),
+                        )
+                    cache.checked(generation)
             except (OSError, DirectoryError) as exc:
-                cache.stamp, cache.value = None, None
+                cache.forget()
                 raise ServiceUnavailable(
                     "this node has no valid federation directory; the operator must install one"
                 ) from exc
             view = cache.value
+        assert view is not None  # just checked, or an error was raised
         if view.directory.expires_at <= now:
             raise ServiceUnavailable("the federation directory has expired; install a fresh one")
         return view
@@ -85,12 +119,16 @@ class Node:
     def keyring(self) -> Keyring:
         cache = self._keyring
         with cache.lock:
+            if cache.checked_recently() and cache.value is not None:
+                return cache.value
+            generation = files_generation()
             paths = sorted(self.home.keys.glob("signing-*.json")) + sorted(
                 self.home.keys.glob("encryption-*.json")
             )
             stamp = _stamp(paths)
             if cache.stamp != stamp or cache.value is None:
                 cache.stamp, cache.value = stamp, self.home.keyring()
+            cache.checked(generation)
             return cache.value
 
     def signing_key(self, now: datetime) -> SigningKey:

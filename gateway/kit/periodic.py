@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from gateway.kit.errors import ServiceUnavailable
+from gateway.kit.errors import ServiceUnavailable, database_unreachable
 
 
 def run_periodically(
@@ -34,7 +34,9 @@ def run_periodically(
     while not stop.is_set():
         try:
             report = step()
-        except (OperationalError, ServiceUnavailable) as exc:
+        except (DBAPIError, ServiceUnavailable) as exc:
+            if isinstance(exc, DBAPIError) and not database_unreachable(exc):
+                raise
             log.warning("%s run failed: %s; retrying", name, type(exc).__name__)
         else:
             if report:

@@ -6,9 +6,11 @@ import base64
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from crypto import encoding
 from crypto.encoding import (
     EncodingError,
     NotCanonical,
@@ -31,6 +33,26 @@ JSON_VALUES = st.recursive(
         )
     ),
     max_leaves=12,
+)
+
+# Anything JSON-like, and beyond: any character (lone surrogates too) in names and text, names
+# above U+FFFF that sort differently by UTF-16 code units, integers past the exact range,
+# tuples, so both sides of the fast path's conditions come up.
+ANY_TEXT = st.text(alphabet=st.characters(codec=None), max_size=6) | st.sampled_from(
+    ["a", "b", "\ue000", "\U0001f600", "\x7f", "\u2028", "\ud800", "\\", '"', "\x00"]
+)
+ANY_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**54), 2**54)
+    | st.sampled_from([2**53 - 1, -(2**53 - 1), 2**53, -(2**53), 0])
+    | ANY_TEXT,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(ANY_TEXT, children, max_size=5)
+    ),
+    max_leaves=16,
 )
 
 B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -87,6 +109,45 @@ class TestCanonicalJson:
     @given(JSON_VALUES)
     def test_any_protocol_value_parses_back_from_its_encoding(self, value: Any) -> None:
         assert parse_canonical_json(canonical_json(value)) == value
+
+
+class TestFastPath:
+    """The standard library's encoder is used only where its bytes are RFC 8785's."""
+
+    @given(ANY_VALUES)
+    def test_fast_path_gives_the_reference_bytes_or_steps_aside(self, value: Any) -> None:
+        try:
+            reference: bytes | None = bytes(rfc8785.dumps(value))
+        except (rfc8785.CanonicalizationError, TypeError, ValueError):
+            reference = None  # refused (a name with a lone surrogate fails in UTF-16 sorting)
+        fast = encoding._fast_canonical_json(value)
+        if fast is not None:
+            assert fast == reference
+        if reference is not None:
+            assert canonical_json(value) == reference
+        else:
+            with pytest.raises(EncodingError):
+                canonical_json(value)
+
+    @given(JSON_VALUES)
+    def test_protocol_values_with_ascii_names_take_the_fast_path(self, value: Any) -> None:
+        assume(encoding._plain(value))
+        assert encoding._fast_canonical_json(value) == bytes(rfc8785.dumps(value))
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            {"\ue000": 2, "\U0001f600": 1},
+            2**53,
+            (1, 2),
+            {"a": "\ud800"},
+            {1: "a"},
+            [True, 1.5],
+        ],
+        ids=["astral-name", "big-int", "tuple", "lone-surrogate", "int-name", "float"],
+    )
+    def test_what_it_cannot_prove_goes_to_the_reference_encoder(self, value: Any) -> None:
+        assert encoding._fast_canonical_json(value) is None
 
 
 class TestParseCanonicalJson:

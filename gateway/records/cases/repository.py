@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.records.cases.models import CaseEventRow, CaseRow
 from schemas.directory import RetentionEvent
 
+# Statements every referral runs, built once: building one costs more than running it.
+_IN_OFFICE = select(CaseRow).where(
+    CaseRow.id == bindparam("case_id"), CaseRow.office == bindparam("office")
+)
+_EVENTS = select(CaseEventRow.event, CaseEventRow.occurred_at).where(
+    CaseEventRow.case_id == bindparam("case_id")
+)
+
 
 def case_in_office(session: Session, case_id: str, office: str) -> CaseRow | None:
-    return session.scalar(select(CaseRow).where(CaseRow.id == case_id, CaseRow.office == office))
+    return session.scalar(_IN_OFFICE, {"case_id": case_id, "office": office})
 
 
 def of_office(session: Session, office: str, *, limit: int, offset: int = 0) -> list[CaseRow]:
@@ -40,7 +48,7 @@ def by_id(session: Session, case_id: str) -> CaseRow | None:
 
 def case_events(session: Session, case_id: str) -> dict[RetentionEvent, datetime]:
     """The events of the person's return reported so far, and when each happened."""
-    rows = session.scalars(select(CaseEventRow).where(CaseEventRow.case_id == case_id)).all()
+    rows = session.execute(_EVENTS, {"case_id": case_id}).all()
     return {RetentionEvent(r.event): r.occurred_at for r in rows}
 
 

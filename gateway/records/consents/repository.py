@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gateway.records.consents.models import ConsentRow, ConsentVersionRow, WithdrawalRow
@@ -28,6 +28,51 @@ def versions_of(session: Session, consent_ids: Sequence[str]) -> dict[str, list[
     for row in rows:
         history[row.consent_id].append(row)
     return history
+
+
+def _current_versions_statement() -> Any:
+    latest = (
+        select(func.max(ConsentVersionRow.version))
+        .where(ConsentVersionRow.consent_id == ConsentRow.id)
+        .correlate(ConsentRow)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            ConsentRow.id,
+            ConsentRow.purpose,
+            ConsentRow.recipient,
+            ConsentRow.recipient_role,
+            ConsentRow.given_by,
+            ConsentRow.child_view,
+            ConsentRow.best_interests_reference,
+            ConsentRow.child_view_weighing.is_not(None).label("weighed"),
+            ConsentRow.informed_of_risks,
+            ConsentRow.valid_from,
+            ConsentRow.valid_until,
+            ConsentVersionRow.status,
+            ConsentVersionRow.sections,
+            ConsentVersionRow.fields,
+            ConsentVersionRow.recorded_at,
+        )
+        .join(
+            ConsentVersionRow,
+            (ConsentVersionRow.consent_id == ConsentRow.id) & (ConsentVersionRow.version == latest),
+        )
+        .where(ConsentRow.case_id == bindparam("case_id"))
+        .order_by(ConsentRow.created_at)
+    )
+
+
+#: Built once: every referral runs it, and building it costs more than running it.
+_CURRENT_VERSIONS = _current_versions_statement()
+
+
+def current_versions(session: Session, case_id: str) -> Sequence[Any]:
+    """Every consent of the case with its current (latest) version, in one statement, as named
+    columns: what the sharing policy reads, oldest consent first. The sealed weighing of a
+    child's view is not read, only whether there is one (``weighed``)."""
+    return session.execute(_CURRENT_VERSIONS, {"case_id": case_id}).all()
 
 
 def consent_of_case(session: Session, case_id: str, consent_id: str) -> ConsentRow | None:

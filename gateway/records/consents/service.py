@@ -189,18 +189,15 @@ def read_consent(
 
 def current_grants(session: Session, case_id: str) -> list[ConsentGrant]:
     """The current version of every consent of the case, as the sharing policy reads them."""
-    rows = repository.consents_of(session, case_id)
-    history = repository.versions_of(session, [r.id for r in rows])
     grants = []
-    for row in rows:
-        current = history[row.id][-1]
-        withdrawn = current.recorded_at if current.status == ConsentStatus.WITHDRAWN else None
+    for row in repository.current_versions(session, case_id):
+        withdrawn = row.recorded_at if row.status == ConsentStatus.WITHDRAWN else None
         grants.append(
             ConsentGrant(
                 ref=row.id,
                 purpose=Purpose(row.purpose),
-                sections=frozenset(SectionName(s) for s in current.sections),
-                fields={SectionName(s): frozenset(f) for s, f in (current.fields or {}).items()},
+                sections=frozenset(SectionName(s) for s in row.sections),
+                fields={SectionName(s): frozenset(f) for s, f in (row.fields or {}).items()},
                 valid_from=row.valid_from,
                 valid_until=row.valid_until,
                 recipient=row.recipient,
@@ -211,7 +208,7 @@ def current_grants(session: Session, case_id: str) -> list[ConsentGrant]:
                 best_interests_reference=bool(row.best_interests_reference),
                 informed_of_risks=row.informed_of_risks,
                 child_view=ChildView(row.child_view) if row.child_view else None,
-                child_view_weighed=row.child_view_weighing is not None,
+                child_view_weighed=bool(row.weighed),
             )
         )
     return grants

@@ -9,12 +9,16 @@ from fastapi.responses import PlainTextResponse
 
 from gateway.processes.audit import reports, service
 from gateway.surfaces.api.cases import ERRORS
-from gateway.surfaces.api.deps import CallDep
+from gateway.surfaces.api.deps import CallDep, UnitOfWorkRoute
 from schemas.audit import AuditProblem, AuditReport, ConsistencyRead, LogEntry, SubjectHistory
 from schemas.common import AwareDatetime
 from schemas.envelope import SignedDocument
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit (data protection officer)"])
+router = APIRouter(
+    prefix="/api/v1/audit",
+    tags=["audit (data protection officer)"],
+    route_class=UnitOfWorkRoute,
+)
 Subject = Annotated[str, Path(pattern=r"^[0-9a-f]{32,64}$")]
 Format = Annotated[Literal["json", "csv"], Query()]
 

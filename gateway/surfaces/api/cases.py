@@ -11,11 +11,11 @@ from gateway.kit import idempotency
 from gateway.processes import status as events
 from gateway.processes import timeline as cases_timeline
 from gateway.records.cases import service
-from gateway.surfaces.api.deps import CallDep, IdempotencyKey
+from gateway.surfaces.api.deps import CallDep, IdempotencyKey, UnitOfWorkRoute
 from schemas.api import CaseCreate, CaseEventRead, CaseRead, ErrorRead, TimelineEntry
 from schemas.status import CaseEventCreate
 
-router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"], route_class=UnitOfWorkRoute)
 CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 _RETRY_AFTER = {
     "Retry-After": {

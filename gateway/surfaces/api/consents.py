@@ -13,7 +13,7 @@ from gateway.processes import withdrawal
 from gateway.records.consents import consent_receipt as receipt
 from gateway.records.consents import service
 from gateway.surfaces.api.cases import ERRORS, CaseId
-from gateway.surfaces.api.deps import Call, CallDep, IdempotencyKey
+from gateway.surfaces.api.deps import Call, CallDep, IdempotencyKey, UnitOfWorkRoute
 from gateway.surfaces.portal.receipt_page import CSP, receipt_html
 from schemas.common import LanguageCode
 from schemas.consent import (
@@ -24,7 +24,7 @@ from schemas.consent import (
     WithdrawalRead,
 )
 
-router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["consents"])
+router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["consents"], route_class=UnitOfWorkRoute)
 ConsentId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 

@@ -10,7 +10,7 @@ from gateway.processes import dpo as service
 from gateway.processes import erasure
 from gateway.records.holds import service as holds
 from gateway.surfaces.api.cases import ERRORS, CaseId
-from gateway.surfaces.api.deps import CallDep
+from gateway.surfaces.api.deps import CallDep, UnitOfWorkRoute
 from schemas.api import (
     ChildViewRead,
     DeletionProofCreate,
@@ -22,7 +22,9 @@ from schemas.api import (
     TransferRecord,
 )
 
-router = APIRouter(prefix="/api/v1/dpo", tags=["data protection officer"])
+router = APIRouter(
+    prefix="/api/v1/dpo", tags=["data protection officer"], route_class=UnitOfWorkRoute
+)
 
 
 @router.get("/transfers", responses=ERRORS)

@@ -11,7 +11,7 @@ from gateway.exchange.followup import service as followup
 from gateway.exchange.inbox import receive, received
 from gateway.processes import status as events
 from gateway.surfaces.api.cases import ERRORS
-from gateway.surfaces.api.deps import CallDep, NodeDep, SessionDep
+from gateway.surfaces.api.deps import CallDep, NodeDep, SessionDep, UnitOfWorkRoute
 from schemas.api import CaseEventRead, ReceivedReferralRead, ReceivedReferralSummary
 from schemas.envelope import SignedDocument
 from schemas.followup import (
@@ -24,8 +24,10 @@ from schemas.followup import (
 )
 from schemas.status import CaseEventCreate
 
-federation = APIRouter(prefix="/federation/v1", tags=["federation"])
-received_router = APIRouter(prefix="/api/v1/received", tags=["received referrals"])
+federation = APIRouter(prefix="/federation/v1", tags=["federation"], route_class=UnitOfWorkRoute)
+received_router = APIRouter(
+    prefix="/api/v1/received", tags=["received referrals"], route_class=UnitOfWorkRoute
+)
 
 
 @federation.post("/inbox", responses={400: ERRORS[422], 401: ERRORS[401]})

@@ -26,12 +26,12 @@ from gateway.kit.errors import ServiceUnavailable
 from gateway.kit.keystore import KeyStoreUnavailable
 from gateway.kit.metrics import process_exposition
 from gateway.kit.node import Node
-from gateway.surfaces.api.deps import NodeDep
+from gateway.surfaces.api.deps import NodeDep, UnitOfWorkRoute
 
 log = logging.getLogger("avrr.probes")
 
-probes = APIRouter(tags=["operations"])
-metrics = APIRouter(tags=["operations"])
+probes = APIRouter(tags=["operations"], route_class=UnitOfWorkRoute)
+metrics = APIRouter(tags=["operations"], route_class=UnitOfWorkRoute)
 
 
 @probes.get("/livez")

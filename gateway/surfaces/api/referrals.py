@@ -12,11 +12,11 @@ from gateway.exchange.referrals import service
 from gateway.kit import idempotency
 from gateway.processes import corrections
 from gateway.surfaces.api.cases import ERRORS
-from gateway.surfaces.api.deps import CallDep, IdempotencyKey
+from gateway.surfaces.api.deps import CallDep, IdempotencyKey, UnitOfWorkRoute
 from schemas.api import ReferralCorrectionCreate, ReferralCreate, ReferralRead, ReReferralCreate
 from schemas.followup import FollowUpRead, NoteCreate
 
-router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"])
+router = APIRouter(prefix="/api/v1/referrals", tags=["referrals"], route_class=UnitOfWorkRoute)
 HexId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 

@@ -11,9 +11,9 @@ from fastapi.responses import PlainTextResponse
 from gateway.processes import statistics
 from gateway.processes.audit.reports import to_csv
 from gateway.surfaces.api.cases import ERRORS
-from gateway.surfaces.api.deps import CallDep
+from gateway.surfaces.api.deps import CallDep, UnitOfWorkRoute
 
-router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"])
+router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"], route_class=UnitOfWorkRoute)
 Format = Annotated[Literal["json", "csv"], Query()]
 
 

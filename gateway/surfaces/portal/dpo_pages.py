@@ -28,14 +28,14 @@ from gateway.records.accesslog import repository as accesslog
 from gateway.records.accesslog.writer import Actor, deny
 from gateway.records.person_access import sessions
 from gateway.records.person_access.models import PortalSessionRow
-from gateway.surfaces.api.deps import NodeDep, SessionDep
+from gateway.surfaces.api.deps import NodeDep, SessionDep, UnitOfWorkRoute
 from gateway.surfaces.portal.labels import N_
 from gateway.surfaces.portal.pages import render, words_for
 from gateway.surfaces.portal.staff_auth import principal_of as staff_principal
 from gateway.surfaces.portal.staff_auth import signed_in_staff, to_sign_in
 from schemas.common import StaffRole
 
-router = APIRouter(prefix="/dpo", include_in_schema=False)
+router = APIRouter(prefix="/dpo", include_in_schema=False, route_class=UnitOfWorkRoute)
 PATH = "/dpo"
 WEEKS = 8
 ReportName = Annotated[str, Path(pattern=r"^[a-z-]{1,40}(\.csv)?$")]

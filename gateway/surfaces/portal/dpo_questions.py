@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gateway.kit.errors import GatewayError
 from gateway.records.accesslog.writer import Actor
 from gateway.records.person_access import questions, sessions
-from gateway.surfaces.api.deps import NodeDep, SessionDep
+from gateway.surfaces.api.deps import NodeDep, SessionDep, UnitOfWorkRoute
 from gateway.surfaces.portal.dpo_pages import PATH, principal_of, refused, signed_in_dpo
 from gateway.surfaces.portal.pages import render
 
-router = APIRouter(prefix="/dpo/questions", include_in_schema=False)
+router = APIRouter(prefix="/dpo/questions", include_in_schema=False, route_class=UnitOfWorkRoute)
 QuestionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 

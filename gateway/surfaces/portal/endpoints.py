@@ -11,13 +11,17 @@ from gateway.records.accesslog.writer import Action, Actor, record
 from gateway.records.cases.service import own_case
 from gateway.records.person_access import cards, correction_requests
 from gateway.surfaces.api.cases import ERRORS, CaseId
-from gateway.surfaces.api.deps import CallDep
+from gateway.surfaces.api.deps import CallDep, UnitOfWorkRoute
 from gateway.surfaces.portal.card_print import printable_card
 from gateway.surfaces.portal.pages import words_for
 from schemas.api import CardCreate, CardIssued, CorrectionAnswer
 from schemas.audit import CorrectionRead
 
-router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["access cards and corrections"])
+router = APIRouter(
+    prefix="/api/v1/cases/{case_id}",
+    tags=["access cards and corrections"],
+    route_class=UnitOfWorkRoute,
+)
 RequestId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 

@@ -28,12 +28,12 @@ from gateway.kit.oidc import StartedSignIn
 from gateway.records.accesslog.writer import Action, Actor, deny, record
 from gateway.records.person_access import sessions, staff_sign_in
 from gateway.records.person_access.models import PortalSessionRow
-from gateway.surfaces.api.deps import NodeDep, SessionDep
+from gateway.surfaces.api.deps import NodeDep, SessionDep, UnitOfWorkRoute
 from gateway.surfaces.portal.i18n import DEFAULT, from_header, supported
 from gateway.surfaces.portal.pages import render
 from schemas.common import StaffRole
 
-router = APIRouter(prefix="/staff", include_in_schema=False)
+router = APIRouter(prefix="/staff", include_in_schema=False, route_class=UnitOfWorkRoute)
 PATH = "/staff"
 BROWSER_COOKIE = "avrr_sign_in"
 Field = Annotated[str, Form(max_length=200)]

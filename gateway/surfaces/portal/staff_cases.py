@@ -23,7 +23,7 @@ from gateway.records.cases import service as cases
 from gateway.records.consents import consent_receipt as receipts
 from gateway.records.consents import service as consents
 from gateway.records.person_access import cards, correction_requests
-from gateway.surfaces.api.deps import NodeDep, SessionDep
+from gateway.surfaces.api.deps import NodeDep, SessionDep, UnitOfWorkRoute
 from gateway.surfaces.portal.card_print import printable_card
 from gateway.surfaces.portal.forms import FilledForm, FormField, form_fields
 from gateway.surfaces.portal.pages import words_for
@@ -33,7 +33,7 @@ from schemas.api import CaseCreate, ReferralCreate
 from schemas.common import StaffRole
 from schemas.consent import ConsentCreate
 
-router = APIRouter(prefix="/staff", include_in_schema=False)
+router = APIRouter(prefix="/staff", include_in_schema=False, route_class=UnitOfWorkRoute)
 CaseId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 Csrf = Annotated[str, Form(max_length=200)]
 CASE_FIELDS = form_fields(CaseCreate)

@@ -17,13 +17,13 @@ from gateway.exchange.followup import service as followup
 from gateway.exchange.followup.scoring import load_table
 from gateway.exchange.inbox import received
 from gateway.kit.errors import GatewayError
-from gateway.surfaces.api.deps import NodeDep, SessionDep
+from gateway.surfaces.api.deps import NodeDep, SessionDep, UnitOfWorkRoute
 from gateway.surfaces.portal.forms import FilledForm, FormField, form_fields
 from gateway.surfaces.portal.staff_pages import PAGE, Staff, read_form, staff_as
 from schemas.common import Purpose, StaffRole
 from schemas.followup import MonitoringCreate, PlanCreate, ReplyCreate
 
-router = APIRouter(prefix="/staff/inbox", include_in_schema=False)
+router = APIRouter(prefix="/staff/inbox", include_in_schema=False, route_class=UnitOfWorkRoute)
 PacketId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 REPLY_FIELDS = form_fields(ReplyCreate, prefix="reply.")
 PLAN_FIELDS = form_fields(PlanCreate, prefix="plan.")

@@ -25,14 +25,14 @@ from gateway.records.consents import repository as consent_rows
 from gateway.records.consents.service import consents_of_case
 from gateway.records.person_access import cards, correction_requests, questions, sessions
 from gateway.records.person_access.models import PortalSessionRow
-from gateway.surfaces.api.deps import NodeDep, SessionDep
+from gateway.surfaces.api.deps import NodeDep, SessionDep, UnitOfWorkRoute
 from gateway.surfaces.portal import person as mine
 from gateway.surfaces.portal.i18n import DEFAULT, from_header, supported
 from gateway.surfaces.portal.pages import render
 from gateway.surfaces.portal.receipt_page import CSP, receipt_html
 from schemas.consent import ConsentStatus
 
-router = APIRouter(prefix="/portal", include_in_schema=False)
+router = APIRouter(prefix="/portal", include_in_schema=False, route_class=UnitOfWorkRoute)
 PATH = "/portal"
 Field = Annotated[str, Form(max_length=200)]
 LongField = Annotated[str, Form(max_length=4000)]

@@ -20,7 +20,7 @@ from crypto.encoding import b64decode, b64encode
 from crypto.keys import SigningKey
 from gateway.kit.config import Settings
 from gateway.kit.directory_fetch import DirectoryRefresher, directory_state
-from gateway.kit.home import NodeHome
+from gateway.kit.home import NodeHome, files_changed
 from gateway.kit.metrics import DIRECTORY_FETCHES
 from gateway.kit.node import Node
 from gateway.surfaces.cli.main import main
@@ -183,6 +183,7 @@ class TestDirectoryRefresher:
         host.clock.advance(days=31)
         assert not directory_state(node).valid
         host.home.directory_file.unlink()
+        files_changed()  # removed by hand: said at once, not found within the second
         assert not directory_state(node).valid
 
 

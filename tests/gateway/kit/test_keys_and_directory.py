@@ -4,13 +4,17 @@ until the old key's end; a node without a valid directory sends and accepts noth
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from unittest import mock
 
 from sqlalchemy import func, select
 
 from crypto.encoding import b64decode
 from gateway.exchange.inbox.models import ReceivedPacketRow
 from gateway.exchange.outbox.models import OutboxRow
+from gateway.kit import node as node_module
+from partners.directory import sign_directory
 from schemas.common import StaffRole
 from schemas.envelope import EnvelopeHeader, WireEnvelope
 from tests.support import flows
@@ -133,3 +137,29 @@ class TestDirectoryAtRunTime:
         pair.suspended = ["SN"]
         pair.publish()
         assert flows.post_referral(host, case["id"], "origin-reception").status_code == 422
+
+    def test_another_processs_install_is_seen_within_the_check_interval(
+        self, pair: TestFederation, host: TestNode
+    ) -> None:
+        node = host.client.app.state.node
+        before = node.directory()
+        pair.suspended = ["SN"]
+        doc = sign_directory(pair.directory(), pair.operator)
+        # Another process writes the file: this process is not told.
+        host.home.directory_file.write_bytes(doc.model_dump_json().encode())
+        with mock.patch.object(node_module.time, "monotonic", return_value=time.monotonic()):
+            assert node.directory() is before
+        later = time.monotonic() + node_module.FILE_CHECK_INTERVAL
+        with mock.patch.object(node_module.time, "monotonic", return_value=later):
+            assert node.directory().suspended_countries == frozenset({"SN"})
+
+    def test_files_are_not_checked_on_every_use(self, pair: TestFederation, host: TestNode) -> None:
+        node = host.client.app.state.node
+        node.directory(), node.keyring()
+        with mock.patch.object(node_module, "_stamp", wraps=node_module._stamp) as stamp:
+            for _ in range(5):
+                node.directory(), node.keyring()
+            assert stamp.call_count == 0
+            pair.publish()  # this process installs: seen at once
+            node.directory()
+            assert stamp.call_count == 1

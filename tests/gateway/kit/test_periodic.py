@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 
+import pytest
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+
 from gateway.kit.periodic import run_periodically
 
 LOG = logging.getLogger("test")
@@ -60,3 +63,33 @@ def test_without_draining_every_run_is_followed_by_the_interval() -> None:
     run_periodically(step, interval=60, stop=stop, log=LOG, name="job")  # type: ignore[arg-type]
     assert len(calls) == 3
     assert stop.waits == [60, 60, 60]
+
+
+def _failing(error: Exception) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def step() -> int:
+        calls.append(1)
+        raise error
+
+    return calls, step
+
+
+def test_a_run_that_lost_its_database_connection_is_tried_again() -> None:
+    # Without a ping before each checkout, a dropped connection fails the run's first
+    # statement, as an OperationalError or, once the driver knows, an InterfaceError.
+    for error in (
+        OperationalError("SELECT 1", {}, Exception("server closed the connection")),
+        InterfaceError("SELECT 1", {}, Exception("the connection is closed")),
+    ):
+        stop = Stop(after_waits=2)
+        calls, step = _failing(error)
+        run_periodically(step, interval=60, stop=stop, log=LOG, name="job")  # type: ignore[arg-type]
+        assert len(calls) == 2
+
+
+def test_a_database_error_of_the_statement_itself_stops_the_loop() -> None:
+    stop = Stop(after_waits=2)
+    _, step = _failing(IntegrityError("INSERT", {}, Exception("duplicate key")))
+    with pytest.raises(IntegrityError):
+        run_periodically(step, interval=60, stop=stop, log=LOG, name="job")  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from sqlalchemy import func, select, text
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.outbox.queue import Message, pseudonym_for, queue_envelope
 from gateway.exchange.revocations.models import RevocationRow
+from gateway.kit.home import files_changed
 from gateway.kit.node import Node
 from gateway.processes.audit.reconcile import reconcile
 from gateway.processes.retention import Purger, PurgeReport
@@ -885,6 +886,7 @@ class TestSent:
         sent = flows.referral(host, partner.node_id)
         # The host has no directory for a while (its file is gone): nothing goes out.
         host.home.directory_file.unlink()
+        files_changed()  # removed by hand: said at once, not found within the second
         assert world.pair.deliver(host).retried == 1
         assert entries(host, "sent") == []
 
