@@ -49,6 +49,55 @@ def due_ids(session: Session, now: datetime, limit: int) -> Sequence[int]:
     ).all()
 
 
+def claim_due(
+    session: Session, *, token: str, now: datetime, until: datetime, limit: int
+) -> list[tuple[int, str, str]]:
+    """Claim up to ``limit`` due rows in one statement: (id, recipient, kind) of each, oldest due
+    first.
+
+    ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``: on PostgreSQL,
+    concurrent workers lock and take disjoint rows; on SQLite the statement runs under the
+    database's one write lock. The lease conditions are repeated on the update itself, so a row
+    another worker claimed meanwhile is never taken twice.
+    """
+    free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
+    due = (
+        select(OutboxRow.id)
+        .where(OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at <= now, free)
+        .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.id.in_(due.scalar_subquery()), OutboxRow.status == OutboxStatus.PENDING, free
+        )
+        .values(claimed_until=until, claim_token=token)
+        .returning(OutboxRow.id, OutboxRow.recipient, OutboxRow.kind, OutboxRow.next_attempt_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    ordered = sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
+    return [(r.id, r.recipient, r.kind) for r in ordered]
+
+
+def claimed_rows(session: Session, ids: Sequence[int], token: str) -> Sequence[OutboxRow]:
+    """Of these rows, those the claim ``token`` still holds, in one query, by id."""
+    return session.scalars(
+        select(OutboxRow)
+        .where(OutboxRow.id.in_(ids), OutboxRow.claim_token == token)
+        .order_by(OutboxRow.id)
+    ).all()
+
+
+def pending_rows(session: Session, ids: Sequence[int]) -> dict[int, OutboxRow]:
+    """Of these rows, those still waiting to be delivered, by id, in one query."""
+    rows = session.scalars(
+        select(OutboxRow).where(OutboxRow.id.in_(ids), OutboxRow.status == OutboxStatus.PENDING)
+    ).all()
+    return {row.id: row for row in rows}
+
+
 def claim(session: Session, outbox_id: int, *, token: str, now: datetime, until: datetime) -> bool:
     result = session.execute(
         update(OutboxRow)
