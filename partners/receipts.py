@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from crypto.envelope import SealedEnvelope
 from crypto.errors import InvalidSignature
-from crypto.keys import SigningKey
+from crypto.keys import PublicKey, SigningKey
 from crypto.signed import sign_document, verify_document
 from partners.directory import FederationView
 from partners.errors import DeliveryFailed, DirectoryError
@@ -185,12 +185,29 @@ def verify_batch_receipt(
     recipient: str,
     sent: Mapping[str, str],
 ) -> BatchReceipt:
-    """The batch receipt, if the recipient signed it and every envelope it names is one of
-    ``sent`` (packet id to envelope digest), digest included; else ``DeliveryFailed``."""
+    """The batch receipt, if the recipient signed it with a key the directory lists for it and
+    it holds (``batch_receipt_under``); else ``DeliveryFailed``."""
     try:
         key = view.signing_key(recipient, doc.key_id)
+    except DirectoryError as exc:
+        raise DeliveryFailed("bad_receipt") from exc
+    return batch_receipt_under(doc, key, sender=sender, recipient=recipient, sent=sent)
+
+
+def batch_receipt_under(
+    doc: SignedDocument,
+    key: PublicKey,
+    *,
+    sender: str,
+    recipient: str,
+    sent: Mapping[str, str],
+) -> BatchReceipt:
+    """The batch receipt, if ``key`` signed it under ``avrr-batch-receipt/1``, the key is valid
+    at ``issued_at``, it names these two nodes, and every envelope it names is one of ``sent``
+    (packet id to envelope digest), digest included; else ``DeliveryFailed``."""
+    try:
         batch = BatchReceipt.model_validate(verify_document(doc, key, context=BATCH_RECEIPT_FORMAT))
-    except (DirectoryError, InvalidSignature, ValidationError) as exc:
+    except (InvalidSignature, ValidationError) as exc:
         raise DeliveryFailed("bad_receipt") from exc
     if not key.valid_at(batch.issued_at):
         raise DeliveryFailed("bad_receipt")
@@ -211,18 +228,26 @@ def verify_batch_answer(
     sent: Sequence[tuple[str, str]],
 ) -> list[BatchReceiptEntry | BatchOutcome]:
     """For each envelope sent (packet id, digest, in the order posted): its signed receipt entry
-    if the recipient accepted it, or the refusal word if not.
-
-    The answer as a whole is refused (``DeliveryFailed``) unless it has one result per envelope,
-    the receipt verifies (``verify_batch_receipt``), and the envelopes it names are exactly those
-    the results call accepted: a receipt that leaves out an accepted envelope, or names a refused
-    one, is not a receipt for this batch.
-    """
-    if len(answer.results) != len(sent):
-        raise DeliveryFailed("bad_receipt")
+    if the recipient accepted it, or the refusal word if not; ``DeliveryFailed`` if the receipt
+    does not verify (``verify_batch_receipt``) or does not match the results
+    (``batch_outcomes``)."""
     batch = verify_batch_receipt(
         answer.receipt, view=view, sender=sender, recipient=recipient, sent=dict(sent)
     )
+    return batch_outcomes(answer, batch, sent)
+
+
+def batch_outcomes(
+    answer: BatchAnswer, batch: BatchReceipt, sent: Sequence[tuple[str, str]]
+) -> list[BatchReceiptEntry | BatchOutcome]:
+    """Pair each envelope sent with its result, given the answer's verified receipt ``batch``.
+
+    Refused (``DeliveryFailed``) unless there is one result per envelope and the envelopes the
+    receipt names are exactly those the results call accepted: a receipt that leaves out an
+    accepted envelope, or names a refused one, is not a receipt for this batch.
+    """
+    if len(answer.results) != len(sent):
+        raise DeliveryFailed("bad_receipt")
     named = {entry.packet_id: entry for entry in batch.receipts}
     accepted = {
         packet_id
