@@ -141,6 +141,7 @@ def receive_batch(
     except ValidationError as exc:
         _refused(claims, RejectReason.MALFORMED.value)
         raise EnvelopeRejected from exc
+    session.flush()  # the token's row, before any envelope's savepoint
     results: list[BatchResult] = []
     receipts: list[DeliveryReceipt] = []
     for raw in request.envelopes:
