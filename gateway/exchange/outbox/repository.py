@@ -4,8 +4,9 @@ Other domains act on the outbox only through these functions (``stop_for_referra
 is withdrawn, ``for_referral`` to show a referral's attempts), never by setting a column.
 
 Invariants:
-- a row is claimed with a lease (``claim``): workers on one PostgreSQL never post the same row at
-  once; an expired lease lets the next worker take the row again;
+- a row is claimed with a lease (``claim_due``, one statement for every row a worker takes):
+  workers on one PostgreSQL never post the same row at once; an expired lease lets the next
+  worker take the row again;
 - a finished row (delivered, dead-lettered, cancelled) keeps only the digest of its envelope;
 - every attempt is a row of its own, with a short outcome word and never content.
 """
@@ -28,25 +29,6 @@ from schemas.envelope import DeliveryReceipt, SignedDocument
 
 #: Attempt outcomes that mean nothing went out.
 NOT_SENT = frozenset({"past_deadline", "no_directory_entry"})
-
-
-def due_ids(session: Session, now: datetime, limit: int) -> Sequence[int]:
-    """Ids of pending rows whose time has come and that no live worker holds.
-
-    On PostgreSQL the rows are locked with SKIP LOCKED so concurrent workers pick disjoint sets;
-    the claim itself is the conditional update in ``claim``, which is what makes it safe on SQLite.
-    """
-    return session.scalars(
-        select(OutboxRow.id)
-        .where(
-            OutboxRow.status == OutboxStatus.PENDING,
-            OutboxRow.next_attempt_at <= now,
-            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
-        )
-        .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
 
 
 def claim_due(
@@ -96,20 +78,6 @@ def pending_rows(session: Session, ids: Sequence[int]) -> dict[int, OutboxRow]:
         select(OutboxRow).where(OutboxRow.id.in_(ids), OutboxRow.status == OutboxStatus.PENDING)
     ).all()
     return {row.id: row for row in rows}
-
-
-def claim(session: Session, outbox_id: int, *, token: str, now: datetime, until: datetime) -> bool:
-    result = session.execute(
-        update(OutboxRow)
-        .where(
-            OutboxRow.id == outbox_id,
-            OutboxRow.status == OutboxStatus.PENDING,
-            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
-        )
-        .values(claimed_until=until, claim_token=token)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def claimed(session: Session, outbox_id: int, token: str) -> OutboxRow | None:
