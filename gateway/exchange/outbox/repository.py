@@ -37,10 +37,13 @@ def claim_due(
     """Claim up to ``limit`` due rows in one statement: (id, recipient, kind) of each, oldest due
     first.
 
-    ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``: on PostgreSQL,
-    concurrent workers lock and take disjoint rows; on SQLite the statement runs under the
-    database's one write lock. The lease conditions are repeated on the update itself, so a row
-    another worker claimed meanwhile is never taken twice.
+    ``WITH due AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) UPDATE ... WHERE id IN
+    (SELECT id FROM due) RETURNING``: on PostgreSQL, concurrent workers lock and take disjoint
+    rows; on SQLite the statement runs under the database's one write lock. The rows to take are
+    chosen once, in the materialised CTE: a ``LIMIT ... SKIP LOCKED`` subquery written straight
+    into ``IN (...)`` may be run again by PostgreSQL's planner and take more rows than the limit.
+    The lease conditions are repeated on the update itself, so a row another worker claimed
+    meanwhile is never taken twice.
     """
     free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
     due = (
@@ -49,12 +52,12 @@ def claim_due(
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     rows = session.execute(
         update(OutboxRow)
-        .where(
-            OutboxRow.id.in_(due.scalar_subquery()), OutboxRow.status == OutboxStatus.PENDING, free
-        )
+        .where(OutboxRow.id.in_(select(due.c.id)), OutboxRow.status == OutboxStatus.PENDING, free)
         .values(claimed_until=until, claim_token=token)
         .returning(OutboxRow.id, OutboxRow.recipient, OutboxRow.kind, OutboxRow.next_attempt_at)
         .execution_options(synchronize_session=False)
