@@ -8,6 +8,11 @@ Example::
 
     >>> client = NodeClient(http=httpx.Client(timeout=10))                  # doctest: +SKIP
     >>> receipt = client.deliver(url, body, token)                          # doctest: +SKIP
+    >>> answer = client.deliver_batch(batch_url, batch_body, token)         # doctest: +SKIP
+
+A batch (``avrr-batch/1``) goes to ``BATCH_INBOX_PATH``; a node that does not know that route
+(an older version: 404 or 405) or finds the batch too large (413) answers with one of
+``BATCH_REFUSED``, and the caller posts the envelopes one by one instead.
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ import httpx
 from pydantic import ValidationError
 
 from partners.errors import DeliveryFailed
-from schemas.envelope import SignedDocument
+from schemas.envelope import BatchAnswer, SignedDocument
 
 INBOX_PATH = "/federation/v1/inbox"
+BATCH_INBOX_PATH = "/federation/v1/inbox/batch"
+#: Outcomes of a batch post that say "send these one by one": an older node without the batch
+#: route, or a batch over the recipient's body limit.
+BATCH_REFUSED = frozenset({"http_404", "http_405", "http_413"})
 
 
 class NodeClient:
@@ -27,9 +36,25 @@ class NodeClient:
 
     def deliver(self, inbox_url: str, body: bytes, token: str) -> SignedDocument:
         """POST an envelope body; return the recipient's signed receipt, still to be verified."""
+        response = self._post(inbox_url, body, token)
+        try:
+            return SignedDocument.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise DeliveryFailed("malformed_receipt") from exc
+
+    def deliver_batch(self, batch_url: str, body: bytes, token: str) -> BatchAnswer:
+        """POST a batch body; return the recipient's answer, its batch receipt still to be
+        verified."""
+        response = self._post(batch_url, body, token)
+        try:
+            return BatchAnswer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise DeliveryFailed("malformed_receipt") from exc
+
+    def _post(self, url: str, body: bytes, token: str) -> httpx.Response:
         try:
             response = self._http.post(
-                inbox_url,
+                url,
                 content=body,
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             )
@@ -39,7 +64,4 @@ class NodeClient:
             raise DeliveryFailed("unreachable") from exc
         if response.status_code != 200:
             raise DeliveryFailed(f"http_{response.status_code}")
-        try:
-            return SignedDocument.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise DeliveryFailed("malformed_receipt") from exc
+        return response

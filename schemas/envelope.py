@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -125,3 +125,67 @@ class DeliveryReceipt(Inbound):
     recipient: NodeId
     envelope_sha256: Sha256Hex
     received_at: AwareDatetime
+
+
+# -- batched delivery (docs/protocol.md, section 6a) -------------------------------------------
+
+BATCH_FORMAT: Final = "avrr-batch/1"
+BATCH_RECEIPT_FORMAT: Final = "avrr-batch-receipt/1"
+#: The most envelopes one batch request may carry.
+MAX_BATCH: Final = 100
+
+
+class BatchRequest(Inbound):
+    """The JSON body posted to a node's batch inbox: envelopes for that one recipient, in order."""
+
+    format: Literal["avrr-batch/1"]
+    #: Wire envelopes (``WireEnvelope``), each read on its own: one that is not a wire object
+    #: refuses only itself.
+    envelopes: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class BatchOutcome(StrEnum):
+    """What became of one envelope of a batch. A refusal is the one generic word, as for a lone
+    envelope; ``unavailable`` means nothing was decided and the sender should try again later."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "envelope_rejected"
+    UNAVAILABLE = "unavailable"
+
+
+class BatchResult(Inbound):
+    outcome: BatchOutcome
+
+
+class BatchReceiptEntry(Inbound):
+    """One accepted envelope, as a lone receipt would acknowledge it."""
+
+    packet_id: RandomId
+    envelope_sha256: Sha256Hex
+    received_at: AwareDatetime
+
+
+class BatchReceipt(Inbound):
+    """The recipient's one signed statement that it verified and stored each envelope named."""
+
+    format: Literal["avrr-batch-receipt/1"] = BATCH_RECEIPT_FORMAT
+    sender: NodeId
+    recipient: NodeId
+    issued_at: AwareDatetime
+    receipts: Annotated[list[BatchReceiptEntry], Field(max_length=MAX_BATCH)]
+
+    @model_validator(mode="after")
+    def _sorted(self) -> BatchReceipt:
+        ids = [entry.packet_id for entry in self.receipts]
+        if ids != sorted(set(ids)):
+            raise ValueError("receipts are sorted by packet_id, each packet once")
+        return self
+
+
+class BatchAnswer(Inbound):
+    """The answer to a batch request: one result per envelope, in the request's order, and the
+    signed batch receipt naming every envelope accepted."""
+
+    format: Literal["avrr-batch/1"] = BATCH_FORMAT
+    results: Annotated[list[BatchResult], Field(min_length=1, max_length=MAX_BATCH)]
+    receipt: SignedDocument

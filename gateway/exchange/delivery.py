@@ -20,6 +20,14 @@ Invariants:
 - a post that reached the recipient but whose answer was lost is simply posted again: the inbox
   is idempotent on the packet id and answers with the same receipt.
 
+Batches: due rows are claimed with one statement; rows of kinds answered by a plain receipt that
+go to the same recipient are posted together, up to ``delivery_batch_size`` envelopes a request
+(``POST /federation/v1/inbox/batch``). The recipient takes or refuses each envelope on its own and
+signs one batch receipt naming those it took; the worker verifies it and records the whole batch
+(attempts, receipts, access-log entries, retries and dead letters, each row as if delivered
+alone) in one transaction. A recipient without the batch route (an older node), or one that finds
+the batch too large, gets the envelopes one by one. A revocation always goes alone.
+
 Example::
 
     >>> worker = DeliveryWorker(node=node, sessions=sessions, client=NodeClient(http=http),
@@ -34,9 +42,11 @@ import logging
 import random
 import secrets
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,6 +54,7 @@ from consent.errors import SharingRefused
 from consent.policy import Recipient, check_delivery
 from gateway.exchange.kinds.base import worker_actor
 from gateway.exchange.outbox import repository as outbox
+from gateway.exchange.outbox.models import OutboxRow
 from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.registry import Confirmation, Registry, Sent
 from gateway.kit.errors import ServiceUnavailable
@@ -51,14 +62,38 @@ from gateway.kit.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, RECEIPTS, R
 from gateway.kit.node import Node
 from gateway.kit.periodic import run_periodically
 from gateway.records.accesslog.writer import Action, record
-from partners.client import INBOX_PATH, NodeClient
+from partners.client import BATCH_INBOX_PATH, BATCH_REFUSED, INBOX_PATH, NodeClient
 from partners.directory import FederationView
 from partners.errors import DeliveryFailed, DirectoryError
+from partners.receipts import verify_batch_answer
 from partners.tokens import issue_node_token
 from schemas.common import SectionName
-from schemas.envelope import MessageKind
+from schemas.envelope import (
+    BATCH_FORMAT,
+    BatchOutcome,
+    BatchReceiptEntry,
+    DeliveryReceipt,
+    MessageKind,
+    SignedDocument,
+)
 
 log = logging.getLogger("avrr.delivery")
+
+#: A batch body stays under this many bytes (recipients refuse bodies over 1 MiB by default);
+#: what does not fit goes in the next request.
+BATCH_BODY_BYTES = 512 * 1024
+#: The attempt outcome recorded for an envelope a batch answer refused, or deferred: the words a
+#: lone post would have earned (400 and 503), so attempt histories read the same either way.
+BATCH_REFUSAL_OUTCOMES = {BatchOutcome.REJECTED: "http_400", BatchOutcome.UNAVAILABLE: "http_503"}
+
+
+class Claimed(NamedTuple):
+    """A row this worker claimed: posted only while ``token`` still holds it."""
+
+    outbox_id: int
+    token: str
+    recipient: str
+    kind: str
 
 
 @dataclass
@@ -107,22 +142,22 @@ class DeliveryWorker:
         self._rng = rng or random.SystemRandom()
 
     def run_once(self, limit: int = 50) -> DeliveryReport:
-        claimed = self._claim(limit)
-        concurrency = min(self._node.settings.delivery_concurrency, len(claimed))
+        tasks = self._tasks(self._claim(limit))
+        concurrency = min(self._node.settings.delivery_concurrency, len(tasks))
         if concurrency <= 1:
             report = DeliveryReport()
-            for outbox_id, token in claimed:
-                self._deliver(outbox_id, token, report)
+            for task in tasks:
+                self._run(task, report)
             return report
 
-        def deliver(item: tuple[int, str]) -> DeliveryReport:
-            # Each row has its own transactions and its own report, so threads share nothing.
+        def deliver(task: list[Claimed]) -> DeliveryReport:
+            # Each task has its own transactions and its own report, so threads share nothing.
             own = DeliveryReport()
-            self._deliver(*item, own)
+            self._run(task, own)
             return own
 
         with ThreadPoolExecutor(concurrency, thread_name_prefix="delivery") as pool:
-            reports = list(pool.map(deliver, claimed))
+            reports = list(pool.map(deliver, tasks))
         total = DeliveryReport()
         for report in reports:
             total.add(report)
@@ -142,16 +177,38 @@ class DeliveryWorker:
 
     # -- steps ------------------------------------------------------------------------------------
 
-    def _claim(self, limit: int) -> list[tuple[int, str]]:
+    def _claim(self, limit: int) -> list[Claimed]:
         now = self._node.clock.now()
         until = now + self._node.settings.claim_lease
-        claimed = []
+        token = secrets.token_hex(16)
         with self._sessions.begin() as session:
-            for outbox_id in outbox.due_ids(session, now, limit):
-                token = secrets.token_hex(16)
-                if outbox.claim(session, outbox_id, token=token, now=now, until=until):
-                    claimed.append((outbox_id, token))
-        return claimed
+            rows = outbox.claim_due(session, token=token, now=now, until=until, limit=limit)
+        return [Claimed(outbox_id, token, recipient, kind) for outbox_id, recipient, kind in rows]
+
+    def _tasks(self, claimed: list[Claimed]) -> list[list[Claimed]]:
+        """What goes in one request: rows of batched kinds to the same recipient, up to the
+        batch size, together; every other row alone."""
+        size = self._node.settings.delivery_batch_size
+        tasks: list[list[Claimed]] = []
+        open_batches: dict[tuple[str, str], list[Claimed]] = {}
+        for item in claimed:
+            kind = MessageKind(item.kind)
+            if size <= 1 or kind not in self._kinds or not self._kinds[kind].batched:
+                tasks.append([item])
+                continue
+            key = (item.recipient, item.token)
+            batch = open_batches.get(key)
+            if batch is None or len(batch) >= size:
+                batch = open_batches[key] = []
+                tasks.append(batch)
+            batch.append(item)
+        return tasks
+
+    def _run(self, task: list[Claimed], report: DeliveryReport) -> None:
+        if len(task) == 1:
+            self._deliver(task[0].outbox_id, task[0].token, report)
+        else:
+            self._deliver_batch(task, report)
 
     def _load(self, outbox_id: int, token: str) -> tuple[Sent, datetime] | None:
         """The claimed row as the steps need it, and its deadline; None if no longer ours."""
@@ -159,41 +216,68 @@ class DeliveryWorker:
             row = outbox.claimed(session, outbox_id, token)
             if row is None:
                 return None
-            kind = MessageKind(row.kind)
-            sent = Sent(
-                outbox_id=row.id,
-                kind=kind,
-                envelope=row.envelope.encode("ascii"),
-                recipient=row.recipient,
-                packet_id=row.packet_id,
-                digest=row.envelope_sha256,
-                referral_id=row.referral_id,
-                subject_ref=row.subject_ref,
-                carried_fields=row.carried_fields,
-                inbox_url=row.inbox_url,
-                expected=self._kinds[kind].expect(session, row),
-            )
-            return sent, row.deliver_by
+            return self._sent(session, row), row.deliver_by
+
+    def _sent(self, session: Session, row: OutboxRow) -> Sent:
+        kind = MessageKind(row.kind)
+        return Sent(
+            outbox_id=row.id,
+            kind=kind,
+            envelope=row.envelope.encode("ascii"),
+            recipient=row.recipient,
+            packet_id=row.packet_id,
+            digest=row.envelope_sha256,
+            referral_id=row.referral_id,
+            subject_ref=row.subject_ref,
+            carried_fields=row.carried_fields,
+            inbox_url=row.inbox_url,
+            expected=self._kinds[kind].expect(session, row),
+        )
 
     def _deliver(self, outbox_id: int, token: str, report: DeliveryReport) -> None:
         now = self._node.clock.now()
         loaded = self._load(outbox_id, token)
         if loaded is None:
             return
-        sent, deliver_by = loaded
-        if now >= deliver_by:
-            self._failed(sent, token, "past_deadline", now, report, dead=True)
-            return
+        ready = self._ready([loaded], token, now, report)
+        if ready is not None and ready[1]:
+            self._deliver_alone(ready[1][0], token, ready[0], now, report)
+
+    def _ready(
+        self,
+        loaded: list[tuple[Sent, datetime]],
+        token: str,
+        now: datetime,
+        report: DeliveryReport,
+    ) -> tuple[FederationView, list[Sent]] | None:
+        """Of the loaded rows, those that may be posted now, with the directory in force; the
+        others are dead-lettered at their deadline, retried without a directory, or cancelled
+        by the sharing policy."""
+        ready = []
+        for sent, deliver_by in loaded:
+            if now >= deliver_by:
+                self._failed(sent, token, "past_deadline", now, report, dead=True)
+            else:
+                ready.append(sent)
         try:
             view = self._node.directory()
         except ServiceUnavailable:
-            self._failed(sent, token, "no_directory_entry", now, report)
-            return
-        try:
-            self._recheck(sent, view)
-        except SharingRefused as refusal:
-            self._cancel(sent, token, refusal, now, report)
-            return
+            for sent in ready:
+                self._failed(sent, token, "no_directory_entry", now, report)
+            return None
+        allowed = []
+        for sent in ready:
+            try:
+                self._recheck(sent, view)
+            except SharingRefused as refusal:
+                self._cancel(sent, token, refusal, now, report)
+                continue
+            allowed.append(sent)
+        return view, allowed
+
+    def _deliver_alone(
+        self, sent: Sent, token: str, view: FederationView, now: datetime, report: DeliveryReport
+    ) -> None:
         try:
             confirmation = self._post(sent, view, now)
         except DeliveryFailed as failure:
@@ -204,6 +288,130 @@ class DeliveryWorker:
             return
         self._delivered(sent, confirmation, now)
         report.delivered += 1
+
+    # -- batches ----------------------------------------------------------------------------------
+
+    def _deliver_batch(self, task: list[Claimed], report: DeliveryReport) -> None:
+        now = self._node.clock.now()
+        token = task[0].token
+        with self._sessions() as session:
+            rows = outbox.claimed_rows(session, [item.outbox_id for item in task], token)
+            loaded = [(self._sent(session, row), row.deliver_by) for row in rows]
+        ready = self._ready(loaded, token, now, report)
+        if ready is None:
+            return
+        view, allowed = ready
+        if not allowed:
+            return
+        if view.directory.node(allowed[0].recipient) is None:
+            # Not listed (any more): each row finds its own way, or fails, alone.
+            for sent in allowed:
+                self._deliver_alone(sent, token, view, now, report)
+            return
+        for chunk in _chunks(allowed):
+            self._post_batch(chunk, token, view, now, report)
+
+    def _post_batch(
+        self,
+        chunk: list[Sent],
+        token: str,
+        view: FederationView,
+        now: datetime,
+        report: DeliveryReport,
+    ) -> None:
+        """Post one batch; record what became of every envelope in it, in one transaction."""
+        if len(chunk) == 1:
+            self._deliver_alone(chunk[0], token, view, now, report)
+            return
+        recipient = chunk[0].recipient
+        body = batch_body([sent.envelope for sent in chunk])
+        try:
+            bearer = issue_node_token(
+                key=self._node.signing_key(now),
+                issuer=self._node.node_id,
+                audience=recipient,
+                body=body,
+                now=now,
+                token_id=secrets.token_hex(16),
+            )
+            url = str(view.node(recipient).inbox_url).rstrip("/") + BATCH_INBOX_PATH
+            answer = self._client.deliver_batch(url, body, bearer)
+            outcomes: Sequence[BatchReceiptEntry | BatchOutcome | str] = verify_batch_answer(
+                answer,
+                view=view,
+                sender=self._node.node_id,
+                recipient=recipient,
+                sent=[(sent.packet_id, sent.digest) for sent in chunk],
+            )
+        except DeliveryFailed as failure:
+            if failure.outcome in BATCH_REFUSED:
+                for sent in chunk:
+                    self._deliver_alone(sent, token, view, now, report)
+                return
+            self._record_batch(chunk, token, [failure.outcome] * len(chunk), None, now, report)
+            return
+        except (DirectoryError, ServiceUnavailable):
+            self._record_batch(chunk, token, ["no_directory_entry"] * len(chunk), None, now, report)
+            return
+        self._record_batch(chunk, token, outcomes, answer.receipt, now, report)
+
+    def _record_batch(
+        self,
+        chunk: list[Sent],
+        token: str,
+        outcomes: Sequence[BatchReceiptEntry | BatchOutcome | str],
+        document: SignedDocument | None,
+        attempted_at: datetime,
+        report: DeliveryReport,
+    ) -> None:
+        """Every row of a posted batch, in one transaction: delivered with its receipt, or its
+        attempt recorded and retried (or dead-lettered) as if it had gone alone."""
+        done = self._node.clock.now()
+        delivered: list[tuple[MessageKind, datetime]] = []
+        with self._sessions.begin() as session:
+            rows = outbox.pending_rows(session, [sent.outbox_id for sent in chunk])
+            for sent, outcome in zip(chunk, outcomes, strict=True):
+                row = rows.get(sent.outbox_id)
+                if row is None:
+                    continue  # cancelled meanwhile (a withdrawal): its revocation follows it
+                if isinstance(outcome, BatchReceiptEntry):
+                    assert document is not None
+                    self._delivered_row(session, sent, row, outcome, document, attempted_at, done)
+                    delivered.append((sent.kind, row.created_at))
+                    report.delivered += 1
+                elif row.claim_token == token:
+                    word = (
+                        BATCH_REFUSAL_OUTCOMES.get(outcome, "http_400")
+                        if isinstance(outcome, BatchOutcome)
+                        else outcome
+                    )
+                    self._failed_row(session, sent, row, word, done, report)
+        for kind, queued_at in delivered:
+            DELIVERY_ATTEMPTS.labels(kind=kind.value, outcome="delivered").inc()
+            RECEIPTS.labels(direction="verified", kind=kind.value).inc()
+            DELIVERY_LATENCY.labels(kind=kind.value).observe((done - queued_at).total_seconds())
+
+    def _delivered_row(
+        self,
+        session: Session,
+        sent: Sent,
+        row: OutboxRow,
+        entry: BatchReceiptEntry,
+        document: SignedDocument,
+        attempted_at: datetime,
+        done: datetime,
+    ) -> None:
+        receipt = DeliveryReceipt(
+            packet_id=entry.packet_id,
+            sender=self._node.node_id,
+            recipient=sent.recipient,
+            envelope_sha256=entry.envelope_sha256,
+            received_at=entry.received_at,
+        )
+        confirmation = self._kinds[sent.kind].confirmed(sent, receipt, document)
+        self._kinds[sent.kind].attempted(session, self._node, row, attempted_at, "delivered")
+        outbox.delivered(session, row, attempted_at=attempted_at, done=done)
+        confirmation.record(session, self._node, row, done)
 
     def _post(self, sent: Sent, view: FederationView, now: datetime) -> Confirmation:
         """Post the envelope with a fresh node token; the recipient's answer, verified."""
@@ -308,26 +516,62 @@ class DeliveryWorker:
         dead: bool = False,
     ) -> None:
         """Record the attempt; retry after a backoff, or give up at the deadline."""
-        settings = self._node.settings
-        kind = self._kinds[sent.kind]
         with self._sessions.begin() as session:
             row = outbox.pending(session, sent.outbox_id, token)
             if row is None:
                 return
-            if outcome not in outbox.NOT_SENT:
-                kind.attempted(session, self._node, row, now, outcome)
-            outbox.attempt(session, row, at=now, outcome=outcome)
-            DELIVERY_ATTEMPTS.labels(kind=sent.kind.value, outcome=outcome).inc()
-            delay = backoff(
-                row.attempts, base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
-            )
-            if not dead and now + delay < row.deliver_by:
-                outbox.retry_at(row, now + delay)
-                report.retried += 1
-                return
-            outbox.dead_letter(session, row, now)
-            kind.dead_lettered(session, self._node, row, now)
-            report.dead_lettered += 1
-            log.warning(
-                "outbox row %s dead-lettered after %s attempts", sent.outbox_id, row.attempts
-            )
+            self._failed_row(session, sent, row, outcome, now, report, dead=dead)
+
+    def _failed_row(
+        self,
+        session: Session,
+        sent: Sent,
+        row: OutboxRow,
+        outcome: str,
+        now: datetime,
+        report: DeliveryReport,
+        *,
+        dead: bool = False,
+    ) -> None:
+        settings = self._node.settings
+        kind = self._kinds[sent.kind]
+        if outcome not in outbox.NOT_SENT:
+            kind.attempted(session, self._node, row, now, outcome)
+        outbox.attempt(session, row, at=now, outcome=outcome)
+        DELIVERY_ATTEMPTS.labels(kind=sent.kind.value, outcome=outcome).inc()
+        delay = backoff(
+            row.attempts, base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
+        )
+        if not dead and now + delay < row.deliver_by:
+            outbox.retry_at(row, now + delay)
+            report.retried += 1
+            return
+        outbox.dead_letter(session, row, now)
+        kind.dead_lettered(session, self._node, row, now)
+        report.dead_lettered += 1
+        log.warning("outbox row %s dead-lettered after %s attempts", sent.outbox_id, row.attempts)
+
+
+def batch_body(envelopes: Sequence[bytes]) -> bytes:
+    """The canonical JSON of a batch request (``avrr-batch/1``), from the envelopes' own
+    canonical wire JSON: members in order, nothing re-encoded."""
+    return (
+        b'{"envelopes":['
+        + b",".join(envelopes)
+        + b'],"format":"'
+        + BATCH_FORMAT.encode("ascii")
+        + b'"}'
+    )
+
+
+def _chunks(ready: list[Sent]) -> list[list[Sent]]:
+    """The envelopes in order, cut so that no batch body passes ``BATCH_BODY_BYTES``."""
+    chunks: list[list[Sent]] = []
+    size = BATCH_BODY_BYTES
+    for sent in ready:
+        if size + len(sent.envelope) + 1 > BATCH_BODY_BYTES:
+            chunks.append([])
+            size = 40
+        chunks[-1].append(sent)
+        size += len(sent.envelope) + 1
+    return chunks

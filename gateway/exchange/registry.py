@@ -29,7 +29,13 @@ from gateway.kit.node import Node
 from partners.directory import FederationView
 from partners.inbound import AcceptedEnvelope
 from schemas.common import PartnerRole, SectionName
-from schemas.envelope import EnvelopeHeader, MessageKind, SignedDocument, WireEnvelope
+from schemas.envelope import (
+    DeliveryReceipt,
+    EnvelopeHeader,
+    MessageKind,
+    SignedDocument,
+    WireEnvelope,
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,9 @@ class MessageKindHandler(Protocol):
     referral_content: bool
     #: Never goes to a node holding the government-authority role (plans, monitoring, notes).
     never_to_authorities: bool
+    #: Answered by a plain delivery receipt, so it may travel in a batch (``avrr-batch/1``);
+    #: a revocation, answered by a deletion receipt, never does.
+    batched: bool
 
     # -- the receiving side ----------------------------------------------------------------------
 
@@ -107,6 +116,13 @@ class MessageKindHandler(Protocol):
         self, sent: Sent, document: SignedDocument, view: FederationView, sender: str
     ) -> Confirmation:
         """Verify the recipient's answer; raise ``DeliveryFailed`` if it does not hold."""
+        ...
+
+    def confirmed(
+        self, sent: Sent, receipt: DeliveryReceipt, document: SignedDocument
+    ) -> Confirmation:
+        """What a verified receipt of a batched kind records: ``receipt`` is this envelope's,
+        ``document`` the signed batch receipt that names it (kept as it came)."""
         ...
 
     def attempted(

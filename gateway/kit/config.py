@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     #: Envelopes one worker posts at once, each with its own transactions. 4 was the fastest
     #: measured (``python -m bench.e2e --hop``, docs/performance.md).
     delivery_concurrency: int = Field(default=4, ge=1, le=32)
+    #: Envelopes for one recipient posted in one request (``POST /federation/v1/inbox/batch``,
+    #: one signed batch receipt); 1 posts each envelope alone, as before batches existed.
+    delivery_batch_size: int = Field(default=16, ge=1, le=100)
     staff_token_lifetime: timedelta = timedelta(hours=8)
     #: Statistics: a cell counting fewer people than this is suppressed (with what would
     #: reveal it).

@@ -119,10 +119,13 @@ class FederationTransport(httpx.BaseTransport):
     def __init__(self, nodes: dict[str, TestNode]) -> None:
         self._nodes = nodes
         self.requests: list[str] = []
+        #: (node id, path) of every request, so a test can tell a batch from a lone envelope.
+        self.paths: list[tuple[str, str]] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         node_id = request.url.host.removesuffix(".test")
         self.requests.append(node_id)
+        self.paths.append((node_id, request.url.path))
         node = self._nodes.get(node_id)
         if node is None:
             raise httpx.ConnectError("no such host", request=request)

@@ -5,7 +5,8 @@ one-time token; the envelope's form; a repeat of a packet already stored (same b
 answer again; other bytes: refused); then ``partners.inbound.accept_envelope``, which asks the
 envelope's kind (``exchange.registry``) whether the plaintext matches its header and this node's
 rules. Any failure is answered with one generic error; the precise reason goes to this node's
-log, without content. What each kind does with what arrived is its own module's business
+log, without content. ``receive_batch`` does the same for each envelope of a batch, each on its
+own. What each kind does with what arrived is its own module's business
 (``exchange.kinds``); this one only stores the packet's header facts and the answer given, so a
 repeat gets the very same answer.
 """
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consent.policy import withheld_for
+from crypto.encoding import b64decode
 from crypto.envelope import SealedEnvelope, envelope_digest, parse
 from crypto.errors import InvalidEnvelope, RejectReason
 from gateway.exchange.inbox import repository as inbox
@@ -26,13 +30,26 @@ from gateway.exchange.registry import Recipient, Registry
 from gateway.kit.errors import EnvelopeRejected, Unauthorised
 from gateway.kit.metrics import RECEIPTS, REFUSALS
 from gateway.kit.node import Node
+from gateway.records.accesslog.writer import kept_mark, restore_kept_since
 from partners.directory import FederationView
 from partners.errors import InvalidNodeToken
 from partners.inbound import AcceptancePolicy, ContentCheck, accept_envelope
+from partners.receipts import issue_batch_receipt
 from partners.tokens import NodeTokenClaims, verify_node_token
-from schemas.envelope import SignedDocument, WireEnvelope
+from schemas.envelope import (
+    BatchAnswer,
+    BatchOutcome,
+    BatchRequest,
+    BatchResult,
+    DeliveryReceipt,
+    SignedDocument,
+    WireEnvelope,
+)
 
 log = logging.getLogger("avrr.inbox")
+
+#: The reason logged for a kind that is not answered by a plain receipt (a revocation) in a batch.
+NOT_IN_A_BATCH = "kind_not_allowed_in_a_batch"
 
 
 def _bearer(authorization: str | None) -> str:
@@ -94,12 +111,105 @@ def _token(
 def receive(
     session: Session, node: Node, kinds: Registry, *, authorization: str | None, body: bytes
 ) -> SignedDocument:
+    """One envelope (``POST /federation/v1/inbox``): its signed answer, or ``EnvelopeRejected``."""
     now = node.clock.now()
     view = node.directory()
     claims = _token(session, node, view, authorization, body, now)
     try:
         wire = WireEnvelope.model_validate_json(body)
+    except ValidationError as exc:
+        _refused(claims, RejectReason.MALFORMED.value)
+        raise EnvelopeRejected from exc
+    return _take(session, node, kinds, view, claims, wire, now, batched=False)
+
+
+def receive_batch(
+    session: Session, node: Node, kinds: Registry, *, authorization: str | None, body: bytes
+) -> BatchAnswer:
+    """Several envelopes from one node (``POST /federation/v1/inbox/batch``), each checked and
+    applied on its own as ``receive`` would, in a savepoint of the request's transaction: a
+    refused one leaves nothing behind but its kept access-log entries, and refuses only itself.
+    The answer has one result per envelope and one signed batch receipt naming every envelope
+    accepted (a repeat of one already stored is named with its first receipt's time and digest).
+    Only kinds answered by a plain delivery receipt travel in a batch (not a revocation).
+    """
+    now = node.clock.now()
+    view = node.directory()
+    claims = _token(session, node, view, authorization, body, now)
+    try:
+        request = BatchRequest.model_validate_json(body)
+    except ValidationError as exc:
+        _refused(claims, RejectReason.MALFORMED.value)
+        raise EnvelopeRejected from exc
+    session.flush()  # the token's row, before any envelope's savepoint
+    results: list[BatchResult] = []
+    receipts: list[DeliveryReceipt] = []
+    for raw in request.envelopes:
+        mark = kept_mark(session)
+        try:
+            with session.begin_nested():
+                answer = _take_raw(session, node, kinds, view, claims, raw, now)
+        except EnvelopeRejected:
+            restore_kept_since(session, mark)
+            results.append(BatchResult(outcome=BatchOutcome.REJECTED))
+            continue
+        except IntegrityError:
+            # Another request stored the same packet meanwhile: nothing decided, try again.
+            restore_kept_since(session, mark)
+            log.warning("envelope from %s deferred: stored concurrently", claims.issuer)
+            results.append(BatchResult(outcome=BatchOutcome.UNAVAILABLE))
+            continue
+        receipts.append(DeliveryReceipt.model_validate_json(b64decode(answer.payload)))
+        results.append(BatchResult(outcome=BatchOutcome.ACCEPTED))
+    document = issue_batch_receipt(
+        receipts,
+        sender=claims.issuer,
+        recipient=node.node_id,
+        issued_at=now,
+        key=node.signing_key(now),
+    )
+    return BatchAnswer(results=results, receipt=document)
+
+
+def _take_raw(
+    session: Session,
+    node: Node,
+    kinds: Registry,
+    view: FederationView,
+    claims: NodeTokenClaims,
+    raw: dict[str, Any],
+    now: datetime,
+) -> SignedDocument:
+    try:
+        wire = WireEnvelope.model_validate(raw)
+    except ValidationError as exc:
+        _refused(claims, RejectReason.MALFORMED.value)
+        raise EnvelopeRejected from exc
+    return _take(session, node, kinds, view, claims, wire, now, batched=True)
+
+
+def _refused(claims: NodeTokenClaims, reason: str) -> None:
+    log.warning("envelope from %s rejected: %s", claims.issuer, reason)
+    REFUSALS.labels(stage="inbox", reason=reason).inc()
+
+
+def _take(
+    session: Session,
+    node: Node,
+    kinds: Registry,
+    view: FederationView,
+    claims: NodeTokenClaims,
+    wire: WireEnvelope,
+    now: datetime,
+    *,
+    batched: bool,
+) -> SignedDocument:
+    """Check one envelope, apply it and answer (or the same answer again for a repeat)."""
+    try:
         header = parse(wire).header
+        if batched and header.kind in kinds and not kinds[header.kind].batched:
+            _refused(claims, NOT_IN_A_BATCH)
+            raise EnvelopeRejected
         digest = envelope_digest(wire)
         existing = inbox.by_id(session, header.packet_id)
         if existing is not None:
@@ -119,12 +229,10 @@ def receive(
             ),
         )
     except ValidationError as exc:
-        log.warning("envelope from %s rejected: %s", claims.issuer, RejectReason.MALFORMED.value)
-        REFUSALS.labels(stage="inbox", reason=RejectReason.MALFORMED.value).inc()
+        _refused(claims, RejectReason.MALFORMED.value)
         raise EnvelopeRejected from exc
     except InvalidEnvelope as exc:
-        log.warning("envelope from %s rejected: %s", claims.issuer, exc.reason.value)
-        REFUSALS.labels(stage="inbox", reason=exc.reason.value).inc()
+        _refused(claims, exc.reason.value)
         raise EnvelopeRejected from exc
     kind = kinds[accepted.sealed.header.kind]
     try:
@@ -132,8 +240,7 @@ def receive(
     except InvalidEnvelope as exc:
         # What it names is not ours to take (a reply to a referral never sent to that node):
         # the kind logged it; the sender learns only the generic refusal.
-        log.warning("envelope from %s rejected: %s", claims.issuer, exc.reason.value)
-        REFUSALS.labels(stage="inbox", reason=exc.reason.value).inc()
+        _refused(claims, exc.reason.value)
         raise EnvelopeRejected from exc
     inbox.add_packet(
         session,

@@ -67,7 +67,10 @@ class ReceiptKept:
 
 
 class ReceiptAnswered:
-    """The sending side of a kind the recipient answers with a signed delivery receipt."""
+    """The sending side of a kind the recipient answers with a signed delivery receipt: alone,
+    or named in a signed batch receipt (``batched``)."""
+
+    batched = True
 
     def expect(self, session: Session, row: OutboxRow) -> Any:
         return None
@@ -83,6 +86,11 @@ class ReceiptAnswered:
             recipient=sent.recipient,
             envelope_sha256=sent.digest,
         )
+        return self.confirmed(sent, receipt, document)
+
+    def confirmed(
+        self, sent: Sent, receipt: DeliveryReceipt, document: SignedDocument
+    ) -> Confirmation:
         return ReceiptKept(receipt, document)
 
     def dead_lettered(self, session: Session, node: Node, row: OutboxRow, now: datetime) -> None:

@@ -45,10 +45,9 @@ from gateway.exchange.referrals.models import ReferralRow
 from gateway.exchange.registry import Confirmation, Recipient, Sent
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, record
-from partners.directory import FederationView
 from partners.inbound import AcceptedEnvelope
 from schemas.common import PartnerRole, Purpose, ReferralStatus, SectionName, TransferGround
-from schemas.envelope import EnvelopeHeader, MessageKind, SignedDocument
+from schemas.envelope import DeliveryReceipt, EnvelopeHeader, MessageKind, SignedDocument
 from schemas.sections import ReferralContent
 
 
@@ -207,12 +206,10 @@ class ReferralKind(ReceiptAnswered):
                 delete_by=deadlines[SectionName(section)],
             )
 
-    def verify(
-        self, sent: Sent, document: SignedDocument, view: FederationView, sender: str
+    def confirmed(
+        self, sent: Sent, receipt: DeliveryReceipt, document: SignedDocument
     ) -> Confirmation:
-        kept = super().verify(sent, document, view, sender)
-        assert isinstance(kept, ReceiptKept)
-        return _Delivered(kept)
+        return _Delivered(ReceiptKept(receipt, document))
 
     def attempted(
         self, session: Session, node: Node, row: OutboxRow, now: datetime, outcome: str

@@ -47,7 +47,7 @@ from partners.inbound import AcceptedEnvelope
 from partners.receipts import issue_deletion_receipt, verify_deletion_receipt
 from schemas.common import Purpose, RevocationStatus, SectionName
 from schemas.consent import DeletionReceipt, RevocationContent, RevocationReason, RevokedPacket
-from schemas.envelope import MessageKind, SignedDocument
+from schemas.envelope import DeliveryReceipt, MessageKind, SignedDocument
 
 
 def send_revocation(
@@ -176,6 +176,9 @@ class RevocationKind:
     personal = False
     referral_content = False
     never_to_authorities = False
+    #: Answered by a deletion receipt (what was deleted, what a hold keeps), which a batch
+    #: receipt cannot state: a revocation always travels alone.
+    batched = False
 
     # -- receiving ----------------------------------------------------------------------------------
 
@@ -250,6 +253,11 @@ class RevocationKind:
             recipient=sent.recipient,
         )
         return _Deleted(deletion, document)
+
+    def confirmed(
+        self, sent: Sent, receipt: DeliveryReceipt, document: SignedDocument
+    ) -> Confirmation:
+        raise DeliveryFailed("bad_deletion_receipt")  # never batched: a receipt proves nothing
 
     def attempted(
         self, session: Session, node: Node, row: OutboxRow, now: datetime, outcome: str

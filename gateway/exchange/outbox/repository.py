@@ -4,8 +4,9 @@ Other domains act on the outbox only through these functions (``stop_for_referra
 is withdrawn, ``for_referral`` to show a referral's attempts), never by setting a column.
 
 Invariants:
-- a row is claimed with a lease (``claim``): workers on one PostgreSQL never post the same row at
-  once; an expired lease lets the next worker take the row again;
+- a row is claimed with a lease (``claim_due``, one statement for every row a worker takes):
+  workers on one PostgreSQL never post the same row at once; an expired lease lets the next
+  worker take the row again;
 - a finished row (delivered, dead-lettered, cancelled) keeps only the digest of its envelope;
 - every attempt is a row of its own, with a short outcome word and never content.
 """
@@ -30,37 +31,56 @@ from schemas.envelope import DeliveryReceipt, SignedDocument
 NOT_SENT = frozenset({"past_deadline", "no_directory_entry"})
 
 
-def due_ids(session: Session, now: datetime, limit: int) -> Sequence[int]:
-    """Ids of pending rows whose time has come and that no live worker holds.
+def claim_due(
+    session: Session, *, token: str, now: datetime, until: datetime, limit: int
+) -> list[tuple[int, str, str]]:
+    """Claim up to ``limit`` due rows in one statement: (id, recipient, kind) of each, oldest due
+    first.
 
-    On PostgreSQL the rows are locked with SKIP LOCKED so concurrent workers pick disjoint sets;
-    the claim itself is the conditional update in ``claim``, which is what makes it safe on SQLite.
+    ``WITH due AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) UPDATE ... WHERE id IN
+    (SELECT id FROM due) RETURNING``: on PostgreSQL, concurrent workers lock and take disjoint
+    rows; on SQLite the statement runs under the database's one write lock. The rows to take are
+    chosen once, in the materialised CTE: a ``LIMIT ... SKIP LOCKED`` subquery written straight
+    into ``IN (...)`` may be run again by PostgreSQL's planner and take more rows than the limit.
+    The lease conditions are repeated on the update itself, so a row another worker claimed
+    meanwhile is never taken twice.
     """
-    return session.scalars(
+    free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
+    due = (
         select(OutboxRow.id)
-        .where(
-            OutboxRow.status == OutboxStatus.PENDING,
-            OutboxRow.next_attempt_at <= now,
-            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
-        )
+        .where(OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at <= now, free)
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    rows = session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(select(due.c.id)), OutboxRow.status == OutboxStatus.PENDING, free)
+        .values(claimed_until=until, claim_token=token)
+        .returning(OutboxRow.id, OutboxRow.recipient, OutboxRow.kind, OutboxRow.next_attempt_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    ordered = sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
+    return [(r.id, r.recipient, r.kind) for r in ordered]
+
+
+def claimed_rows(session: Session, ids: Sequence[int], token: str) -> Sequence[OutboxRow]:
+    """Of these rows, those the claim ``token`` still holds, in one query, by id."""
+    return session.scalars(
+        select(OutboxRow)
+        .where(OutboxRow.id.in_(ids), OutboxRow.claim_token == token)
+        .order_by(OutboxRow.id)
     ).all()
 
 
-def claim(session: Session, outbox_id: int, *, token: str, now: datetime, until: datetime) -> bool:
-    result = session.execute(
-        update(OutboxRow)
-        .where(
-            OutboxRow.id == outbox_id,
-            OutboxRow.status == OutboxStatus.PENDING,
-            or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
-        )
-        .values(claimed_until=until, claim_token=token)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+def pending_rows(session: Session, ids: Sequence[int]) -> dict[int, OutboxRow]:
+    """Of these rows, those still waiting to be delivered, by id, in one query."""
+    rows = session.scalars(
+        select(OutboxRow).where(OutboxRow.id.in_(ids), OutboxRow.status == OutboxStatus.PENDING)
+    ).all()
+    return {row.id: row for row in rows}
 
 
 def claimed(session: Session, outbox_id: int, token: str) -> OutboxRow | None:

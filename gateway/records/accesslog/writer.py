@@ -122,6 +122,18 @@ def restore_kept(session: Session) -> bool:
     return bool(kept)
 
 
+def kept_mark(session: Session) -> int:
+    """Where the entries marked ``keep`` stand now, for ``restore_kept_since``."""
+    return len(session.info.get(KEEP_ON_ROLLBACK, []))
+
+
+def restore_kept_since(session: Session, mark: int) -> None:
+    """After rolling back a savepoint, re-add the entries marked ``keep`` since ``mark``. They
+    stay marked, so a rollback of the whole transaction later still keeps them, once."""
+    for entry in session.info.get(KEEP_ON_ROLLBACK, [])[mark:]:
+        session.add(AccessEventRow(**entry))
+
+
 def deny(
     session: Session,
     *,

@@ -13,7 +13,7 @@ from gateway.processes import status as events
 from gateway.surfaces.api.cases import ERRORS
 from gateway.surfaces.api.deps import CallDep, NodeDep, SessionDep, UnitOfWorkRoute
 from schemas.api import CaseEventRead, ReceivedReferralRead, ReceivedReferralSummary
-from schemas.envelope import SignedDocument
+from schemas.envelope import BatchAnswer, SignedDocument
 from schemas.followup import (
     FollowUpRead,
     MonitoringCreate,
@@ -41,6 +41,26 @@ async def inbox(
     body = await request.body()
     return await run_in_threadpool(
         receive.receive,
+        session,
+        node,
+        request.app.state.kinds,
+        authorization=authorization,
+        body=body,
+    )
+
+
+@federation.post("/inbox/batch", responses={400: ERRORS[422], 401: ERRORS[401]})
+async def inbox_batch(
+    request: Request,
+    session: SessionDep,
+    node: NodeDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> BatchAnswer:
+    """Accept several envelopes from one node, each on its own; answer with one result per
+    envelope and one signed batch receipt naming those accepted (docs/protocol.md, 6a)."""
+    body = await request.body()
+    return await run_in_threadpool(
+        receive.receive_batch,
         session,
         node,
         request.app.state.kinds,

@@ -173,7 +173,7 @@ class TestCrashes:
         second = pair.worker(host)._claim(10)
         assert len(first) == 2
         assert len(second) == 2
-        assert not {i for i, _ in first} & {i for i, _ in second}
+        assert not {c.outbox_id for c in first} & {c.outbox_id for c in second}
 
     @pytest.mark.parametrize("concurrency", [1, 4])
     def test_a_batch_posted_several_at_once_is_delivered_once_each(
