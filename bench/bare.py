@@ -66,6 +66,13 @@ def serve(url: str, port: int, table: type[BareStored] | type[BareOutbox]) -> No
             session.flush()
             return {"id": row.id}
 
+    @app.post("/bare/batch", status_code=201)
+    def store_many(bodies: Annotated[list[dict[str, Any]], Body(embed=True)]) -> dict[str, int]:
+        """Several bodies in one request and one transaction: the batching relay's recipient."""
+        with Session(engine) as session, session.begin():
+            session.add_all([table(body=body) for body in bodies])
+        return {"stored": len(bodies)}
+
     serve_app(app, port)
 
 
