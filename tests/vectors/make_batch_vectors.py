@@ -21,11 +21,9 @@ sender's procedure. The expected outcome of each negative is written here by han
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -342,30 +340,21 @@ def build(stored: dict[str, Any] | None, *, reseal: bool = False) -> dict[str, A
 
 
 def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
+    rendered: str = _envelope_vectors().render(document)
+    return rendered
 
 
 def load() -> dict[str, Any] | None:
-    if not PATH.exists():
-        return None
-    loaded: dict[str, Any] = json.loads(PATH.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] | None = _envelope_vectors().load(PATH)
     return loaded
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="compare with the file, write nothing")
-    parser.add_argument("--reseal", action="store_true", help="draw a new HPKE ciphertext")
-    args = parser.parse_args(argv)
-    text = render(build(load(), reseal=args.reseal))
-    if args.check:
-        current = PATH.read_text(encoding="utf-8") if PATH.exists() else ""
-        if current != text:
-            sys.stderr.write(f"{PATH} is not what make_batch_vectors.py produces\n")
-            return 1
-        return 0
-    PATH.write_text(text, encoding="utf-8")
-    return 0
+    summary = __doc__.splitlines()[0] if __doc__ else None
+    status: int = _envelope_vectors().generator_main(
+        argv, path=PATH, build=build, script="make_batch_vectors.py", description=summary
+    )
+    return status
 
 
 if __name__ == "__main__":

@@ -1102,27 +1102,44 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
 
 
-def load() -> dict[str, Any] | None:
-    if not PATH.exists():
+def load(path: Path = PATH) -> dict[str, Any] | None:
+    """The vectors stored at ``path``, or None before the first run."""
+    if not path.exists():
         return None
-    loaded: dict[str, Any] = json.loads(PATH.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def generator_main(
+    argv: list[str] | None,
+    *,
+    path: Path,
+    build: Callable[..., dict[str, Any]],
+    script: str,
+    description: str | None,
+) -> int:
+    """The command line of a vector generator: write ``path``, or ``--check`` it; ``--reseal``
+    draws a new HPKE ciphertext (everything else is fixed by the inputs)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--check", action="store_true", help="compare with the file, write nothing")
     parser.add_argument("--reseal", action="store_true", help="draw a new HPKE ciphertext")
     args = parser.parse_args(argv)
-    text = render(build(load(), reseal=args.reseal))
+    text = render(build(load(path), reseal=args.reseal))
     if args.check:
-        current = PATH.read_text(encoding="utf-8") if PATH.exists() else ""
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != text:
-            sys.stderr.write(f"{PATH} is not what make_vectors.py produces\n")
+            sys.stderr.write(f"{path} is not what {script} produces\n")
             return 1
         return 0
-    PATH.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    summary = __doc__.splitlines()[0] if __doc__ else None
+    return generator_main(
+        argv, path=PATH, build=build, script="make_vectors.py", description=summary
+    )
 
 
 if __name__ == "__main__":
