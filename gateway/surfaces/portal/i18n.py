@@ -50,6 +50,12 @@ def from_header(accept_language: str | None) -> str | None:
     return min(choices)[2] if choices else None
 
 
+def asked_for(chosen: str | None, accept_language: str | None) -> str:
+    """The language a page is shown in before anyone signs in: the one chosen on the page
+    (``?lang=``), else the browser's first supported one, else English."""
+    return supported(chosen) or from_header(accept_language) or DEFAULT
+
+
 @cache
 def translations(language: str) -> gettext.NullTranslations:
     if language == DEFAULT:

@@ -29,7 +29,7 @@ from gateway.records.accesslog.writer import Action, Actor, deny, record
 from gateway.records.person_access import sessions, staff_sign_in
 from gateway.records.person_access.models import PortalSessionRow
 from gateway.surfaces.api.deps import NodeDep, SessionDep, UnitOfWorkRoute
-from gateway.surfaces.portal.i18n import DEFAULT, from_header, supported
+from gateway.surfaces.portal.i18n import asked_for, supported
 from gateway.surfaces.portal.pages import render
 from schemas.common import StaffRole
 
@@ -47,11 +47,7 @@ HOMES = {
 
 
 def language_of(request: Request) -> str:
-    return (
-        supported(request.query_params.get("lang"))
-        or from_header(request.headers.get("accept-language"))
-        or DEFAULT
-    )
+    return asked_for(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
 def signed_in_staff(db: Session, request: Request, node: Node) -> PortalSessionRow | None:

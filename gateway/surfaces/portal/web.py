@@ -27,7 +27,7 @@ from gateway.records.person_access import cards, correction_requests, questions,
 from gateway.records.person_access.models import PortalSessionRow
 from gateway.surfaces.api.deps import NodeDep, SessionDep, UnitOfWorkRoute
 from gateway.surfaces.portal import person as mine
-from gateway.surfaces.portal.i18n import DEFAULT, from_header, supported
+from gateway.surfaces.portal.i18n import DEFAULT, asked_for, supported
 from gateway.surfaces.portal.pages import render
 from gateway.surfaces.portal.receipt_page import CSP, receipt_html
 from schemas.consent import ConsentStatus
@@ -39,11 +39,7 @@ LongField = Annotated[str, Form(max_length=4000)]
 
 
 def _guest_language(request: Request) -> str:
-    return (
-        supported(request.query_params.get("lang"))
-        or from_header(request.headers.get("accept-language"))
-        or DEFAULT
-    )
+    return asked_for(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
 def _signed_in(db: Session, request: Request, node: Node) -> PortalSessionRow | None:
