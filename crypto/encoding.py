@@ -126,9 +126,14 @@ def parse_canonical_json(data: bytes) -> Any:
     """Parse JSON and insist it was canonical: the same value must encode to the same bytes."""
     try:
         value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        encoded = canonical_json(value)
+    except EncodingError:
+        raise
+    except (ValueError, TypeError, RecursionError) as exc:
+        # Not UTF-8, not JSON, an integer too long to read, nesting too deep, or a value
+        # (NaN, Infinity) that has no canonical form: all one refusal.
         raise EncodingError("not JSON") from exc
-    if canonical_json(value) != data:
+    if encoded != data:
         raise NotCanonical("JSON is not in canonical form")
     return value
 

@@ -4,6 +4,7 @@ It sits outside the layers because it names tables of every one of them; nothing
 imports it.
 """
 
+from gateway.exchange.bundles import models as bundles_models
 from gateway.exchange.followup import models as followup_models
 from gateway.exchange.inbox import models as inbox_models
 from gateway.exchange.outbox import models as outbox_models
@@ -23,6 +24,7 @@ __all__ = [
     "IdempotencyRow",
     "LegalHoldRow",
     "accesslog_models",
+    "bundles_models",
     "cases_models",
     "consents_models",
     "followup_models",

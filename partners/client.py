@@ -21,10 +21,13 @@ import httpx
 from pydantic import ValidationError
 
 from partners.errors import DeliveryFailed
-from schemas.envelope import BatchAnswer, SignedDocument
+from schemas.envelope import BatchAnswer, PickupAckResult, PickupPage, SignedDocument
 
 INBOX_PATH = "/federation/v1/inbox"
 BATCH_INBOX_PATH = "/federation/v1/inbox/batch"
+#: Where a pickup member fetches what waits for it, and acknowledges it (docs/protocol.md, 6b).
+PICKUP_PATH = "/federation/v1/pickup"
+PICKUP_ACK_PATH = "/federation/v1/pickup/ack"
 #: Outcomes of a batch post that say "send these one by one": an older node without the batch
 #: route, or a batch over the recipient's body limit.
 BATCH_REFUSED = frozenset({"http_404", "http_405", "http_413"})
@@ -48,6 +51,23 @@ class NodeClient:
         response = self._post(batch_url, body, token)
         try:
             return BatchAnswer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise DeliveryFailed("malformed_receipt") from exc
+
+    def pickup(self, pickup_url: str, body: bytes, token: str) -> PickupPage:
+        """POST a pickup request to a sender; the envelopes waiting for us, still to be
+        verified one by one."""
+        response = self._post(pickup_url, body, token)
+        try:
+            return PickupPage.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise DeliveryFailed("malformed_page") from exc
+
+    def acknowledge(self, ack_url: str, body: bytes, token: str) -> PickupAckResult:
+        """POST our answers to what we picked up."""
+        response = self._post(ack_url, body, token)
+        try:
+            return PickupAckResult.model_validate_json(response.content)
         except ValidationError as exc:
             raise DeliveryFailed("malformed_receipt") from exc
 

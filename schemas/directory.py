@@ -57,6 +57,19 @@ class KeyRecord(Inbound):
         return self
 
 
+class DeliveryMode(StrEnum):
+    """How envelopes reach a member.
+
+    ``push``: senders post them to its ``inbox_url``. ``pickup``: it has no public address; it
+    fetches what waits for it from each sender (``POST /federation/v1/pickup``) whenever it is
+    online, and answers with the same signed receipts. Either may also receive hand-carried
+    bundles (``avrr bundle``).
+    """
+
+    PUSH = "push"
+    PICKUP = "pickup"
+
+
 class NodeRecord(Inbound):
     """A member of the federation as the directory lists it."""
 
@@ -66,18 +79,28 @@ class NodeRecord(Inbound):
     #: Where in the country the member works (ISO 3166-2), so a region can be suspended alone.
     region: SubdivisionCode | None = None
     roles: Annotated[list[PartnerRole], Field(min_length=1, max_length=8)]
-    inbox_url: AnyHttpUrl
+    delivery: DeliveryMode = DeliveryMode.PUSH
+    #: Where senders post envelopes; a pickup member has none.
+    inbox_url: AnyHttpUrl | None = None
     signing_keys: Annotated[list[KeyRecord], Field(min_length=1, max_length=16)]
     encryption_keys: Annotated[list[KeyRecord], Field(min_length=1, max_length=16)]
 
     @field_validator("inbox_url")
     @classmethod
-    def _encrypted_in_transit(cls, url: AnyHttpUrl) -> AnyHttpUrl:
+    def _encrypted_in_transit(cls, url: AnyHttpUrl | None) -> AnyHttpUrl | None:
         # Envelopes are sealed, but the bearer token, the sender and the timing travel beside
         # them: an inbox is reached over TLS, except on this machine (the demo, tests).
-        if url.scheme != "https" and url.host not in LOOPBACK_HOSTS:
+        if url is not None and url.scheme != "https" and url.host not in LOOPBACK_HOSTS:
             raise ValueError("an inbox URL must use https (plain http only on loopback)")
         return url
+
+    @model_validator(mode="after")
+    def _reachable(self) -> NodeRecord:
+        if self.delivery is DeliveryMode.PUSH and self.inbox_url is None:
+            raise ValueError("a push member needs an inbox URL (or delivery: pickup)")
+        if self.delivery is DeliveryMode.PICKUP and self.inbox_url is not None:
+            raise ValueError("a pickup member has no inbox URL: it fetches what waits for it")
+        return self
 
     @model_validator(mode="after")
     def _region_in_country(self) -> NodeRecord:

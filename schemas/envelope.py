@@ -189,3 +189,104 @@ class BatchAnswer(Inbound):
     format: Literal["avrr-batch/1"] = BATCH_FORMAT
     results: Annotated[list[BatchResult], Field(min_length=1, max_length=MAX_BATCH)]
     receipt: SignedDocument
+
+
+# -- pickup and hand-carried bundles (docs/protocol.md, sections 6b and 6c) -------------------
+
+PICKUP_FORMAT: Final = "avrr-pickup/1"
+PICKUP_ACK_FORMAT: Final = "avrr-pickup-ack/1"
+BUNDLE_FORMAT: Final = "avrr-bundle/1"
+#: The most envelopes one pickup page may carry.
+MAX_PICKUP_PAGE: Final = 50
+#: The most envelopes, and the most answers, one bundle may carry.
+MAX_BUNDLE: Final = 5000
+
+
+class PickupRequest(Inbound):
+    """What a pickup member posts to a sender (``POST /federation/v1/pickup``): give me up to
+    ``limit`` of the envelopes waiting for me, oldest first."""
+
+    format: Literal["avrr-pickup/1"]
+    limit: Annotated[int, Field(ge=1, le=MAX_PICKUP_PAGE)] = 16
+
+
+class PickupPage(Inbound):
+    """The sender's answer: sealed envelopes for the caller, oldest first, and whether more wait.
+    Every envelope handed out is held for the caller for the claim lease; an envelope not
+    acknowledged by then is handed out again (the inbox is idempotent on the packet id)."""
+
+    format: Literal["avrr-pickup/1"] = PICKUP_FORMAT
+    envelopes: Annotated[list[WireEnvelope], Field(max_length=MAX_PICKUP_PAGE)]
+    more: bool
+
+
+class CarriedAnswer(Inbound):
+    """The recipient's answer to one envelope it was handed (by pickup or in a bundle): the very
+    signed document its inbox would have answered a post with (a delivery receipt, or for a
+    revocation a deletion receipt), or none if it refused the envelope."""
+
+    packet_id: RandomId
+    envelope_sha256: Sha256Hex
+    answer: SignedDocument | None = None
+
+
+class PickupAck(Inbound):
+    """What a pickup member posts back (``POST /federation/v1/pickup/ack``): its answers."""
+
+    format: Literal["avrr-pickup-ack/1"]
+    answers: Annotated[list[CarriedAnswer], Field(min_length=1, max_length=MAX_PICKUP_PAGE)]
+
+
+class AckOutcome(StrEnum):
+    """What the sender made of one answer: recorded (delivered, or refused and to be retried),
+    not verified (a receipt that does not hold), or unknown (no such envelope waits)."""
+
+    RECORDED = "recorded"
+    BAD_RECEIPT = "bad_receipt"
+    UNKNOWN = "unknown"
+
+
+class PickupAckResult(Inbound):
+    format: Literal["avrr-pickup-ack/1"] = PICKUP_ACK_FORMAT
+    outcomes: Annotated[list[AckOutcome], Field(max_length=MAX_PICKUP_PAGE)]
+
+
+class BundleHeader(Inbound):
+    """What anyone carrying a bundle can read: who it is from and for, when, its place in the
+    sender's sequence to that recipient, and how many envelopes and answers it holds. Signed, and
+    bound into the encryption of the rest."""
+
+    format: Literal["avrr-bundle/1"] = BUNDLE_FORMAT
+    suite: Literal["HPKE-base-X25519-HKDFSHA256-CHACHA20POLY1305/Ed25519"] = SUITE
+    bundle_id: RandomId
+    sender: NodeId
+    recipient: NodeId
+    #: 1 for the first bundle this sender wrote to this recipient, then one more each time.
+    sequence: Annotated[int, Field(ge=1)]
+    created_at: AwareDatetime
+    envelopes: Annotated[int, Field(ge=0, le=MAX_BUNDLE)]
+    answers: Annotated[int, Field(ge=0, le=MAX_BUNDLE)]
+    sender_key_id: KeyId
+    recipient_key_id: KeyId
+
+    @model_validator(mode="after")
+    def _whole_seconds(self) -> BundleHeader:
+        if self.created_at.microsecond:
+            raise ValueError("times are whole seconds")
+        return self
+
+
+class BundleContent(Inbound):
+    """What a bundle carries, sealed: envelopes for the recipient (each exactly as it would be
+    posted) and answers to envelopes the recipient sent the sender."""
+
+    envelopes: Annotated[list[WireEnvelope], Field(max_length=MAX_BUNDLE)]
+    answers: Annotated[list[CarriedAnswer], Field(max_length=MAX_BUNDLE)]
+
+
+class WireBundle(Inbound):
+    """A bundle file: the header bytes, the sealed content and the sender's signature."""
+
+    header: Base64Url
+    ciphertext: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]*$")]
+    signature: Base64Url

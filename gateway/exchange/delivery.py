@@ -68,6 +68,7 @@ from partners.errors import DeliveryFailed, DirectoryError
 from partners.receipts import verify_batch_answer
 from partners.tokens import issue_node_token
 from schemas.common import SectionName
+from schemas.directory import DeliveryMode
 from schemas.envelope import (
     BATCH_FORMAT,
     BatchOutcome,
@@ -82,6 +83,8 @@ log = logging.getLogger("avrr.delivery")
 #: A batch body stays under this many bytes (recipients refuse bodies over 1 MiB by default);
 #: what does not fit goes in the next request.
 BATCH_BODY_BYTES = 512 * 1024
+#: How often the worker looks at rows waiting for pickup (deadlines, members pushed again).
+PICKUP_SWEEP = timedelta(seconds=30)
 #: The attempt outcome recorded for an envelope a batch answer refused, or deferred: the words a
 #: lone post would have earned (400 and 503), so attempt histories read the same either way.
 BATCH_REFUSAL_OUTCOMES = {BatchOutcome.REJECTED: "http_400", BatchOutcome.UNAVAILABLE: "http_503"}
@@ -125,6 +128,147 @@ def backoff(attempts: int, *, base: timedelta, cap: timedelta, rng: random.Rando
     return timedelta(seconds=ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
+class Recorder:
+    """What becomes of a claimed outbox row, in the caller's transaction: the same for a post
+    (``DeliveryWorker``), a pickup (``exchange.pickup``) and a bundle (``exchange.bundles``)."""
+
+    def __init__(self, *, node: Node, kinds: Registry, rng: random.Random | None = None) -> None:
+        self._node = node
+        self._kinds = kinds
+        self._rng = rng or random.SystemRandom()
+
+    def sent(self, session: Session, row: OutboxRow) -> Sent:
+        kind = MessageKind(row.kind)
+        return Sent(
+            outbox_id=row.id,
+            kind=kind,
+            envelope=row.envelope.encode("ascii"),
+            recipient=row.recipient,
+            packet_id=row.packet_id,
+            digest=row.envelope_sha256,
+            referral_id=row.referral_id,
+            subject_ref=row.subject_ref,
+            carried_fields=row.carried_fields,
+            inbox_url=row.inbox_url,
+            expected=self._kinds[kind].expect(session, row),
+        )
+
+    def recheck(self, sent: Sent, view: FederationView) -> None:
+        """Raise ``SharingRefused`` if the directory in force now forbids sending this message."""
+        kind = self._kinds[sent.kind]
+        if not kind.personal:
+            return
+        header = sent.header()
+        listed = view.directory.node(sent.recipient)
+        carried = None
+        if kind.referral_content:
+            # A row queued before the field names were kept: check its sections whole.
+            names = sent.carried_fields or {s.value: [] for s in header.sections}
+            carried = {SectionName(s): frozenset(f) for s, f in names.items()}
+        check_delivery(
+            rule_for=view.rule,
+            recipient=Recipient.of(listed) if listed is not None else None,
+            purpose=header.purpose,
+            carried=carried,
+            suspended_countries=view.suspended_countries,
+            suspended_regions=view.suspended_regions,
+            never_to_authorities=kind.never_to_authorities,
+        )
+
+    def cancelled(
+        self,
+        session: Session,
+        sent: Sent,
+        row: OutboxRow,
+        refusal: SharingRefused,
+        now: datetime,
+        report: DeliveryReport,
+    ) -> None:
+        """Never send it: the outbox row and its referral say why, and the access log keeps it."""
+        header = sent.header()
+        rule = refusal.rule.value
+        outbox.cancel(row, reason=rule, now=now)
+        referral = referrals.by_id(session, row.referral_id) if row.referral_id else None
+        if referral is not None:
+            referrals.cancel(referral, rule)
+        record(
+            session,
+            at=now,
+            actor=worker_actor(self._node),
+            action=Action.REFERRAL_CANCELLED if referral else Action.DELIVERY_CANCELLED,
+            subject=referral.case_id if referral else row.subject_ref,
+            packet_id=row.packet_id,
+            sections=[s.value for s in header.sections],
+            purpose=header.purpose.value,
+            outcome=rule,
+        )
+        report.cancelled += 1
+        REFUSALS.labels(stage="delivery", reason=rule).inc()
+        log.warning(
+            "outbox row %s (%s) cancelled before delivery: %s", sent.outbox_id, sent.kind, rule
+        )
+
+    def reached(
+        self, session: Session, sent: Sent, row: OutboxRow, now: datetime, outcome: str
+    ) -> None:
+        """An attempt that reached for the recipient without an answer yet (a pickup handing
+        the envelope out, a bundle carrying it): recorded, the row stays pending."""
+        self._kinds[sent.kind].attempted(session, self._node, row, now, outcome)
+        outbox.attempt(session, row, at=now, outcome=outcome)
+        DELIVERY_ATTEMPTS.labels(kind=sent.kind.value, outcome=outcome).inc()
+
+    def failed(
+        self,
+        session: Session,
+        sent: Sent,
+        row: OutboxRow,
+        outcome: str,
+        now: datetime,
+        report: DeliveryReport,
+        *,
+        dead: bool = False,
+    ) -> None:
+        """Record the attempt; retry after a backoff, or give up at the deadline."""
+        settings = self._node.settings
+        kind = self._kinds[sent.kind]
+        if outcome not in outbox.NOT_SENT:
+            kind.attempted(session, self._node, row, now, outcome)
+        outbox.attempt(session, row, at=now, outcome=outcome)
+        DELIVERY_ATTEMPTS.labels(kind=sent.kind.value, outcome=outcome).inc()
+        delay = backoff(
+            row.attempts, base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
+        )
+        if not dead and now + delay < row.deliver_by:
+            outbox.retry_at(row, now + delay)
+            report.retried += 1
+            return
+        outbox.dead_letter(session, row, now)
+        kind.dead_lettered(session, self._node, row, now)
+        report.dead_lettered += 1
+        log.warning("outbox row %s dead-lettered after %s attempts", sent.outbox_id, row.attempts)
+
+    def delivered(
+        self,
+        session: Session,
+        sent: Sent,
+        row: OutboxRow,
+        confirmation: Confirmation,
+        attempted_at: datetime,
+        done: datetime,
+    ) -> None:
+        """The recipient's verified answer: the row is done, its receipt kept. Counted in the
+        metrics by ``count_delivered`` once the transaction commits."""
+        self._kinds[sent.kind].attempted(session, self._node, row, attempted_at, "delivered")
+        outbox.delivered(session, row, attempted_at=attempted_at, done=done)
+        confirmation.record(session, self._node, row, done)
+
+
+def count_delivered(kind: MessageKind, queued_at: datetime, done: datetime) -> None:
+    DELIVERY_ATTEMPTS.labels(kind=kind.value, outcome="delivered").inc()
+    RECEIPTS.labels(direction="verified", kind=kind.value).inc()
+    DELIVERY_LATENCY.labels(kind=kind.value).observe((done - queued_at).total_seconds())
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -139,16 +283,17 @@ class DeliveryWorker:
         self._sessions = sessions
         self._client = client
         self._kinds = kinds
-        self._rng = rng or random.SystemRandom()
+        self._record = Recorder(node=node, kinds=kinds, rng=rng)
+        self._swept_at: datetime | None = None
 
     def run_once(self, limit: int = 50) -> DeliveryReport:
+        swept = self._sweep_pickups()
         tasks = self._tasks(self._claim(limit))
         concurrency = min(self._node.settings.delivery_concurrency, len(tasks))
         if concurrency <= 1:
-            report = DeliveryReport()
             for task in tasks:
-                self._run(task, report)
-            return report
+                self._run(task, swept)
+            return swept
 
         def deliver(task: list[Claimed]) -> DeliveryReport:
             # Each task has its own transactions and its own report, so threads share nothing.
@@ -158,10 +303,9 @@ class DeliveryWorker:
 
         with ThreadPoolExecutor(concurrency, thread_name_prefix="delivery") as pool:
             reports = list(pool.map(deliver, tasks))
-        total = DeliveryReport()
         for report in reports:
-            total.add(report)
-        return total
+            swept.add(report)
+        return swept
 
     def run_forever(self, *, interval: float, stop: threading.Event) -> None:
         # A busy outbox is delivered batch after batch; the interval spaces the other polls.
@@ -176,6 +320,36 @@ class DeliveryWorker:
         )
 
     # -- steps ------------------------------------------------------------------------------------
+
+    def _sweep_pickups(self) -> DeliveryReport:
+        """Rows waiting for pickup: dead-lettered at their deadline if nobody came for them,
+        pushed again if their recipient is no longer listed as a pickup member. At most every
+        ``PICKUP_SWEEP`` seconds."""
+        report = DeliveryReport()
+        now = self._node.clock.now()
+        if self._swept_at is not None and (now - self._swept_at) < PICKUP_SWEEP:
+            return report
+        self._swept_at = now
+        with self._sessions.begin() as session:
+            for row in outbox.pickup_past_deadline(session, now, limit=500):
+                sent = self._record.sent(session, row)
+                self._record.failed(session, sent, row, "past_deadline", now, report, dead=True)
+            try:
+                view = self._node.directory()
+            except ServiceUnavailable:
+                return report
+            for recipient in outbox.pickup_recipients(session):
+                listed = view.directory.node(recipient)
+                if listed is None or listed.delivery is not DeliveryMode.PICKUP:
+                    outbox.push_again(session, recipient)
+        return report
+
+    def _wait_for_pickup(self, sent: Sent, token: str, now: datetime) -> None:
+        """The recipient now picks its envelopes up (the directory changed since it was queued)."""
+        with self._sessions.begin() as session:
+            row = outbox.pending(session, sent.outbox_id, token)
+            if row is not None:
+                outbox.wait_for_pickup(row, now)
 
     def _claim(self, limit: int) -> list[Claimed]:
         now = self._node.clock.now()
@@ -216,23 +390,7 @@ class DeliveryWorker:
             row = outbox.claimed(session, outbox_id, token)
             if row is None:
                 return None
-            return self._sent(session, row), row.deliver_by
-
-    def _sent(self, session: Session, row: OutboxRow) -> Sent:
-        kind = MessageKind(row.kind)
-        return Sent(
-            outbox_id=row.id,
-            kind=kind,
-            envelope=row.envelope.encode("ascii"),
-            recipient=row.recipient,
-            packet_id=row.packet_id,
-            digest=row.envelope_sha256,
-            referral_id=row.referral_id,
-            subject_ref=row.subject_ref,
-            carried_fields=row.carried_fields,
-            inbox_url=row.inbox_url,
-            expected=self._kinds[kind].expect(session, row),
-        )
+            return self._record.sent(session, row), row.deliver_by
 
     def _deliver(self, outbox_id: int, token: str, report: DeliveryReport) -> None:
         now = self._node.clock.now()
@@ -267,8 +425,12 @@ class DeliveryWorker:
             return None
         allowed = []
         for sent in ready:
+            listed = view.directory.node(sent.recipient)
+            if listed is not None and listed.delivery is DeliveryMode.PICKUP:
+                self._wait_for_pickup(sent, token, now)
+                continue
             try:
-                self._recheck(sent, view)
+                self._record.recheck(sent, view)
             except SharingRefused as refusal:
                 self._cancel(sent, token, refusal, now, report)
                 continue
@@ -296,7 +458,7 @@ class DeliveryWorker:
         token = task[0].token
         with self._sessions() as session:
             rows = outbox.claimed_rows(session, [item.outbox_id for item in task], token)
-            loaded = [(self._sent(session, row), row.deliver_by) for row in rows]
+            loaded = [(self._record.sent(session, row), row.deliver_by) for row in rows]
         ready = self._ready(loaded, token, now, report)
         if ready is None:
             return
@@ -385,11 +547,9 @@ class DeliveryWorker:
                         if isinstance(outcome, BatchOutcome)
                         else outcome
                     )
-                    self._failed_row(session, sent, row, word, done, report)
+                    self._record.failed(session, sent, row, word, done, report)
         for kind, queued_at in delivered:
-            DELIVERY_ATTEMPTS.labels(kind=kind.value, outcome="delivered").inc()
-            RECEIPTS.labels(direction="verified", kind=kind.value).inc()
-            DELIVERY_LATENCY.labels(kind=kind.value).observe((done - queued_at).total_seconds())
+            count_delivered(kind, queued_at, done)
 
     def _delivered_row(
         self,
@@ -409,9 +569,7 @@ class DeliveryWorker:
             received_at=entry.received_at,
         )
         confirmation = self._kinds[sent.kind].confirmed(sent, receipt, document)
-        self._kinds[sent.kind].attempted(session, self._node, row, attempted_at, "delivered")
-        outbox.delivered(session, row, attempted_at=attempted_at, done=done)
-        confirmation.record(session, self._node, row, done)
+        self._record.delivered(session, sent, row, confirmation, attempted_at, done)
 
     def _post(self, sent: Sent, view: FederationView, now: datetime) -> Confirmation:
         """Post the envelope with a fresh node token; the recipient's answer, verified."""
@@ -432,35 +590,9 @@ class DeliveryWorker:
             row = outbox.pending(session, sent.outbox_id)
             if row is None:
                 return  # cancelled meanwhile (a withdrawal): its revocation follows it
-            self._kinds[sent.kind].attempted(session, self._node, row, attempted_at, "delivered")
-            outbox.delivered(session, row, attempted_at=attempted_at, done=done)
-            confirmation.record(session, self._node, row, done)
+            self._record.delivered(session, sent, row, confirmation, attempted_at, done)
             queued_at = row.created_at
-        DELIVERY_ATTEMPTS.labels(kind=sent.kind.value, outcome="delivered").inc()
-        RECEIPTS.labels(direction="verified", kind=sent.kind.value).inc()
-        DELIVERY_LATENCY.labels(kind=sent.kind.value).observe((done - queued_at).total_seconds())
-
-    def _recheck(self, sent: Sent, view: FederationView) -> None:
-        """Raise ``SharingRefused`` if the directory in force now forbids sending this message."""
-        kind = self._kinds[sent.kind]
-        if not kind.personal:
-            return
-        header = sent.header()
-        listed = view.directory.node(sent.recipient)
-        carried = None
-        if kind.referral_content:
-            # A row queued before the field names were kept: check its sections whole.
-            names = sent.carried_fields or {s.value: [] for s in header.sections}
-            carried = {SectionName(s): frozenset(f) for s, f in names.items()}
-        check_delivery(
-            rule_for=view.rule,
-            recipient=Recipient.of(listed) if listed is not None else None,
-            purpose=header.purpose,
-            carried=carried,
-            suspended_countries=view.suspended_countries,
-            suspended_regions=view.suspended_regions,
-            never_to_authorities=kind.never_to_authorities,
-        )
+        count_delivered(sent.kind, queued_at, done)
 
     def _inbox(self, sent: Sent, view: FederationView) -> str:
         """Where to post: the directory's inbox, or for a deletion request to a member that has
@@ -477,33 +609,10 @@ class DeliveryWorker:
     def _cancel(
         self, sent: Sent, token: str, refusal: SharingRefused, now: datetime, report: DeliveryReport
     ) -> None:
-        """Never send it: the outbox row and its referral say why, and the access log keeps it."""
-        header = sent.header()
-        rule = refusal.rule.value
         with self._sessions.begin() as session:
             row = outbox.pending(session, sent.outbox_id, token)
-            if row is None:
-                return
-            outbox.cancel(row, reason=rule, now=now)
-            referral = referrals.by_id(session, row.referral_id) if row.referral_id else None
-            if referral is not None:
-                referrals.cancel(referral, rule)
-            record(
-                session,
-                at=now,
-                actor=worker_actor(self._node),
-                action=Action.REFERRAL_CANCELLED if referral else Action.DELIVERY_CANCELLED,
-                subject=referral.case_id if referral else row.subject_ref,
-                packet_id=row.packet_id,
-                sections=[s.value for s in header.sections],
-                purpose=header.purpose.value,
-                outcome=rule,
-            )
-        report.cancelled += 1
-        REFUSALS.labels(stage="delivery", reason=rule).inc()
-        log.warning(
-            "outbox row %s (%s) cancelled before delivery: %s", sent.outbox_id, sent.kind, rule
-        )
+            if row is not None:
+                self._record.cancelled(session, sent, row, refusal, now, report)
 
     def _failed(
         self,
@@ -515,41 +624,10 @@ class DeliveryWorker:
         *,
         dead: bool = False,
     ) -> None:
-        """Record the attempt; retry after a backoff, or give up at the deadline."""
         with self._sessions.begin() as session:
             row = outbox.pending(session, sent.outbox_id, token)
-            if row is None:
-                return
-            self._failed_row(session, sent, row, outcome, now, report, dead=dead)
-
-    def _failed_row(
-        self,
-        session: Session,
-        sent: Sent,
-        row: OutboxRow,
-        outcome: str,
-        now: datetime,
-        report: DeliveryReport,
-        *,
-        dead: bool = False,
-    ) -> None:
-        settings = self._node.settings
-        kind = self._kinds[sent.kind]
-        if outcome not in outbox.NOT_SENT:
-            kind.attempted(session, self._node, row, now, outcome)
-        outbox.attempt(session, row, at=now, outcome=outcome)
-        DELIVERY_ATTEMPTS.labels(kind=sent.kind.value, outcome=outcome).inc()
-        delay = backoff(
-            row.attempts, base=settings.retry_base, cap=settings.retry_cap, rng=self._rng
-        )
-        if not dead and now + delay < row.deliver_by:
-            outbox.retry_at(row, now + delay)
-            report.retried += 1
-            return
-        outbox.dead_letter(session, row, now)
-        kind.dead_lettered(session, self._node, row, now)
-        report.dead_lettered += 1
-        log.warning("outbox row %s dead-lettered after %s attempts", sent.outbox_id, row.attempts)
+            if row is not None:
+                self._record.failed(session, sent, row, outcome, now, report, dead=dead)
 
 
 def batch_body(envelopes: Sequence[bytes]) -> bytes:

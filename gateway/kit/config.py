@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     #: Envelopes for one recipient posted in one request (``POST /federation/v1/inbox/batch``,
     #: one signed batch receipt); 1 posts each envelope alone, as before batches existed.
     delivery_batch_size: int = Field(default=16, ge=1, le=100)
+    #: How often ``avrr worker`` of a pickup member (``delivery: pickup`` in the directory)
+    #: fetches what waits for it from each sender.
+    pickup_interval: timedelta = Field(default=timedelta(minutes=1), ge=timedelta(seconds=1))
     staff_token_lifetime: timedelta = timedelta(hours=8)
     #: Statistics: a cell counting fewer people than this is suppressed (with what would
     #: reveal it).

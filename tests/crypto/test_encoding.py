@@ -299,3 +299,12 @@ class TestB64Decode:
         assume(data is not None)
         assert data is not None
         assert b64encode(data) == text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"1" * 5000, b"[" * 100_000 + b"]" * 100_000, b"NaN", b'{"a":Infinity}', b"\xff"],
+)
+def test_unreadable_json_is_one_refusal(data: bytes) -> None:
+    with pytest.raises(EncodingError):
+        parse_canonical_json(data)

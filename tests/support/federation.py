@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from crypto.keys import SigningKey
 from gateway.exchange.delivery import DeliveryReport, DeliveryWorker
+from gateway.exchange.pickup import PickupFetcher, PickupReport
 from gateway.kit.config import Settings
 from gateway.kit.db import make_engine, make_sessionmaker
 from gateway.kit.home import NodeHome
@@ -30,7 +31,7 @@ from partners.client import NodeClient
 from partners.default_policy import DEFAULT_EVENT_HORIZON_DAYS, default_policy, default_retention
 from partners.directory import key_record, sign_directory
 from schemas.common import PartnerRole, StaffRole
-from schemas.directory import Directory, KeyRecord, NodeRecord, SharingRule
+from schemas.directory import DeliveryMode, Directory, KeyRecord, NodeRecord, SharingRule
 from tests.support.clock import FakeClock
 
 DatabaseUrl = Callable[[str], str]
@@ -54,6 +55,8 @@ class TestNode:
     _client: TestClient | None = None
     #: The ISO 3166-2 region the directory lists the node in, if any.
     region: str | None = None
+    #: How envelopes reach it: posted to its inbox, or picked up by it from each sender.
+    delivery: DeliveryMode = DeliveryMode.PUSH
 
     @property
     def client(self) -> TestClient:
@@ -107,7 +110,8 @@ class TestNode:
             country=self.country,
             region=self.region,
             roles=self.roles,
-            inbox_url=inbox_url(self.node_id),
+            delivery=self.delivery,
+            inbox_url=inbox_url(self.node_id) if self.delivery is DeliveryMode.PUSH else None,
             signing_keys=[KeyRecord.model_validate(k) for k in keys["signing_keys"]],
             encryption_keys=[KeyRecord.model_validate(k) for k in keys["encryption_keys"]],
         )
@@ -217,6 +221,19 @@ class TestFederation:
 
     def deliver(self, sender: TestNode) -> DeliveryReport:
         return self.worker(sender).run_once()
+
+    def pickup(
+        self, member: TestNode, http: httpx.Client | None = None, **options: int
+    ) -> PickupReport:
+        """Fetch, store and acknowledge what waits for ``member`` at each sender, as its worker
+        (or ``avrr pickup --once``) does."""
+        return PickupFetcher(
+            node=member.client.app.state.node,  # type: ignore[attr-defined]
+            sessions=member.sessions,
+            client=NodeClient(http=http or httpx.Client(transport=self.transport)),
+            kinds=message_kinds(),
+            **options,
+        ).run_once()
 
     def close(self) -> None:
         for node in self.nodes.values():

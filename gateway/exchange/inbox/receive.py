@@ -14,6 +14,7 @@ repeat gets the very same answer.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,7 @@ from schemas.envelope import (
     BatchOutcome,
     BatchRequest,
     BatchResult,
+    CarriedAnswer,
     DeliveryReceipt,
     SignedDocument,
     WireEnvelope,
@@ -77,7 +79,7 @@ def _content_check(
     return check
 
 
-def _token(
+def caller_token(
     session: Session,
     node: Node,
     view: FederationView,
@@ -114,13 +116,13 @@ def receive(
     """One envelope (``POST /federation/v1/inbox``): its signed answer, or ``EnvelopeRejected``."""
     now = node.clock.now()
     view = node.directory()
-    claims = _token(session, node, view, authorization, body, now)
+    claims = caller_token(session, node, view, authorization, body, now)
     try:
         wire = WireEnvelope.model_validate_json(body)
     except ValidationError as exc:
-        _refused(claims, RejectReason.MALFORMED.value)
+        _refused(claims.issuer, RejectReason.MALFORMED.value)
         raise EnvelopeRejected from exc
-    return _take(session, node, kinds, view, claims, wire, now, batched=False)
+    return _take(session, node, kinds, view, claims.issuer, wire, now, batched=False)
 
 
 def receive_batch(
@@ -135,11 +137,11 @@ def receive_batch(
     """
     now = node.clock.now()
     view = node.directory()
-    claims = _token(session, node, view, authorization, body, now)
+    claims = caller_token(session, node, view, authorization, body, now)
     try:
         request = BatchRequest.model_validate_json(body)
     except ValidationError as exc:
-        _refused(claims, RejectReason.MALFORMED.value)
+        _refused(claims.issuer, RejectReason.MALFORMED.value)
         raise EnvelopeRejected from exc
     session.flush()  # the token's row, before any envelope's savepoint
     results: list[BatchResult] = []
@@ -148,7 +150,7 @@ def receive_batch(
         mark = kept_mark(session)
         try:
             with session.begin_nested():
-                answer = _take_raw(session, node, kinds, view, claims, raw, now)
+                answer = _take_raw(session, node, kinds, view, claims.issuer, raw, now)
         except EnvelopeRejected:
             restore_kept_since(session, mark)
             results.append(BatchResult(outcome=BatchOutcome.REJECTED))
@@ -171,25 +173,67 @@ def receive_batch(
     return BatchAnswer(results=results, receipt=document)
 
 
+def take_carried(
+    session: Session,
+    node: Node,
+    kinds: Registry,
+    *,
+    caller: str,
+    envelopes: Sequence[WireEnvelope],
+    now: datetime,
+) -> list[CarriedAnswer]:
+    """Envelopes from ``caller`` that did not come by post (picked up from it, or carried in a
+    bundle), each checked and applied exactly as the inbox would, in its own savepoint: the
+    answer to each, the very document a post would have earned (None for a refusal; an envelope
+    whose header cannot even be read is left out: nothing names it)."""
+    view = node.directory()
+    session.flush()
+    answers: list[CarriedAnswer] = []
+    for wire in envelopes:
+        try:
+            packet_id = parse(wire).header.packet_id
+        except InvalidEnvelope as exc:
+            _refused(caller, exc.reason.value)
+            continue
+        digest = envelope_digest(wire)
+        mark = kept_mark(session)
+        try:
+            with session.begin_nested():
+                answer: SignedDocument | None = _take(
+                    session, node, kinds, view, caller, wire, now, batched=False
+                )
+        except EnvelopeRejected:
+            restore_kept_since(session, mark)
+            answer = None
+        except IntegrityError:
+            # Stored concurrently (a pickup and a post crossing): no answer now, the next try
+            # gets the stored one.
+            restore_kept_since(session, mark)
+            log.warning("envelope from %s deferred: stored concurrently", caller)
+            continue
+        answers.append(CarriedAnswer(packet_id=packet_id, envelope_sha256=digest, answer=answer))
+    return answers
+
+
 def _take_raw(
     session: Session,
     node: Node,
     kinds: Registry,
     view: FederationView,
-    claims: NodeTokenClaims,
+    caller: str,
     raw: dict[str, Any],
     now: datetime,
 ) -> SignedDocument:
     try:
         wire = WireEnvelope.model_validate(raw)
     except ValidationError as exc:
-        _refused(claims, RejectReason.MALFORMED.value)
+        _refused(caller, RejectReason.MALFORMED.value)
         raise EnvelopeRejected from exc
-    return _take(session, node, kinds, view, claims, wire, now, batched=True)
+    return _take(session, node, kinds, view, caller, wire, now, batched=True)
 
 
-def _refused(claims: NodeTokenClaims, reason: str) -> None:
-    log.warning("envelope from %s rejected: %s", claims.issuer, reason)
+def _refused(caller: str, reason: str) -> None:
+    log.warning("envelope from %s rejected: %s", caller, reason)
     REFUSALS.labels(stage="inbox", reason=reason).inc()
 
 
@@ -198,7 +242,7 @@ def _take(
     node: Node,
     kinds: Registry,
     view: FederationView,
-    claims: NodeTokenClaims,
+    caller: str,
     wire: WireEnvelope,
     now: datetime,
     *,
@@ -208,18 +252,18 @@ def _take(
     try:
         header = parse(wire).header
         if batched and header.kind in kinds and not kinds[header.kind].batched:
-            _refused(claims, NOT_IN_A_BATCH)
+            _refused(caller, NOT_IN_A_BATCH)
             raise EnvelopeRejected
         digest = envelope_digest(wire)
         existing = inbox.by_id(session, header.packet_id)
         if existing is not None:
-            if existing.envelope_sha256 == digest and existing.sender == claims.issuer:
+            if existing.envelope_sha256 == digest and existing.sender == caller:
                 return SignedDocument.model_validate(existing.receipt)
             raise InvalidEnvelope(RejectReason.REPLAYED)
         accepted = accept_envelope(
             wire,
             self_id=node.node_id,
-            caller=claims.issuer,
+            caller=caller,
             view=view,
             keyring=node.keyring(),
             now=now,
@@ -229,10 +273,10 @@ def _take(
             ),
         )
     except ValidationError as exc:
-        _refused(claims, RejectReason.MALFORMED.value)
+        _refused(caller, RejectReason.MALFORMED.value)
         raise EnvelopeRejected from exc
     except InvalidEnvelope as exc:
-        _refused(claims, exc.reason.value)
+        _refused(caller, exc.reason.value)
         raise EnvelopeRejected from exc
     kind = kinds[accepted.sealed.header.kind]
     try:
@@ -240,7 +284,7 @@ def _take(
     except InvalidEnvelope as exc:
         # What it names is not ours to take (a reply to a referral never sent to that node):
         # the kind logged it; the sender learns only the generic refusal.
-        _refused(claims, exc.reason.value)
+        _refused(caller, exc.reason.value)
         raise EnvelopeRejected from exc
     inbox.add_packet(
         session,

@@ -59,6 +59,11 @@ class OutboxRow(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Since when it waits for its recipient to pick it up (a ``delivery: pickup`` member);
+    #: None while it is pushed. The delivery worker never posts a row that waits for pickup.
+    pickup_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: When it was last written into a hand-carried bundle (``avrr bundle export``).
+    bundled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class DeliveryAttemptRow(Base):

@@ -24,6 +24,7 @@ from gateway.kit.errors import Unprocessable
 from gateway.kit.node import Node
 from partners.errors import NoUsableKey, UnknownNode
 from schemas.common import Purpose, SectionName, TransferGround
+from schemas.directory import DeliveryMode
 from schemas.envelope import EnvelopeHeader, MessageKind
 
 
@@ -67,7 +68,7 @@ def queue_envelope(session: Session, node: Node, message: Message, now: datetime
     signing_key = node.signing_key(now)
     try:
         recipient_key = view.current_encryption_key(message.recipient, now)
-        inbox_url = str(view.node(message.recipient).inbox_url)
+        listed = view.node(message.recipient)
     except NoUsableKey as exc:
         raise Unprocessable("the recipient has no valid encryption key in the directory") from exc
     except UnknownNode as exc:
@@ -102,7 +103,7 @@ def queue_envelope(session: Session, node: Node, message: Message, now: datetime
             recipient=message.recipient,
             subject_ref=message.case_id or message.subject,
             carried_fields=message.carried_fields,
-            inbox_url=inbox_url,
+            inbox_url=str(listed.inbox_url) if listed.inbox_url else None,
             envelope=canonical_json(sealed.wire().model_dump()).decode("ascii"),
             envelope_sha256=sealed.digest(),
             status=OutboxStatus.PENDING,
@@ -110,6 +111,7 @@ def queue_envelope(session: Session, node: Node, message: Message, now: datetime
             created_at=now,
             next_attempt_at=now,
             deliver_by=min(header.delete_by, created + node.settings.acceptance_window),
+            pickup_since=now if listed.delivery is DeliveryMode.PICKUP else None,
         )
     )
     return header

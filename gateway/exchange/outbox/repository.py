@@ -32,10 +32,17 @@ NOT_SENT = frozenset({"past_deadline", "no_directory_entry"})
 
 
 def claim_due(
-    session: Session, *, token: str, now: datetime, until: datetime, limit: int
+    session: Session,
+    *,
+    token: str,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    pickup_by: str | None = None,
 ) -> list[tuple[int, str, str]]:
     """Claim up to ``limit`` due rows in one statement: (id, recipient, kind) of each, oldest due
-    first.
+    first. Rows to push by default; given ``pickup_by``, the rows waiting for that member to
+    pick them up.
 
     ``WITH due AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) UPDATE ... WHERE id IN
     (SELECT id FROM due) RETURNING``: on PostgreSQL, concurrent workers lock and take disjoint
@@ -46,9 +53,16 @@ def claim_due(
     meanwhile is never taken twice.
     """
     free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
+    route = (
+        OutboxRow.pickup_since.is_(None)
+        if pickup_by is None
+        else (OutboxRow.recipient == pickup_by) & OutboxRow.pickup_since.is_not(None)
+    )
     due = (
         select(OutboxRow.id)
-        .where(OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at <= now, free)
+        .where(
+            OutboxRow.status == OutboxStatus.PENDING, OutboxRow.next_attempt_at <= now, free, route
+        )
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -64,6 +78,117 @@ def claim_due(
     ).all()
     ordered = sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
     return [(r.id, r.recipient, r.kind) for r in ordered]
+
+
+def more_for_pickup(session: Session, recipient: str, now: datetime) -> bool:
+    """Whether rows still wait for ``recipient`` to pick them up, due and not held by a claim."""
+    free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
+    return (
+        session.scalar(
+            select(OutboxRow.id)
+            .where(
+                OutboxRow.recipient == recipient,
+                OutboxRow.pickup_since.is_not(None),
+                OutboxRow.status == OutboxStatus.PENDING,
+                OutboxRow.next_attempt_at <= now,
+                free,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def wait_for_pickup(row: OutboxRow, now: datetime) -> None:
+    """The recipient picks its envelopes up: the row waits for it (since the first time), due."""
+    row.pickup_since = row.pickup_since or now
+    row.next_attempt_at, row.claimed_until, row.claim_token = now, None, None
+
+
+def pickup_past_deadline(session: Session, now: datetime, limit: int) -> Sequence[OutboxRow]:
+    """Rows nobody picked up before their deadline, not held by a claim."""
+    free = or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now)
+    return session.scalars(
+        select(OutboxRow)
+        .where(
+            OutboxRow.status == OutboxStatus.PENDING,
+            OutboxRow.pickup_since.is_not(None),
+            OutboxRow.deliver_by <= now,
+            free,
+        )
+        .order_by(OutboxRow.id)
+        .limit(limit)
+    ).all()
+
+
+def pickup_recipients(session: Session) -> Sequence[str]:
+    """Members that rows wait for to pick them up."""
+    return session.scalars(
+        select(OutboxRow.recipient)
+        .where(OutboxRow.status == OutboxStatus.PENDING, OutboxRow.pickup_since.is_not(None))
+        .distinct()
+    ).all()
+
+
+def push_again(session: Session, recipient: str) -> None:
+    """The member is reached by push again: its waiting rows go back to the delivery worker."""
+    session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.recipient == recipient,
+            OutboxRow.status == OutboxStatus.PENDING,
+            OutboxRow.pickup_since.is_not(None),
+        )
+        .values(pickup_since=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def pending_to(session: Session, recipient: str, limit: int) -> Sequence[OutboxRow]:
+    """Rows still waiting to reach ``recipient``, however they travel, oldest first."""
+    return session.scalars(
+        select(OutboxRow)
+        .where(OutboxRow.recipient == recipient, OutboxRow.status == OutboxStatus.PENDING)
+        .order_by(OutboxRow.created_at, OutboxRow.id)
+        .limit(limit)
+    ).all()
+
+
+def pending_packets(
+    session: Session, recipient: str, packet_ids: Sequence[str]
+) -> dict[str, OutboxRow]:
+    """Of these packets, those still waiting to reach ``recipient``, by packet id."""
+    rows = session.scalars(
+        select(OutboxRow).where(
+            OutboxRow.packet_id.in_(packet_ids),
+            OutboxRow.recipient == recipient,
+            OutboxRow.status == OutboxStatus.PENDING,
+        )
+    ).all()
+    return {row.packet_id: row for row in rows}
+
+
+def bundled(row: OutboxRow, now: datetime) -> None:
+    """Written into a hand-carried bundle: it may now arrive whenever the bundle does."""
+    row.bundled_at = now
+
+
+def waiting(session: Session) -> Sequence[tuple[str, int, int, int, datetime]]:
+    """Per recipient with envelopes still to reach it: (recipient, how many, of which waiting
+    for pickup, of which in a bundle, since when the oldest waits)."""
+    rows = session.execute(
+        select(
+            OutboxRow.recipient,
+            func.count(),
+            func.count(OutboxRow.pickup_since),
+            func.count(OutboxRow.bundled_at),
+            func.min(OutboxRow.created_at),
+        )
+        .where(OutboxRow.status == OutboxStatus.PENDING)
+        .group_by(OutboxRow.recipient)
+        .order_by(OutboxRow.recipient)
+    ).all()
+    return [(r[0], int(r[1]), int(r[2]), int(r[3]), r[4]) for r in rows]
 
 
 def claimed_rows(session: Session, ids: Sequence[int], token: str) -> Sequence[OutboxRow]:
@@ -161,13 +286,15 @@ def for_referral(session: Session, referral_id: str) -> OutboxRow | None:
 def stop_for_referral(session: Session, referral_id: str, *, reason: str, now: datetime) -> bool:
     """Stop a referral's envelope that still waits; True if a worker may be posting it right now.
 
-    Waiting, it is cancelled and its sealed copy dropped. In flight (claimed, lease not over), it
-    is marked cancelled so no retry follows; the caller must then assume it may arrive.
+    Waiting, it is cancelled and its sealed copy dropped. In flight (claimed, lease not over, or
+    written into a bundle someone may be carrying), it is marked cancelled so no retry follows;
+    the caller must then assume it may arrive.
     """
     row = for_referral(session, referral_id)
     if row is None or row.status != OutboxStatus.PENDING:
         return False
-    in_flight = row.claimed_until is not None and row.claimed_until > now
+    claimed = row.claimed_until is not None and row.claimed_until > now
+    in_flight = claimed or row.bundled_at is not None
     row.status, row.finished_at, row.cancel_reason = OutboxStatus.CANCELLED, now, reason
     if not in_flight:
         row.envelope = ""

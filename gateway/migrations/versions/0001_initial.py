@@ -45,6 +45,19 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_access_events_subject"), "access_events", ["subject"], unique=False)
     op.create_table(
+        "bundles",
+        sa.Column("bundle_id", sa.String(length=32), nullable=False),
+        sa.Column("direction", sa.String(length=10), nullable=False),
+        sa.Column("peer", sa.String(length=64), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("recorded_at", UTCDateTime(), nullable=False),
+        sa.Column("envelopes", sa.Integer(), nullable=False),
+        sa.Column("answers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("bundle_id"),
+        sa.UniqueConstraint("direction", "peer", "sequence"),
+    )
+    op.create_table(
         "cases",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("office", sa.String(length=64), nullable=False),
@@ -123,6 +136,15 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("frontier", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "owed_answers",
+        sa.Column("peer", sa.String(length=64), nullable=False),
+        sa.Column("packet_id", sa.String(length=32), nullable=False),
+        sa.Column("envelope_sha256", sa.String(length=64), nullable=False),
+        sa.Column("answer", sa.JSON(), nullable=True),
+        sa.Column("owed_since", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("peer", "packet_id"),
     )
     op.create_table(
         "portal_sessions",
@@ -427,6 +449,8 @@ def upgrade() -> None:
         sa.Column("claimed_until", UTCDateTime(), nullable=True),
         sa.Column("claim_token", sa.String(length=32), nullable=True),
         sa.Column("finished_at", UTCDateTime(), nullable=True),
+        sa.Column("pickup_since", UTCDateTime(), nullable=True),
+        sa.Column("bundled_at", UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["referral_id"],
             ["referrals.id"],
@@ -538,6 +562,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_portal_sessions_last_seen_at"), table_name="portal_sessions")
     op.drop_index(op.f("ix_portal_sessions_case_id"), table_name="portal_sessions")
     op.drop_table("portal_sessions")
+    op.drop_table("owed_answers")
     op.drop_table("log_state")
     op.drop_table("log_nodes")
     op.drop_index(op.f("ix_log_checkpoints_at"), table_name="log_checkpoints")
@@ -552,6 +577,7 @@ def downgrade() -> None:
     op.drop_table("follow_up")
     op.drop_index(op.f("ix_cases_office"), table_name="cases")
     op.drop_table("cases")
+    op.drop_table("bundles")
     op.drop_index(op.f("ix_access_events_subject"), table_name="access_events")
     op.drop_index(op.f("ix_access_events_packet_id"), table_name="access_events")
     op.drop_index("ix_access_events_actor_at", table_name="access_events")

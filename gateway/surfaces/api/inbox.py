@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
+from gateway.exchange import pickup as pickups
 from gateway.exchange.followup import service as followup
 from gateway.exchange.inbox import receive, received
 from gateway.processes import status as events
 from gateway.surfaces.api.cases import ERRORS
 from gateway.surfaces.api.deps import CallDep, NodeDep, SessionDep, UnitOfWorkRoute
 from schemas.api import CaseEventRead, ReceivedReferralRead, ReceivedReferralSummary
-from schemas.envelope import BatchAnswer, SignedDocument
+from schemas.envelope import BatchAnswer, PickupAckResult, PickupPage, SignedDocument
 from schemas.followup import (
     FollowUpRead,
     MonitoringCreate,
@@ -61,6 +62,45 @@ async def inbox_batch(
     body = await request.body()
     return await run_in_threadpool(
         receive.receive_batch,
+        session,
+        node,
+        request.app.state.kinds,
+        authorization=authorization,
+        body=body,
+    )
+
+
+@federation.post("/pickup", responses={401: ERRORS[401], 422: ERRORS[422]})
+async def pickup(
+    request: Request,
+    session: SessionDep,
+    node: NodeDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> PickupPage:
+    """A pickup member (no public address) fetches the sealed envelopes waiting for it here,
+    oldest first, in pages (docs/protocol.md, 6b)."""
+    body = await request.body()
+    return await run_in_threadpool(
+        pickups.hand_out,
+        session,
+        node,
+        request.app.state.kinds,
+        authorization=authorization,
+        body=body,
+    )
+
+
+@federation.post("/pickup/ack", responses={401: ERRORS[401], 422: ERRORS[422]})
+async def pickup_ack(
+    request: Request,
+    session: SessionDep,
+    node: NodeDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> PickupAckResult:
+    """A pickup member's signed answers to what it picked up: receipts end the deliveries."""
+    body = await request.body()
+    return await run_in_threadpool(
+        pickups.acknowledge,
         session,
         node,
         request.app.state.kinds,

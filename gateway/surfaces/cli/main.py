@@ -9,6 +9,7 @@ Every step an operator takes has a command; see ``docs/operations.md`` for the w
     avrr audit verify|checkpoint|report|...                             (cli/audit.py)
     avrr consent record|list|narrow|withdraw|...                        (cli/consent.py)
     avrr staff link | avrr card issue                                  (cli/staff.py)
+    avrr pickup | avrr bundle export|import|status                      (cli/carried.py)
     avrr serve | avrr worker | avrr purge | avrr demo | avrr --version  (here)
 
 Commands print what they did, never a private key or a person's data. Errors are one line.
@@ -22,6 +23,7 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import httpx
@@ -31,12 +33,22 @@ from gateway.kit.db import make_engine, make_sessionmaker
 from gateway.kit.directory_fetch import DirectoryRefresher
 from gateway.kit.logs import configure_logging
 from gateway.surfaces.cli.audit import audit
+from gateway.surfaces.cli.carried import bundle, pickup
 from gateway.surfaces.cli.consent import consent
 from gateway.surfaces.cli.directory import directory_client, fetch_directory, start_refreshing
 from gateway.surfaces.cli.keys import backup, keys, restore
 from gateway.surfaces.cli.operator import federation, node, node_settings
 from gateway.surfaces.cli.staff import card, staff
 from partners.client import NodeClient
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from gateway.exchange.delivery import DeliveryWorker
+    from gateway.exchange.pickup import PickupFetcher
+    from gateway.kit.node import Node
+    from gateway.processes.retention import Purger
+    from gateway.records.accesslog.tree import AccessLogTree
 
 
 @click.group()
@@ -109,12 +121,13 @@ def serve(home: Path, host: str, port: int, workers: int) -> None:
 def worker(
     home: Path, once: bool, interval: float, metrics_port: int | None, metrics_host: str
 ) -> None:
-    """Deliver the outbox, purge what is past its date, and keep the access log checkpointed."""
-    from gateway.exchange.delivery import DeliveryWorker
+    """Deliver the outbox, purge what is past its date, and keep the access log checkpointed.
+
+    On a pickup member (``delivery: pickup`` in the directory) it also fetches what waits for
+    it from each sender, every ``pickup_interval``.
+    """
     from gateway.kit.node import Node
-    from gateway.processes.kinds import message_kinds
-    from gateway.processes.retention import Purger
-    from gateway.records.accesslog.tree import CHECKPOINT_INTERVAL, AccessLogTree
+    from gateway.records.accesslog.tree import CHECKPOINT_INTERVAL
 
     settings = node_settings(home)
     configure_logging(settings.log_format)
@@ -125,18 +138,18 @@ def worker(
     node_ = Node(settings=settings, clock=SystemClock())
     sessions = make_sessionmaker(make_engine(settings.database_url))
     with httpx.Client(timeout=settings.delivery_timeout_seconds) as http:
-        delivery = DeliveryWorker(
-            node=node_, sessions=sessions, client=NodeClient(http=http), kinds=message_kinds()
-        )
-        purger = Purger(node=node_, sessions=sessions)
-        access_log = AccessLogTree(node=node_, sessions=sessions)
+        delivery, pickup, purger, access_log = _worker_jobs(node_, sessions, http)
         if once:
             if settings.directory_url:
                 with directory_client() as fetching:
                     click.echo(DirectoryRefresher(node=node_, http=fetching).run_once())
-            click.echo(f"delivery: {delivery.run_once()}")
-            click.echo(f"purge: {purger.run_once()}")
-            click.echo(f"access log: {access_log.run_once()}")
+            for name, job in (
+                ("pickup", pickup),
+                ("delivery", delivery),
+                ("purge", purger),
+                ("access log", access_log),
+            ):
+                click.echo(f"{name}: {job.run_once()}")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -146,14 +159,12 @@ def worker(
             f"checkpoints every {CHECKPOINT_INTERVAL:.0f}s; Ctrl-C to stop"
         )
         background = [
-            threading.Thread(
-                target=purger.run_forever, kwargs={"interval": 60.0, "stop": stop}, daemon=True
-            ),
-            threading.Thread(
-                target=access_log.run_forever,
-                kwargs={"interval": CHECKPOINT_INTERVAL, "stop": stop},
-                daemon=True,
-            ),
+            threading.Thread(target=job, kwargs={"interval": every, "stop": stop}, daemon=True)
+            for job, every in (
+                (purger.run_forever, 60.0),
+                (access_log.run_forever, CHECKPOINT_INTERVAL),
+                (pickup.run_forever, settings.pickup_interval.total_seconds()),
+            )
         ]
         for thread in background:
             thread.start()
@@ -161,6 +172,24 @@ def worker(
         delivery.run_forever(interval=interval, stop=stop)
         for thread in background:
             thread.join(timeout=30)
+
+
+def _worker_jobs(
+    node_: Node, sessions: sessionmaker[Session], http: httpx.Client
+) -> tuple[DeliveryWorker, PickupFetcher, Purger, AccessLogTree]:
+    from gateway.exchange.delivery import DeliveryWorker
+    from gateway.exchange.pickup import PickupFetcher
+    from gateway.processes.kinds import message_kinds
+    from gateway.processes.retention import Purger
+    from gateway.records.accesslog.tree import AccessLogTree
+
+    client = NodeClient(http=http)
+    return (
+        DeliveryWorker(node=node_, sessions=sessions, client=client, kinds=message_kinds()),
+        PickupFetcher(node=node_, sessions=sessions, client=client, kinds=message_kinds()),
+        Purger(node=node_, sessions=sessions),
+        AccessLogTree(node=node_, sessions=sessions),
+    )
 
 
 @main.command()
@@ -195,3 +224,5 @@ main.add_command(consent)
 main.add_command(audit)
 main.add_command(staff)
 main.add_command(card)
+main.add_command(pickup)
+main.add_command(bundle)

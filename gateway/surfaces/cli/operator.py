@@ -32,7 +32,7 @@ from partners.directory import (
 )
 from partners.errors import DirectoryError
 from schemas.common import StaffRole
-from schemas.directory import Directory, KeyRecord, NodeRecord, SharingRule
+from schemas.directory import DeliveryMode, Directory, KeyRecord, NodeRecord, SharingRule
 from schemas.envelope import SignedDocument
 
 DIRECTORY_VALIDITY = timedelta(days=30)
@@ -133,14 +133,29 @@ def federation_init(folder: Path, federation_id: str, validity_days: int) -> Non
     help="The file 'avrr node export' wrote.",
 )
 @click.option("--roles", required=True, help="Comma-separated partner roles.")
-@click.option("--inbox-url", required=True, help="Base URL other nodes post to.")
+@click.option("--inbox-url", default=None, help="Base URL other nodes post to (push members).")
+@click.option(
+    "--pickup",
+    is_flag=True,
+    help="The node has no public address: it fetches what waits for it from each sender.",
+)
 @click.option(
     "--region", default=None, help="ISO 3166-2 region the node works in, e.g. SN-TH (optional)."
 )
 def federation_add_node(
-    folder: Path, node_file: Path, roles: str, inbox_url: str, region: str | None
+    folder: Path,
+    node_file: Path,
+    roles: str,
+    inbox_url: str | None,
+    pickup: bool,
+    region: str | None,
 ) -> None:
-    """Add a node (or update its keys, roles and URL) and sign a new directory."""
+    """Add a node (or update its keys, roles and URL) and sign a new directory.
+
+    A node is reached by push (``--inbox-url``) or picks up what waits for it (``--pickup``).
+    """
+    if pickup == (inbox_url is not None):
+        raise click.UsageError("give either --inbox-url (push) or --pickup, not both, not neither")
     fed = Federation(folder)
     exported = json.loads(node_file.read_text(encoding="utf-8"))
     try:
@@ -150,6 +165,7 @@ def federation_add_node(
             country=exported["country"],
             region=region.upper() if region else None,
             roles=[r.strip() for r in roles.split(",") if r.strip()],
+            delivery=DeliveryMode.PICKUP if pickup else DeliveryMode.PUSH,
             inbox_url=inbox_url,
             signing_keys=exported["signing_keys"],
             encryption_keys=exported["encryption_keys"],
