@@ -137,6 +137,10 @@ class ReferralRead(Outbound):
     approved_by: str | None = None
     #: The referral this one follows, after that one was declined.
     follows: str | None = None
+    #: While it is queued for a recipient without a public address: it waits for the recipient
+    #: to pick it up, or travels in a hand-carried bundle; and since when.
+    travels_by: Literal["pickup", "bundle"] | None = None
+    travels_since: datetime | None = None
 
 
 class ReReferralCreate(Inbound):

@@ -20,8 +20,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
+from gateway.exchange.bundles.service import write
 from gateway.processes import statistics
 from gateway.processes.audit import reports
+from gateway.processes.kinds import message_kinds
 from gateway.records.accesslog.tree import AccessLogTree
 from gateway.surfaces.portal.i18n import LANGUAGES
 from schemas.common import StaffRole
@@ -55,6 +57,8 @@ class World:
     token: str
     case_id: str = ""
     referral_id: str = ""
+    #: A referral written into a hand-carried bundle, not yet delivered.
+    bundled_id: str = ""
     packet_id: str = ""
     partner_base: str = ""
     cards: dict[str, str] = field(default_factory=dict)
@@ -86,6 +90,10 @@ def world(
     officer = partner.auth(StaffRole.PARTNER_OFFICER)
     assert partner.client.get(f"/api/v1/received/{sent['packet_id']}", headers=officer).is_success
     pair.deliver(partner)
+    bundled = flows.referral(host, partner.node_id)
+    with host.sessions.begin() as session:
+        node = host.client.app.state.node  # type: ignore[attr-defined]
+        write(session, node, message_kinds(), recipient=partner.node_id, now=host.clock.now())
     # A refusal for the DPO's reports: a caseworker knocking on the DPO's door.
     assert host.client.get("/api/v1/dpo/holds", headers=host.auth()).status_code == 403
     tree = AccessLogTree(node=host.client.app.state.node, sessions=host.sessions)  # type: ignore[attr-defined]
@@ -101,6 +109,7 @@ def world(
         token=host.token(StaffRole.DPO),
         case_id=sent["case_id"],
         referral_id=sent["id"],
+        bundled_id=bundled["id"],
         packet_id=sent["packet_id"],
         partner_base=live_partner,
     )
@@ -198,6 +207,7 @@ def caseworker_pages(world: World) -> dict[str, Visit]:
         "staff-consent-new": _goto(f"{case}/consents/new"),
         "staff-referral-preview": previewed,
         "staff-referral": _goto(f"/staff/referrals/{world.referral_id}"),
+        "staff-referral-bundled": _goto(f"/staff/referrals/{world.bundled_id}"),
     }
 
 

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,12 @@ from consent.retention import section_deadlines
 from gateway.exchange.followup import repository as followup
 from gateway.exchange.kinds.referral import queue_referral
 from gateway.exchange.outbox import repository as outbox
-from gateway.exchange.outbox.models import DeliveryAttemptRow, DeliveryReceiptRow
+from gateway.exchange.outbox.models import (
+    DeliveryAttemptRow,
+    DeliveryReceiptRow,
+    OutboxRow,
+    OutboxStatus,
+)
 from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.referrals.models import ReferralRow
 from gateway.exchange.referrals.sent import sent_at_rest, sent_content
@@ -366,13 +371,17 @@ def _hold_content(
 def read_referral_row(session: Session, row: ReferralRow) -> ReferralRead:
     queued = outbox.for_referral(session, row.id)
     attempts = outbox.attempts_of(session, queued.id) if queued else []
-    return referral_view(row, attempts, outbox.receipt_of(session, row.packet_id))
+    return referral_view(row, attempts, outbox.receipt_of(session, row.packet_id), queued)
 
 
 def referral_view(
-    row: ReferralRow, attempts: Sequence[DeliveryAttemptRow], receipt: DeliveryReceiptRow | None
+    row: ReferralRow,
+    attempts: Sequence[DeliveryAttemptRow],
+    receipt: DeliveryReceiptRow | None,
+    queued: OutboxRow | None = None,
 ) -> ReferralRead:
-    """What a caseworker reads of a referral, from its row, attempts and receipt."""
+    """What a caseworker reads of a referral, from its row, attempts, receipt and outbox row."""
+    travels_by, travels_since = _travelling(queued)
     return ReferralRead(
         id=row.id,
         case_id=row.case_id,
@@ -399,7 +408,23 @@ def referral_view(
         submitted_at=row.submitted_at,
         approved_by=row.approved_by,
         follows=row.follows,
+        travels_by=travels_by,
+        travels_since=travels_since,
     )
+
+
+def _travelling(
+    queued: OutboxRow | None,
+) -> tuple[Literal["pickup", "bundle"] | None, datetime | None]:
+    """How a referral still on its way travels, if not by post: in a bundle (since it was last
+    written into one), or waiting for its recipient to pick it up."""
+    if queued is None or queued.status != OutboxStatus.PENDING:
+        return None, None
+    if queued.bundled_at is not None:
+        return "bundle", queued.bundled_at
+    if queued.pickup_since is not None:
+        return "pickup", queued.pickup_since
+    return None, None
 
 
 def refer_again(

@@ -24,6 +24,7 @@ from schemas.directory import DeliveryMode
 from tests.gateway.exchange.test_pickup import logs_verify, outbox_row, received, referral_status
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode
+from tests.support.staff import staff_signed_in
 
 PARTNER = "origin-reception"
 
@@ -93,7 +94,13 @@ class TestRoundTrip:
         out = export(host, PARTNER)
         assert out is not None
         assert (out.header.sequence, out.header.envelopes, out.header.answers) == (1, 2, 0)
-        assert referral_status(host, first["id"])["status"] == "queued"
+        status = referral_status(host, first["id"])
+        assert (status["status"], status["travels_by"]) == ("queued", "bundle")
+        browser = staff_signed_in(host, StaffRole.CASEWORKER)
+        assert (
+            "In a hand-carried bundle, written"
+            in browser.get(f"/staff/referrals/{first['id']}").text
+        )
         taken = import_(partner, out.data)
         assert (taken.stored, taken.refused) == (2, 0)
         assert sorted(received(partner)) == sorted([first["packet_id"], second["packet_id"]])

@@ -32,6 +32,7 @@ from schemas.envelope import WireEnvelope
 from tests.gateway.exchange.test_batched_delivery import tamper
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode, inbox_url
+from tests.support.staff import staff_signed_in
 
 PARTNER = "origin-reception"
 
@@ -122,6 +123,22 @@ class TestPickup:
         assert row.pickup_since == host.clock.now()
         assert row.inbox_url is None
         assert attempts(host, sent["packet_id"]) == []
+        status = referral_status(host, sent["id"])
+        assert (status["status"], status["travels_by"]) == ("queued", "pickup")
+        assert status["travels_since"] == row.pickup_since.isoformat().replace("+00:00", "Z")
+
+    def test_the_caseworker_sees_it_waits_to_be_collected(
+        self, pickup_pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        sent = flows.referral(host, PARTNER)
+        browser = staff_signed_in(host, StaffRole.CASEWORKER)
+        page = browser.get(f"/staff/referrals/{sent['id']}")
+        assert "Waits for the recipient to collect it, since" in page.text
+        assert "waits to be collected" in browser.get(f"/staff/cases/{sent['case_id']}").text
+        pickup_pair.pickup(partner)
+        page = browser.get(f"/staff/referrals/{sent['id']}")
+        assert "collect it" not in page.text
+        assert referral_status(host, sent["id"])["travels_by"] is None
 
     def test_picked_up_stored_and_receipted_as_if_posted(
         self, pickup_pair: TestFederation, host: TestNode, partner: TestNode
