@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, JsonValue, model_validator
 
 from schemas.common import (
     AwareDatetime,
+    BirthDate,
     CountryCode,
     Inbound,
     LanguageCode,
@@ -65,7 +66,7 @@ class CaseCreate(Inbound):
 
     given_name: ShortText
     family_name: ShortText
-    date_of_birth: date | None = None
+    date_of_birth: BirthDate | None = None
     age_uncertain: bool = False
     nationality: CountryCode
     preferred_language: LanguageCode

@@ -12,7 +12,7 @@ Example::
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -157,13 +157,34 @@ def _aware_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _born(value: date) -> date:
+    # A day ahead of UTC's today: where the person is, today may already be tomorrow in UTC.
+    if value > datetime.now(UTC).date() + timedelta(days=1):
+        raise ValueError("a date of birth cannot be in the future")
+    return value
+
+
+# The published schema lists the codes the server takes, so a client (or a contract test) is
+# never told a value is valid that the server then refuses.
 CountryCode = Annotated[
-    str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)
+    str,
+    StringConstraints(min_length=2, max_length=2),
+    AfterValidator(_country),
+    Field(json_schema_extra={"enum": sorted(COUNTRY_CODES)}),
 ]
 LanguageCode = Annotated[
-    str, StringConstraints(min_length=2, max_length=2), AfterValidator(_language)
+    str,
+    StringConstraints(min_length=2, max_length=2),
+    AfterValidator(_language),
+    Field(json_schema_extra={"enum": sorted(LANGUAGE_CODES)}),
 ]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
+#: A date of birth: not after today (as late as today is anywhere on Earth).
+BirthDate = Annotated[
+    date,
+    AfterValidator(_born),
+    Field(description="Not in the future (a day of leeway for time zones)."),
+]
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 #: A random 128-bit identifier as 32 lowercase hex digits (packets, cases, referrals).

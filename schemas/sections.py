@@ -13,7 +13,6 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, get_args
 
@@ -23,6 +22,7 @@ from schemas.common import (
     FREE_TEXT,
     AirportCode,
     AwareDatetime,
+    BirthDate,
     CountryCode,
     FreeLongText,
     FreeText,
@@ -99,7 +99,7 @@ class TravelSection(Inbound):
     """How the person travels: documents, itinerary, escort, and help along the way."""
 
     traveller_name: ShortText | None = None
-    traveller_date_of_birth: date | None = None
+    traveller_date_of_birth: BirthDate | None = None
     travel_document_status: TravelDocumentStatus | None = None
     departure: Stop | None = None
     transit_points: Annotated[list[Stop], Field(max_length=5)] | None = None

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -101,6 +102,12 @@ class Settings(BaseSettings):
     #: (``https://avrr.example.org``); empty: the address the card was requested at.
     public_url: str = ""
 
+    #: Reverse proxies whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed: IP
+    #: addresses or networks (``10.0.0.5``, ``10.0.0.0/8``), or ``*`` for any (only where the
+    #: network lets nothing but the proxy reach the API). Empty: the headers are ignored from
+    #: everyone, loopback included, and the client address is the connection's.
+    trusted_proxies: list[str] = []
+
     #: Serve Swagger UI at ``/docs`` (from the node's own files); ``/openapi.json`` stays either way.
     api_docs: bool = True
 
@@ -173,6 +180,20 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or network (or *)"
+                ) from exc
         return value
 
     @field_validator("public_url")

@@ -105,6 +105,26 @@ def insert_absent(session: Session, table: type[Base], values: dict[str, Any]) -
     return insert(table).values(values).on_conflict_do_nothing()
 
 
+#: ``session.info`` key of the rows a failed request must still write (``add_kept``).
+KEEP_ROWS_ON_ROLLBACK = "avrr_rows_kept_on_rollback"
+
+
+def add_kept(session: Session, table: type[Base], values: dict[str, Any]) -> None:
+    """Add a row that stays even if the request fails: the unit of work re-adds it after its
+    rollback (``restore_kept_rows``). For what a refusal must not undo, such as a one-time
+    token's id, which a second try with the same token must find used."""
+    session.add(table(**values))
+    session.info.setdefault(KEEP_ROWS_ON_ROLLBACK, []).append((table, values))
+
+
+def restore_kept_rows(session: Session) -> bool:
+    """After a rollback, re-add the rows ``add_kept`` added; True if there were any."""
+    kept = session.info.pop(KEEP_ROWS_ON_ROLLBACK, [])
+    for table, values in kept:
+        session.add(table(**values))
+    return bool(kept)
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 

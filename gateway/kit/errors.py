@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from consent.errors import SharingRefused
 from consent.minimise import NothingToSend
@@ -158,11 +159,40 @@ async def _invalid(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body("invalid_request", problems), status_code=422)
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
+#: Methods a route of this node may take.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route takes at this path: each asked of the router as if the request
+    had used it (the framework's own header names only the first route's)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "type": "http", "method": method})[0] is Match.FULL
+            for route in routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # The framework could not read the body (not UTF-8, say): the same answer as a body
+        # that is not JSON, so one code covers every unreadable request.
+        return JSONResponse(
+            _body("invalid_request", [{"loc": ["body"], "msg": "the body could not be read"}]),
+            status_code=422,
+        )
     words = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     error = words.get(exc.status_code, "http_error")
-    return JSONResponse(_body(error, str(exc.detail)), status_code=exc.status_code)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request)
+    return JSONResponse(_body(error, str(exc.detail)), status_code=exc.status_code, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.kit.clock import Clock, SystemClock
 from gateway.kit.config import Settings
@@ -97,6 +98,10 @@ def create_app(
     app.add_middleware(BrowserHeaders)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, only from the proxies named: sign-in
+        # lockouts are per address, and anyone else could choose theirs.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     # Outermost: every request, refused ones too, gets an id and a request line.
     app.add_middleware(RequestLog)
     return app

@@ -8,7 +8,8 @@ beyond that lives in the database and the key store, which several processes may
 
 Example::
 
-    AVRR_SERVE_HOME=/srv/avrr-node uvicorn --factory gateway.surfaces.serving:app --workers 4
+    AVRR_SERVE_HOME=/srv/avrr-node uvicorn --factory gateway.surfaces.serving:app --workers 4 \
+        --no-proxy-headers   # the app believes proxies only as its trusted_proxies names
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, ScalarSelect, and_, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.exchange.inbox.models import ReceivedPacketRow, ReceivedSectionRow, SeenNodeTokenRow
+from gateway.kit.db import add_kept
 from schemas.common import ReceivedStatus
 from schemas.envelope import EnvelopeHeader, MessageKind
 
@@ -33,9 +34,15 @@ def token_seen(session: Session, token_id: str) -> bool:
 def remember_token(
     session: Session, *, token_id: str, issuer: str, expires_at: datetime, now: datetime
 ) -> None:
-    """Keep a token's id until it expires (it is used once); forget those already expired."""
+    """Keep a token's id until it expires (it is used once), even if the request it came with
+    is refused (a second try with the same token is then refused as a replay); forget those
+    already expired."""
     session.execute(delete(SeenNodeTokenRow).where(SeenNodeTokenRow.expires_at < now))
-    session.add(SeenNodeTokenRow(token_id=token_id, issuer=issuer, expires_at=expires_at))
+    add_kept(
+        session,
+        SeenNodeTokenRow,
+        {"token_id": token_id, "issuer": issuer, "expires_at": expires_at},
+    )
 
 
 # -- packets --------------------------------------------------------------------------------------

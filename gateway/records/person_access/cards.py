@@ -10,8 +10,8 @@ Signing in is throttled twice, and every failure is logged (``access_denied``):
   each further lock doubles (up to a day);
 - per client address: more than ``CLIENT_FAILURES`` failures within ``CLIENT_WINDOW`` (a sliding
   window) lock that address out for ``CLIENT_LOCK``, whatever the card. The address is stored
-  only as a keyed hash. Behind a reverse proxy, the proxy must pass the client's address
-  (uvicorn ``--proxy-headers`` with ``--forwarded-allow-ips``), or every person shares one.
+  only as a keyed hash. Behind a reverse proxy, the proxy must pass the client's address and
+  the node's ``trusted_proxies`` setting name the proxy, or every person shares one.
 An unknown, revoked or wrong card all get the same answer and take the same time.
 """
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gateway.kit.auth import Principal, WrongRole
+from gateway.kit.db import KEEP_ROWS_ON_ROLLBACK, restore_kept_rows
 from gateway.kit.errors import Unauthorised
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import KEEP_ON_ROLLBACK, Actor, deny, restore_kept
@@ -71,6 +72,7 @@ class UnitOfWork:
             or session.dirty
             or session.deleted
             or session.info.get(KEEP_ON_ROLLBACK)
+            or session.info.get(KEEP_ROWS_ON_ROLLBACK)
         )
 
     def finish(self, error: BaseException | None) -> None:
@@ -95,6 +97,7 @@ class UnitOfWork:
         session.rollback()
         try:
             kept = restore_kept(session)
+            kept = restore_kept_rows(session) or kept
             if isinstance(error, WrongRole):
                 deny(
                     session,

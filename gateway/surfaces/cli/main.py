@@ -87,7 +87,9 @@ def serve(home: Path, host: str, port: int, workers: int) -> None:
     stop = threading.Event()
     # log_config=None: uvicorn's own lines go through configure_logging; its access log (raw
     # paths) stays off, replaced by kit.logs.RequestLog's request lines.
-    quiet = {"log_level": "info", "access_log": False, "log_config": None}
+    # proxy_headers=False: the app believes X-Forwarded-For only from the proxies its
+    # trusted_proxies setting names (uvicorn's own default would trust loopback).
+    quiet = {"log_level": "info", "access_log": False, "log_config": None, "proxy_headers": False}
     if workers == 1:
         app = create_app(settings)
         start_refreshing(app.state.node, stop)
@@ -207,11 +209,14 @@ def purge(home: Path) -> None:
 
 @main.command()
 @click.option("--keep", is_flag=True, help="Keep both nodes running afterwards, until Ctrl-C.")
-def demo(keep: bool) -> None:
+@click.option(
+    "--pickup", is_flag=True, help="List the partner with delivery: pickup; it fetches everything."
+)
+def demo(keep: bool, pickup: bool) -> None:
     """Run two nodes on loopback and walk a person's return through them (see README)."""
     from gateway.surfaces.demo import run
 
-    raise SystemExit(run(keep=keep))
+    raise SystemExit(run(keep=keep, pickup=pickup))
 
 
 main.add_command(federation)

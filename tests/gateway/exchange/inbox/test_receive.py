@@ -170,6 +170,18 @@ class TestNodeTokens:
         assert post(host, partner, body, token=token).status_code == 200
         assert post(host, partner, body, token=token).status_code == 401
 
+    def test_a_token_that_came_with_a_refused_envelope_is_used_up(
+        self, pair: TestFederation, host: TestNode, partner: TestNode
+    ) -> None:
+        wire = json.loads(sealed_body(host, partner))
+        wire["signature"] = flip(wire["signature"])
+        body = canonical_json(wire)
+        token = node_token(host, partner, body)
+        assert post(host, partner, body, token=token).status_code == 400
+        # The second post of the same token is a replay, whatever its envelope.
+        assert post(host, partner, body, token=token).status_code == 401
+        assert stored(partner) == 0
+
     def test_token_for_another_body_is_refused(
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:

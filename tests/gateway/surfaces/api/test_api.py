@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -53,6 +54,41 @@ class TestValidation:
         assert host.client.post("/api/v1/cases", json=body, headers=host.auth()).status_code == 422
         body["age_uncertain"] = True
         assert host.client.post("/api/v1/cases", json=body, headers=host.auth()).status_code == 201
+
+    def test_a_wrong_method_is_405_naming_the_methods_allowed(
+        self, pair: TestFederation, host: TestNode
+    ) -> None:
+        response = host.client.delete("/api/v1/referrals", headers=host.auth())
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET, POST"  # two routes share the path
+        only_post = host.client.put("/api/v1/cases", headers=host.auth())
+        assert only_post.headers["allow"] == "POST"
+        assert response.json()["error"] == "method_not_allowed"
+
+    def test_a_body_that_is_not_utf8_is_a_422(self, pair: TestFederation, host: TestNode) -> None:
+        raw = host.client.post(
+            "/api/v1/cases",
+            content=bytes([0x7B, 0xFF, 0xFE, 0x7D]),
+            headers={**host.auth(), "Content-Type": "application/json"},
+        )
+        assert raw.status_code == 422, raw.text
+        assert raw.json()["error"] == "invalid_request"
+
+    def test_a_date_of_birth_in_the_future_is_refused(
+        self, pair: TestFederation, host: TestNode
+    ) -> None:
+        tomorrow = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+        response = host.client.post(
+            "/api/v1/cases", json={**flows.CASE, "date_of_birth": tomorrow}, headers=host.auth()
+        )
+        assert response.status_code == 422
+        assert "date_of_birth" in response.text
+        content = flows.content()
+        content["travel"]["traveller_date_of_birth"] = tomorrow
+        case = flows.create_case(host)
+        flows.record_consent(host, case["id"], "origin-reception")
+        sent = flows.post_referral(host, case["id"], "origin-reception", body=content)
+        assert sent.status_code == 422, sent.text
 
     def test_malformed_json_is_a_422(self, pair: TestFederation, host: TestNode) -> None:
         response = host.client.post(

@@ -12,15 +12,18 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from gateway.exchange.inbox.models import ReceivedSectionRow
+from gateway.kit.config import Settings
 from gateway.kit.node import Node
 from gateway.records.accesslog.models import AccessEventRow
 from gateway.records.accesslog.tree import AccessLogTree
@@ -37,7 +40,7 @@ from gateway.surfaces.portal.i18n import translations
 from partners.auditlog import entry_is_in, verify_checkpoint
 from schemas.api import CaseCreate
 from schemas.audit import PersonExport
-from schemas.common import StaffRole
+from schemas.common import PartnerRole, StaffRole
 from tests.support import flows
 from tests.support.federation import TestFederation, TestNode, inbox_url
 from tests.support.nodes import database_text
@@ -833,6 +836,35 @@ class TestThrottling:
             *[("client_locked_out", None, "person:unknown")] * 2,
         ]
         assert [e.actor for e in events(host, "signed_in")] == [actor(good)] * 2
+
+    @pytest.mark.parametrize(
+        ("trusted", "locked"),
+        [([], True), (["127.0.0.1"], False), (["192.0.2.50"], True)],
+        ids=["no-proxy-named", "this-proxy-named", "another-proxy-named"],
+    )
+    def test_a_forwarded_address_counts_only_from_a_proxy_the_node_names(
+        self, federation: TestFederation, trusted: list[str], locked: bool
+    ) -> None:
+        """A client on the proxy's machine (loopback) rotating X-Forwarded-For escapes the
+        per-address lockout only if the node was told to believe loopback."""
+        node = federation.add_node(
+            "host-mission", [PartnerRole.HOST_MISSION], "DE", trusted_proxies=trusted
+        )
+        federation.add_node("origin-reception", [PartnerRole.RECEPTION_PARTNER], "SN")
+        federation.publish()
+        good = issue_card(node, flows.create_case(node)["id"])
+        browser = portal_client(node, address="127.0.0.1")
+        for n in range(cards.CLIENT_FAILURES):
+            browser.headers["X-Forwarded-For"] = f"203.0.113.{n + 1}"
+            assert attempt(browser, "ZZZZ-ZZZZ-ZZ", good["code"]).status_code == 401
+        browser.headers["X-Forwarded-For"] = "203.0.113.200"
+        last = attempt(browser, "ZZZZ-ZZZZ-ZZ", good["code"])
+        assert last.status_code == (429 if locked else 401)
+
+    def test_a_proxy_setting_that_is_not_an_address_is_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(ValidationError, match="not an IP address or network"):
+            Settings(home=tmp_path, node_id="n", trusted_proxies=["proxy.example.org"])
+        assert Settings(home=tmp_path, node_id="n", trusted_proxies=["10.0.0.0/8", "*"])
 
     def test_failures_straddling_two_windows_still_lock_the_address(
         self, pair: TestFederation, host: TestNode
