@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `make demo DEMO_ARGS=--pickup`: the same with the partner as a pickup member (no inbox URL).
 demo: $(STAMP)
-	$(BIN)/python -m gateway demo
+	$(BIN)/python -m gateway demo $(DEMO_ARGS)
 
 # The demo, then both nodes kept running (their staff pages and the portal) until Ctrl-C.
 demo-serve: $(STAMP)

@@ -9,14 +9,23 @@ policy allows, accepts it and reports the person met; a reintegration referral c
 plan and assistance delivered, a monitoring round with scores; the DPO gets statistics that
 single nobody out; the person withdraws part of their consent; both access logs verify.
 
+With ``pickup=True`` (``avrr demo --pickup``) the directory lists the partner with ``delivery:
+pickup`` and no inbox URL, as a partner behind a shared router or on a mobile connection would
+be: the host's worker posts nothing to it, and the partner's pickup (``avrr pickup --once``)
+fetches everything the host has for it, the revocation too, and acknowledges it with the same
+signed receipts. The partner still serves its API on loopback, for its staff only; the demo
+checks, from the partner's request log, that no federation request ever reached it.
+
 Every step is checked; the last line is ``demo: OK`` only if all of them held. The demo prints
 field and section names, never the (synthetic) values.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -149,6 +158,8 @@ class _Walk:
     partner_home: Path
     host_port: int
     partner_port: int
+    #: The partner is a pickup member: nothing is posted to it; it fetches what waits for it.
+    pickup: bool = False
     host: str = ""
     partner: str = ""
     caseworker: str = ""
@@ -172,7 +183,7 @@ class _Walk:
         return {"Authorization": f"Bearer {self.dpo}"}
 
 
-def _walk(work: Path, keep: bool = False) -> None:
+def _walk(work: Path, keep: bool = False, pickup: bool = False) -> None:
     walk = _Walk(
         work=work,
         fed=work / "federation",
@@ -180,6 +191,7 @@ def _walk(work: Path, keep: bool = False) -> None:
         partner_home=work / "partner",
         host_port=_free_port(),
         partner_port=_free_port(),
+        pickup=pickup,
     )
     _create_federation(walk)
     _issue_tokens(walk)
@@ -189,7 +201,8 @@ def _walk(work: Path, keep: bool = False) -> None:
     ):
         _check(
             True,
-            f"host mission node serving on {walk.host}, reception partner node on {walk.partner}",
+            f"host mission node serving on {walk.host}, reception partner node on {walk.partner}"
+            + (" (for its own staff only: the federation does not know it)" if pickup else ""),
         )
         for step in (
             _record_case_and_consent,
@@ -206,6 +219,8 @@ def _walk(work: Path, keep: bool = False) -> None:
             step(walk)
         _staff_pages(walk, keep)
     _step("12. Both nodes stopped")
+    if pickup:
+        _check_nothing_posted(walk)
 
 
 def _create_federation(walk: _Walk) -> None:
@@ -235,9 +250,13 @@ def _create_federation(walk: _Walk) -> None:
         "--country",
         "SN",
     )
-    for home, roles, port in (
-        (host_home, "host_mission", host_port),
-        (partner_home, "reception_partner,reintegration_partner", partner_port),
+    # A pickup member is listed without an inbox URL: nobody posts to it.
+    partner_delivery = (
+        ("--pickup",) if walk.pickup else ("--inbox-url", f"http://127.0.0.1:{partner_port}")
+    )
+    for home, roles, delivery in (
+        (host_home, "host_mission", ("--inbox-url", f"http://127.0.0.1:{host_port}")),
+        (partner_home, "reception_partner,reintegration_partner", partner_delivery),
     ):
         _avrr("node", "export", home, "--out", home / "public.json")
         _avrr(
@@ -248,8 +267,7 @@ def _create_federation(walk: _Walk) -> None:
             home / "public.json",
             "--roles",
             roles,
-            "--inbox-url",
-            f"http://127.0.0.1:{port}",
+            *delivery,
         )
     for home in (host_home, partner_home):
         _avrr(
@@ -261,6 +279,14 @@ def _create_federation(walk: _Walk) -> None:
             fed / "operator.json",
         )
     _check(True, "operator key created, two nodes listed in a signed directory, pinned by both")
+    if walk.pickup:
+        listed = json.loads(_avrr("federation", "show", fed))
+        partner = next(n for n in listed["nodes"] if n["node_id"] == "origin-reception")
+        _check(
+            partner["delivery"] == "pickup" and partner.get("inbox_url") is None,
+            "the partner is listed with delivery: pickup and no inbox URL: "
+            "it fetches what waits for it, nobody posts to it",
+        )
 
 
 def _issue_tokens(walk: _Walk) -> None:
@@ -383,23 +409,78 @@ def _check_minimised(walk: _Walk) -> None:
 
 
 def _deliver(walk: _Walk) -> None:
-    _step("4. The delivery worker delivers; the partner verifies, stores and signs a receipt")
-    print("    " + _avrr("worker", walk.host_home, "--once").replace("\n", "; "))
-    delivered = _json(
-        httpx.get(
-            f"{walk.host}/api/v1/referrals/{walk.referral['id']}", headers=walk.as_caseworker
-        ),
-        200,
-        "read the referral",
-    )
+    referral_url = f"{walk.host}/api/v1/referrals/{walk.referral['id']}"
+    if walk.pickup:
+        _step("4. The partner picks up what waits for it; it verifies, stores and signs a receipt")
+        waiting = _json(httpx.get(referral_url, headers=walk.as_caseworker), 200, "read it again")
+        since = str(waiting["travels_since"])[11:19]
+        _check(
+            waiting["status"] == "queued" and waiting["travels_by"] == "pickup",
+            f"the caseworker sees it waiting for the partner to collect it, since {since} UTC",
+        )
+    else:
+        _step("4. The delivery worker delivers; the partner verifies, stores and signs a receipt")
+    _host_worker(walk)
+    delivered = _json(httpx.get(referral_url, headers=walk.as_caseworker), 200, "read the referral")
     _check(delivered["status"] == "delivered", "the referral is delivered")
     _check(
         delivered["receipt"] is not None,
         "the partner's signed receipt was verified and stored by the host",
     )
+    outcomes = [a["outcome"] for a in delivered["attempts"]]
+    if walk.pickup:
+        _check(
+            outcomes == ["handed_out", "delivered"],
+            "handed out at the partner's pickup, delivered by its receipt: both recorded",
+        )
+    else:
+        _check(outcomes == ["delivered"], "one delivery attempt, recorded")
+
+
+def _host_worker(walk: _Walk, prefix: str = "    ") -> None:
+    """The host's worker, once. To a pickup member it posts nothing: what the host queued for
+    the partner waits there until the partner's pickup fetches it, stores it and acknowledges it
+    with the same signed receipts a post would have earned."""
+    print(prefix + _avrr("worker", walk.host_home, "--once").replace("\n", "; "))
+    if not walk.pickup:
+        return
+    waiting, for_pickup = _waiting_at_host(walk)
+    if waiting:
+        envelopes = "1 envelope waits" if waiting == 1 else f"{waiting} envelopes wait"
+        posted = f"the host's worker posted nothing to the partner: {envelopes} for its pickup"
+        fetched = (
+            "the partner's pickup fetched it, stored it, acknowledged it"
+            if waiting == 1
+            else f"the partner's pickup fetched {waiting}, stored each, acknowledged each"
+        )
+    else:
+        posted = "nothing waits at the host for the partner"
+        fetched = "the partner's pickup found nothing more"
+    _check(waiting == for_pickup, posted)
+    picked_up = _avrr("pickup", walk.partner_home, "--once")
+    print(f"    partner: {picked_up}")
+    counted = re.search(r"picked up (\d+), refused (\d+)", picked_up)
+    _check(counted is not None and counted.groups() == (str(waiting), "0"), fetched)
+
+
+def _waiting_at_host(walk: _Walk) -> tuple[int, int]:
+    """How many envelopes wait at the host for the partner, and how many of them for pickup,
+    as ``avrr bundle status`` says."""
+    for line in _avrr("bundle", "status", walk.host_home).splitlines():
+        found = re.match(r"origin-reception: (\d+) envelopes waiting .*\((\d+) for pickup", line)
+        if found:
+            return int(found[1]), int(found[2])
+    return 0, 0
+
+
+def _check_nothing_posted(walk: _Walk) -> None:
+    """From the partner's request log (routes only, never content): no federation request ever
+    reached it, so everything it received came by its own pickup."""
+    requests = (walk.work / "partner.log").read_text()
     _check(
-        [a["outcome"] for a in delivered["attempts"]] == ["delivered"],
-        "one delivery attempt, recorded",
+        "/api/v1/received" in requests and "/federation/" not in requests,
+        "the partner's request log shows its staff's requests and no federation request: "
+        "the host never posted to it",
     )
 
 
@@ -508,7 +589,7 @@ def _reintegrate(walk: _Walk) -> None:
         )
     walk.reintegration = _refer_for(walk, "reintegration_assistance")
     walk.monitoring = _refer_for(walk, "reintegration_monitoring")
-    print("    " + _avrr("worker", walk.host_home, "--once").replace("\n", "; "))
+    _host_worker(walk)
     packet = walk.reintegration["packet_id"]
     _json(
         httpx.post(
@@ -617,7 +698,7 @@ def _withdraw_medical(walk: _Walk) -> None:
         [r["status"] for r in withdrawal["revocations"]] == ["pending"],
         "a signed revocation to the partner is queued; the host shows it as pending",
     )
-    print("    " + _avrr("worker", walk.host_home, "--once").replace("\n", "; "))
+    _host_worker(walk)
     withdrawals = _json(
         httpx.get(
             f"{walk.host}/api/v1/cases/{walk.case['id']}/withdrawals", headers=walk.as_caseworker
@@ -646,7 +727,7 @@ def _withdraw_medical(walk: _Walk) -> None:
 def _check_access_logs(walk: _Walk) -> None:
     _step("10. The access logs: partner notices reach the host; both logs are checkpointed")
     print("    partner: " + _avrr("worker", walk.partner_home, "--once").replace("\n", "; "))
-    print("    host: " + _avrr("worker", walk.host_home, "--once").replace("\n", "; "))
+    _host_worker(walk, "    host: ")
     for name, home in (("host", walk.host_home), ("partner", walk.partner_home)):
         _check(
             _avrr("audit", "verify", home).startswith("access log OK"),
@@ -736,12 +817,14 @@ def _staff_pages(walk: _Walk, keep: bool) -> None:
         print()
 
 
-def run(keep: bool = False) -> int:
+def run(keep: bool = False, pickup: bool = False, work: Path | None = None) -> int:
+    """Run the demo in a temporary folder, or in ``work`` (an empty folder, left as it is
+    afterwards, with both nodes' homes and logs); 0 if every step held."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    os.environ.pop("AVRR_DATABASE_URL", None)
     with tempfile.TemporaryDirectory(prefix="avrr-demo-") as tmp:
-        os.environ.pop("AVRR_DATABASE_URL", None)
         try:
-            _walk(Path(tmp), keep)
+            _walk(work or Path(tmp), keep, pickup)
         except DemoFailed as failure:
             print(f"\ndemo: FAILED: {failure}")
             return 1
