@@ -136,3 +136,11 @@ deploy-check: $(STAMP) $(KUBECTL)
 		echo "deploy-check: overlay $$name is valid for Kubernetes $(KUBERNETES_VERSIONS)"; \
 	done
 	AVRR_KUBECTL=$(KUBECTL) $(BIN)/pytest -q tests/deploy
+
+# Fuzzing (tests/fuzz): the four atheris harnesses (envelope, node token, directory, bundle),
+# each for FUZZ_SECONDS (default 600), two at a time; seeds from tests/vectors, corpora and
+# crash files in a temporary folder. `make test` runs a short bounded pass of the same.
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz
+fuzz: $(STAMP)
+	AVRR_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest -q -p no:cacheprovider tests/fuzz/test_fuzz.py

@@ -46,6 +46,7 @@ from pydantic import ValidationError
 
 from crypto import _primitives
 from crypto.encoding import (
+    EncodingError,
     NotCanonical,
     b64decode,
     b64encode,
@@ -185,9 +186,17 @@ def parse_bundle(data: bytes) -> SealedBundle:
     value = _canonical_value(encoded)
     try:
         header = BundleHeader.model_validate(value)
-    except ValidationError as exc:
+    except (ValidationError, OverflowError) as exc:
+        # OverflowError: a time whose UTC equivalent lies beyond what ``datetime`` holds
+        # (``0001-01-01T00:00:00+01:00``) escapes the schema's validator as itself.
         raise InvalidBundle(BundleRejectReason.MALFORMED) from exc
-    if bundle_header_bytes(header) != encoded:
+    try:
+        reencoded = bundle_header_bytes(header)
+    except EncodingError as exc:
+        # A number the schema read from a string ("sequence": "9007199254740992") can be too
+        # large for any canonical form: an integer out of range.
+        raise InvalidBundle(BundleRejectReason.MALFORMED) from exc
+    if reencoded != encoded:
         # Defaults or normalisation changed the bytes: the sender did not sign what we would read.
         raise InvalidBundle(BundleRejectReason.NOT_CANONICAL)
     if len(signature) != SIGNATURE_BYTES or len(ciphertext) < _primitives.HPKE_OVERHEAD:

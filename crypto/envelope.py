@@ -116,7 +116,9 @@ def parse(wire: WireEnvelope) -> SealedEnvelope:
         raise InvalidEnvelope(RejectReason.MALFORMED) from exc
     try:
         header = EnvelopeHeader.model_validate(value)
-    except ValidationError as exc:
+    except (ValidationError, OverflowError) as exc:
+        # OverflowError: a time whose UTC equivalent lies beyond what ``datetime`` holds
+        # (``0001-01-01T00:00:00+01:00``) escapes the schema's validator as itself.
         raise InvalidEnvelope(RejectReason.MALFORMED) from exc
     if header_bytes(header) != encoded:
         # Defaults or normalisation changed the bytes: the sender did not sign what we would read.

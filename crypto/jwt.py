@@ -33,14 +33,27 @@ def sign_jwt(claims: dict[str, Any], key: SigningKey) -> str:
     return jwt.encode({"alg": ALGORITHM, "kid": key.key_id}, claims, jwk, algorithms=[ALGORITHM])
 
 
-def unverified_claims(token: str) -> tuple[str, dict[str, Any]]:
-    """The key id and claims as the token states them, *before* any check: to pick a key only."""
+def _unverified_parts(token: str) -> tuple[dict[str, Any], Any]:
+    """The protected header, a JSON object, and the claims of a compact token, unchecked."""
     try:
         parts = jws.extract_compact(token.encode("ascii"))
+        header = parts.headers()
         claims = json.loads(parts.payload)
-        key_id = parts.headers().get("kid")
-    except (JoseError, ValueError, UnicodeError) as exc:
+    except (JoseError, ValueError, UnicodeError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than the parser goes, which anyone can send, since
+        # nothing here is verified yet.
         raise InvalidSignature("not a token") from exc
+    if not isinstance(header, dict):
+        # joserfc takes any JSON whose text contains "alg" for a header (a string, an array),
+        # and then fails on it with TypeError or AttributeError.
+        raise InvalidSignature("the token's header is not a JSON object")
+    return header, claims
+
+
+def unverified_claims(token: str) -> tuple[str, dict[str, Any]]:
+    """The key id and claims as the token states them, *before* any check: to pick a key only."""
+    header, claims = _unverified_parts(token)
+    key_id = header.get("kid")
     if not isinstance(key_id, str) or not isinstance(claims, dict):
         raise InvalidSignature("token names no key")
     return key_id, claims
@@ -58,6 +71,7 @@ def verify_jwt(
     if key.use is not KeyUse.SIGNING or not key.valid_at(now):
         raise InvalidSignature("the token's key is not a signing key valid now")
     jwk = OKPKey.import_key(_primitives.ed25519_public_key_object(key.public))
+    _unverified_parts(token)
     try:
         decoded = jwt.decode(token, jwk, algorithms=[ALGORITHM])
         if decoded.header.get("kid") != key.key_id:
@@ -71,7 +85,7 @@ def verify_jwt(
             jti={"essential": True},
         )
         registry.validate(decoded.claims)
-    except (JoseError, ValueError) as exc:
+    except (JoseError, ValueError, RecursionError) as exc:
         raise InvalidSignature("token does not verify") from exc
     claims = dict(decoded.claims)
     if claims.get("aud") != audience:

@@ -95,7 +95,7 @@ def signed_serial(doc: SignedDocument, operator_key: PublicKey) -> int:
     try:
         payload = verify_document(doc, operator_key, context=DIRECTORY_CONTEXT)
         return Directory.model_validate(payload).serial
-    except (InvalidSignature, ValidationError) as exc:
+    except (InvalidSignature, ValidationError, OverflowError) as exc:
         raise DirectoryError("the installed directory does not verify") from exc
 
 
@@ -113,7 +113,9 @@ def verify_directory(
         raise DirectoryError("the directory is not signed by the pinned operator key") from exc
     try:
         directory = Directory.model_validate(payload)
-    except ValidationError as exc:
+    except (ValidationError, OverflowError) as exc:
+        # OverflowError: a time whose UTC equivalent lies beyond what ``datetime`` holds
+        # (``0001-01-01T00:00:00+01:00``) escapes the schema's validator as itself.
         raise DirectoryError("the directory is malformed") from exc
     if directory.expires_at <= now:
         raise DirectoryError("the directory has expired; ask the operator for a fresh one")

@@ -71,5 +71,11 @@ def accept_envelope(
     except NoUsableKey as exc:
         raise InvalidEnvelope(RejectReason.UNKNOWN_RECIPIENT_KEY) from exc
     plaintext = open_sealed(sealed, private)
-    check_content(sealed, plaintext)
+    try:
+        check_content(sealed, plaintext)
+    except (ValueError, OverflowError) as exc:
+        # A content check refuses with InvalidEnvelope; a plaintext that trips a model's
+        # validator another way (a time whose UTC equivalent lies beyond what ``datetime``
+        # holds raises OverflowError) is refused the same, failing closed.
+        raise InvalidEnvelope(RejectReason.CONTENT_MISMATCH) from exc
     return AcceptedEnvelope(sealed, plaintext)

@@ -262,7 +262,7 @@ class BundleHeader(Inbound):
     sender: NodeId
     recipient: NodeId
     #: 1 for the first bundle this sender wrote to this recipient, then one more each time.
-    sequence: Annotated[int, Field(ge=1)]
+    sequence: Annotated[int, Field(ge=1, le=2**53 - 1)]
     created_at: AwareDatetime
     envelopes: Annotated[int, Field(ge=0, le=MAX_BUNDLE)]
     answers: Annotated[int, Field(ge=0, le=MAX_BUNDLE)]

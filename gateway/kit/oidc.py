@@ -446,7 +446,8 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         parts = jws.extract_compact(token.encode("ascii"))
         claims = json.loads(parts.payload)
         header = dict(parts.headers())
-    except (JoseError, ValueError, UnicodeError):
+    except (JoseError, ValueError, UnicodeError, TypeError, AttributeError, RecursionError):
+        # Nesting too deep, or a header that is not an object: the same refusal as garbage.
         raise _Refused("not a signed token") from None
     if not isinstance(claims, dict):
         raise _Refused("token claims are not an object")
