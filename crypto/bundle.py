@@ -37,7 +37,6 @@ Example::
 from __future__ import annotations
 
 import json
-import struct
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -45,6 +44,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from crypto import _primitives
+from crypto._sealing import Contexts, check_signature, open_with, seal_and_sign
 from crypto.encoding import (
     EncodingError,
     NotCanonical,
@@ -58,6 +58,7 @@ from schemas.envelope import BundleContent, BundleHeader, WireBundle
 
 SIGNATURE_CONTEXT = b"avrr-bundle/1 signature\x00"
 HPKE_INFO_CONTEXT = b"avrr-bundle/1 hpke\x00"
+CONTEXTS = Contexts(hpke_info=HPKE_INFO_CONTEXT, signature=SIGNATURE_CONTEXT)
 SIGNATURE_BYTES = 64
 
 
@@ -112,10 +113,6 @@ def content_bytes(content: BundleContent) -> bytes:
     return canonical_json(content.model_dump(mode="json"))
 
 
-def _signed_message(header: bytes, ciphertext: bytes) -> bytes:
-    return SIGNATURE_CONTEXT + struct.pack(">I", len(header)) + header + ciphertext
-
-
 def seal_bundle(
     header: BundleHeader,
     content: BundleContent,
@@ -135,10 +132,13 @@ def seal_bundle(
         # The recipient would refuse it (count_mismatch): a sender's mistake, caught here.
         raise ValueError("the header must state how many envelopes and answers the content holds")
     encoded = bundle_header_bytes(header)
-    ciphertext = _primitives.hpke_seal(
-        recipient_key.public, content_bytes(content), HPKE_INFO_CONTEXT + encoded
+    ciphertext, signature = seal_and_sign(
+        CONTEXTS,
+        encoded,
+        content_bytes(content),
+        signing_key=signing_key,
+        recipient_key=recipient_key,
     )
-    signature = signing_key.sign(_signed_message(encoded, ciphertext))
     return SealedBundle(header, encoded, ciphertext, signature)
 
 
@@ -213,9 +213,10 @@ def verify_bundle(sealed: SealedBundle, sender_key: PublicKey) -> None:
         raise InvalidBundle(BundleRejectReason.UNKNOWN_SIGNING_KEY)
     if not sender_key.valid_at(sealed.header.created_at):
         raise InvalidBundle(BundleRejectReason.SIGNING_KEY_NOT_VALID)
-    message = _signed_message(sealed.header_bytes, sealed.ciphertext)
     try:
-        _primitives.ed25519_verify(sender_key.public, sealed.signature, message)
+        check_signature(
+            CONTEXTS, sealed.header_bytes, sealed.ciphertext, sealed.signature, sender_key
+        )
     except _primitives.PrimitiveFailure as exc:
         raise InvalidBundle(BundleRejectReason.BAD_SIGNATURE) from exc
 
@@ -228,9 +229,7 @@ def open_bundle(sealed: SealedBundle, key: EncryptionKey) -> BundleContent:
     if key.key_id != sealed.header.recipient_key_id:
         raise InvalidBundle(BundleRejectReason.UNKNOWN_RECIPIENT_KEY)
     try:
-        plaintext = _primitives.hpke_open(
-            key.seed, sealed.ciphertext, HPKE_INFO_CONTEXT + sealed.header_bytes
-        )
+        plaintext = open_with(CONTEXTS, sealed.header_bytes, sealed.ciphertext, key)
     except _primitives.PrimitiveFailure as exc:
         raise InvalidBundle(BundleRejectReason.DECRYPTION_FAILED) from exc
     value = _canonical_value(plaintext)

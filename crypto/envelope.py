@@ -23,13 +23,13 @@ Example::
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
 from crypto import _primitives
+from crypto._sealing import Contexts, check_signature, open_with, seal_and_sign
 from crypto.encoding import (
     EncodingError,
     NotCanonical,
@@ -44,6 +44,7 @@ from schemas.envelope import EnvelopeHeader, WireEnvelope
 
 SIGNATURE_CONTEXT = b"avrr-envelope/1 signature\x00"
 HPKE_INFO_CONTEXT = b"avrr-envelope/1 hpke\x00"
+CONTEXTS = Contexts(hpke_info=HPKE_INFO_CONTEXT, signature=SIGNATURE_CONTEXT)
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,6 @@ def header_bytes(header: EnvelopeHeader) -> bytes:
     return canonical_json(header.model_dump(mode="json"))
 
 
-def _signed_message(header: bytes, ciphertext: bytes) -> bytes:
-    return SIGNATURE_CONTEXT + struct.pack(">I", len(header)) + header + ciphertext
-
-
 def seal(
     header: EnvelopeHeader,
     plaintext: bytes,
@@ -95,8 +92,9 @@ def seal(
     if header.sender_key_id != signing_key.key_id:
         raise ValueError("the header must name the signing key used")
     encoded = header_bytes(header)
-    ciphertext = _primitives.hpke_seal(recipient_key.public, plaintext, HPKE_INFO_CONTEXT + encoded)
-    signature = signing_key.sign(_signed_message(encoded, ciphertext))
+    ciphertext, signature = seal_and_sign(
+        CONTEXTS, encoded, plaintext, signing_key=signing_key, recipient_key=recipient_key
+    )
     return SealedEnvelope(header, encoded, ciphertext, signature)
 
 
@@ -134,9 +132,10 @@ def verify(sealed: SealedEnvelope, sender_key: PublicKey) -> None:
         raise InvalidEnvelope(RejectReason.UNKNOWN_SIGNING_KEY)
     if not sender_key.valid_at(sealed.header.created_at):
         raise InvalidEnvelope(RejectReason.SIGNING_KEY_NOT_VALID)
-    message = _signed_message(sealed.header_bytes, sealed.ciphertext)
     try:
-        _primitives.ed25519_verify(sender_key.public, sealed.signature, message)
+        check_signature(
+            CONTEXTS, sealed.header_bytes, sealed.ciphertext, sealed.signature, sender_key
+        )
     except _primitives.PrimitiveFailure as exc:
         raise InvalidEnvelope(RejectReason.BAD_SIGNATURE) from exc
 
@@ -158,8 +157,6 @@ def open_sealed(sealed: SealedEnvelope, key: EncryptionKey) -> bytes:
     if key.key_id != sealed.header.recipient_key_id:
         raise InvalidEnvelope(RejectReason.UNKNOWN_RECIPIENT_KEY)
     try:
-        return _primitives.hpke_open(
-            key.seed, sealed.ciphertext, HPKE_INFO_CONTEXT + sealed.header_bytes
-        )
+        return open_with(CONTEXTS, sealed.header_bytes, sealed.ciphertext, key)
     except _primitives.PrimitiveFailure as exc:
         raise InvalidEnvelope(RejectReason.DECRYPTION_FAILED) from exc

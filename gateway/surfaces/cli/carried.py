@@ -89,6 +89,7 @@ def bundle() -> None:
 def export(home: Path, recipient: str, out: Path | None) -> None:
     """Write the sealed envelopes due to one node, and the answers owed to it, into one signed
     bundle file, to be carried to it."""
+    _refuse_existing(out)
     written = _write(home, recipient, out)
     if written is None:
         click.echo(f"nothing waits for {recipient}: no bundle written")
@@ -110,6 +111,9 @@ def import_(home: Path, file: Path, reply: Path | None) -> None:
     from gateway.kit.node import Node
     from gateway.processes.kinds import message_kinds
 
+    # Checked before the bundle is taken: once taken, it cannot be taken again to write the
+    # return bundle.
+    _refuse_existing(reply)
     settings = node_settings(home)
     node_ = Node(settings=settings, clock=SystemClock())
     sessions = make_sessionmaker(make_engine(settings.database_url))
@@ -130,7 +134,14 @@ def import_(home: Path, file: Path, reply: Path | None) -> None:
         f"{taken.refused} refused; {taken.answers_recorded} answers recorded, "
         f"{taken.answers_ignored} not applicable"
     )
-    if _write(home, header.sender, reply) is None:
+    try:
+        returned = _write(home, header.sender, reply)
+    except click.ClickException as exc:
+        raise click.ClickException(
+            f"bundle {header.sequence} taken, but {exc.message}; 'avrr bundle export {home} "
+            f"--to {header.sender}' writes the return bundle"
+        ) from exc
+    if returned is None:
         click.echo(f"nothing to return to {header.sender}")
 
 
@@ -175,7 +186,9 @@ def _write(home: Path, recipient: str, out: Path | None) -> Path | None:
     settings = node_settings(home)
     node_ = Node(settings=settings, clock=SystemClock())
     sessions = make_sessionmaker(make_engine(settings.database_url))
-    target: Path | None = None
+    #: The file this call wrote, removed if the export is not committed. Never a file that was
+    #: there before: it may be an earlier bundle, not yet carried.
+    created: Path | None = None
     try:
         with sessions.begin() as session:
             written = write(
@@ -186,11 +199,12 @@ def _write(home: Path, recipient: str, out: Path | None) -> Path | None:
             header = written.header
             target = out or Path(f"{settings.node_id}-to-{recipient}-{header.sequence}{SUFFIX}")
             _write_whole(target, written.data)
+            created = target
     except BundleRefused as refusal:
         raise click.ClickException(f"no bundle written: {refusal}") from refusal
     except BaseException:
-        if target is not None:
-            target.unlink(missing_ok=True)
+        if created is not None:
+            created.unlink(missing_ok=True)
         raise
     report = written.report
     click.echo(
@@ -205,11 +219,21 @@ def _write(home: Path, recipient: str, out: Path | None) -> Path | None:
     return target
 
 
+def _refuse_existing(target: Path | None) -> None:
+    if target is not None and target.exists():
+        raise click.ClickException(f"{target} exists; nothing done: choose another file")
+
+
 def _write_whole(target: Path, data: bytes) -> None:
     if target.exists():
-        raise click.ClickException(f"{target} exists; choose another --out")
+        raise click.ClickException(f"{target} exists: no bundle written; choose another file")
     partial = target.with_name(target.name + ".partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise click.ClickException(
+            f"{partial} exists (an export interrupted, or one running now): no bundle written"
+        ) from exc
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
