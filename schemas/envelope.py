@@ -200,6 +200,9 @@ BUNDLE_FORMAT: Final = "avrr-bundle/1"
 MAX_PICKUP_PAGE: Final = 50
 #: The most envelopes, and the most answers, one bundle may carry.
 MAX_BUNDLE: Final = 5000
+#: The largest bundle file a node writes or reads (a node reads it whole into memory); what
+#: does not fit travels in the next bundle.
+MAX_BUNDLE_BYTES: Final = 64 * 1024 * 1024
 
 
 class PickupRequest(Inbound):

@@ -45,6 +45,7 @@ from gateway.kit.node import Node
 from partners.errors import DirectoryError
 from schemas.envelope import (
     MAX_BUNDLE,
+    MAX_BUNDLE_BYTES,
     AckOutcome,
     BundleContent,
     BundleHeader,
@@ -96,7 +97,13 @@ def write(
     recorder = Recorder(node=node, kinds=kinds)
     report = DeliveryReport()
     envelopes = []
+    # Room for the answers and the framing; the sealed content is the file's size to a few
+    # bytes in 3 (base64url).
+    room = MAX_BUNDLE_BYTES * 3 // 4 - 2 * 1024 * 1024
     for row in outbox.pending_to(session, recipient, MAX_BUNDLE):
+        room -= len(row.envelope) + 1
+        if room < 0:
+            break  # the rest travels in the next bundle
         sent = recorder.sent(session, row)
         if now >= row.deliver_by:
             recorder.failed(session, sent, row, "past_deadline", now, report, dead=True)
@@ -137,6 +144,8 @@ def write(
 def take(session: Session, node: Node, kinds: Registry, *, data: bytes, now: datetime) -> Taken:
     """Take a bundle written for this node, or refuse it whole (``BundleRefused``, nothing
     changed)."""
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise BundleRefused(f"the file is larger than a bundle can be ({MAX_BUNDLE_BYTES} bytes)")
     try:
         sealed = parse_bundle(data)
     except InvalidBundle as exc:

@@ -145,11 +145,18 @@ def push_again(session: Session, recipient: str) -> None:
 
 
 def pending_to(session: Session, recipient: str, limit: int) -> Sequence[OutboxRow]:
-    """Rows still waiting to reach ``recipient``, however they travel, oldest first."""
+    """Rows still waiting to reach ``recipient``, however they travel: those never written
+    into a bundle first, oldest first, then those written into one longest ago (so a bundle
+    that cannot hold everything never keeps the newer rows waiting behind the older)."""
     return session.scalars(
         select(OutboxRow)
         .where(OutboxRow.recipient == recipient, OutboxRow.status == OutboxStatus.PENDING)
-        .order_by(OutboxRow.created_at, OutboxRow.id)
+        .order_by(
+            OutboxRow.bundled_at.is_not(None),
+            OutboxRow.bundled_at,
+            OutboxRow.created_at,
+            OutboxRow.id,
+        )
         .limit(limit)
     ).all()
 
@@ -284,17 +291,22 @@ def for_referral(session: Session, referral_id: str) -> OutboxRow | None:
 
 
 def stop_for_referral(session: Session, referral_id: str, *, reason: str, now: datetime) -> bool:
-    """Stop a referral's envelope that still waits; True if a worker may be posting it right now.
+    """Stop a referral's envelope that still waits; True if it may have reached its recipient.
 
-    Waiting, it is cancelled and its sealed copy dropped. In flight (claimed, lease not over, or
-    written into a bundle someone may be carrying), it is marked cancelled so no retry follows;
-    the caller must then assume it may arrive.
+    Never sent, it is cancelled and its sealed copy dropped. Otherwise it is marked cancelled
+    so no retry follows, and the caller must assume it arrived (or may still arrive): a worker
+    holds it (claimed), or held it and died before recording what came of it (a claim never
+    released, whether or not its lease is over); an earlier attempt reached for the recipient
+    and its answer was lost (a post, or a pickup member that fetched it); or it was written
+    into a bundle someone may be carrying.
     """
     row = for_referral(session, referral_id)
     if row is None or row.status != OutboxStatus.PENDING:
         return False
-    claimed = row.claimed_until is not None and row.claimed_until > now
-    in_flight = claimed or row.bundled_at is not None
+    # A claim whose lease is over proves nothing: its worker may have posted, then died.
+    in_flight = (
+        row.claimed_until is not None or row.bundled_at is not None or went_out(session, row.id)
+    )
     row.status, row.finished_at, row.cancel_reason = OutboxStatus.CANCELLED, now, reason
     if not in_flight:
         row.envelope = ""

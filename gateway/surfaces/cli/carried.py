@@ -26,6 +26,7 @@ from gateway.kit.db import make_engine, make_sessionmaker
 from gateway.kit.logs import configure_logging
 from gateway.surfaces.cli.operator import node_settings
 from partners.client import NodeClient
+from schemas.envelope import MAX_BUNDLE_BYTES
 
 #: A bundle file's suffix.
 SUFFIX = ".avrrb"
@@ -114,6 +115,10 @@ def import_(home: Path, file: Path, reply: Path | None) -> None:
     # Checked before the bundle is taken: once taken, it cannot be taken again to write the
     # return bundle.
     _refuse_existing(reply)
+    if file.stat().st_size > MAX_BUNDLE_BYTES:
+        raise click.ClickException(
+            f"bundle refused, nothing changed: larger than a bundle can be ({MAX_BUNDLE_BYTES} bytes)"
+        )
     settings = node_settings(home)
     node_ = Node(settings=settings, clock=SystemClock())
     sessions = make_sessionmaker(make_engine(settings.database_url))

@@ -284,3 +284,43 @@ def test_nothing_due_writes_nothing(offline: TestFederation, host: TestNode) -> 
     assert export(host, PARTNER) is None
     with host.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxRow)) == 0
+
+
+def received_after(node: TestNode, data: bytes) -> list[str]:
+    """Take the bundle; the packets it stored that the node did not hold before."""
+    before = set(received(node))
+    import_(node, data)
+    return sorted(set(received(node)) - before)
+
+
+def test_a_file_larger_than_a_bundle_can_be_is_refused_unread(
+    offline: TestFederation, host: TestNode, partner: TestNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.exchange.bundles import service
+
+    flows.referral(host, PARTNER)
+    data = written(host, PARTNER)
+    monkeypatch.setattr(service, "MAX_BUNDLE_BYTES", len(data) - 1)
+    assert "larger than a bundle can be" in refused(partner, data)
+
+
+def test_what_does_not_fit_travels_in_the_next_bundle(
+    offline: TestFederation, host: TestNode, partner: TestNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.exchange.bundles import service
+
+    for _ in range(3):
+        flows.referral(host, PARTNER)
+    envelope = len(outbox_row(host, flows.referral(host, PARTNER)["packet_id"]).envelope)
+    # Room for two envelopes and the framing.
+    monkeypatch.setattr(
+        service, "MAX_BUNDLE_BYTES", (2 * (envelope + 1) + 2 * 1024 * 1024) * 4 // 3 + 4
+    )
+    taken = []
+    for _ in range(3):
+        bundle = export(host, PARTNER)
+        assert bundle is not None
+        assert bundle.header.envelopes == 2
+        taken.append(set(received_after(partner, bundle.data)))
+    assert len(taken[0] | taken[1]) == 4  # the second carries the two the first had no room for
+    assert taken[2] == set()  # the oldest again: already stored, nothing new
