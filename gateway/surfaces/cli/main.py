@@ -105,6 +105,9 @@ def serve(home: Path, host: str, port: int, workers: int) -> None:
                 "gateway.surfaces.serving:app",
                 factory=True,
                 workers=workers,
+                # A process that starts slowly (a busy machine, a cold disk) is waited for, not
+                # killed and started again in a loop after uvicorn's default 5 s.
+                timeout_worker_healthcheck=60,
                 host=host,
                 port=port,
                 **quiet,  # type: ignore[arg-type]
