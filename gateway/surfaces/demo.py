@@ -228,28 +228,12 @@ def _create_federation(walk: _Walk) -> None:
     host_port, partner_port = walk.host_port, walk.partner_port
     _step("1. The operator creates a federation; two organisations create their nodes")
     _avrr("federation", "init", fed, "--id", "avrr-demo")
-    _avrr(
-        "node",
-        "init",
-        host_home,
-        "--node-id",
-        "host-mission",
-        "--organisation",
-        "Host-country mission (demo)",
-        "--country",
-        "DE",
-    )
-    _avrr(
-        "node",
-        "init",
-        partner_home,
-        "--node-id",
-        "origin-reception",
-        "--organisation",
-        "Origin-country reception partner (demo)",
-        "--country",
-        "SN",
-    )
+    for home, node_id, organisation, country in (
+        (host_home, "host-mission", "Host-country mission (demo)", "DE"),
+        (partner_home, "origin-reception", "Origin-country reception partner (demo)", "SN"),
+    ):
+        _avrr("node", "init", home, "--node-id", node_id, "--organisation", organisation,
+              "--country", country)  # fmt: skip
     # A pickup member is listed without an inbox URL: nobody posts to it.
     partner_delivery = (
         ("--pickup",) if walk.pickup else ("--inbox-url", f"http://127.0.0.1:{partner_port}")
@@ -280,13 +264,17 @@ def _create_federation(walk: _Walk) -> None:
         )
     _check(True, "operator key created, two nodes listed in a signed directory, pinned by both")
     if walk.pickup:
-        listed = json.loads(_avrr("federation", "show", fed))
-        partner = next(n for n in listed["nodes"] if n["node_id"] == "origin-reception")
-        _check(
-            partner["delivery"] == "pickup" and partner.get("inbox_url") is None,
-            "the partner is listed with delivery: pickup and no inbox URL: "
-            "it fetches what waits for it, nobody posts to it",
-        )
+        _check_listed_for_pickup(fed)
+
+
+def _check_listed_for_pickup(fed: Path) -> None:
+    listed = json.loads(_avrr("federation", "show", fed))
+    partner = next(n for n in listed["nodes"] if n["node_id"] == "origin-reception")
+    _check(
+        partner["delivery"] == "pickup" and partner.get("inbox_url") is None,
+        "the partner is listed with delivery: pickup and no inbox URL: "
+        "it fetches what waits for it, nobody posts to it",
+    )
 
 
 def _issue_tokens(walk: _Walk) -> None:
