@@ -144,3 +144,22 @@ FUZZ_SECONDS ?= 600
 .PHONY: fuzz
 fuzz: $(STAMP)
 	AVRR_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/pytest -q -p no:cacheprovider tests/fuzz/test_fuzz.py
+
+# The long campaigns of docs/reliability.md. `make test` runs a short run of each; these are the
+# full ones, one database at a time (DATABASE=sqlite or postgresql).
+DATABASE ?= sqlite
+CONTRACT_EXAMPLES ?= 300
+STATE_EXAMPLES ?= 200
+CHAOS_KILLS ?= 1000
+SOAK_MINUTES ?= 30
+.PHONY: contract state chaos soak
+contract: $(STAMP)
+	AVRR_TEST_DATABASE=$(DATABASE) AVRR_CONTRACT_EXAMPLES=$(CONTRACT_EXAMPLES) \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/contract
+state: $(STAMP)
+	AVRR_TEST_DATABASE=$(DATABASE) AVRR_STATE_EXAMPLES=$(STATE_EXAMPLES) \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/gateway/test_state_machine.py
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos --kills $(CHAOS_KILLS) --database $(DATABASE) $(CHAOS_ARGS)
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) --database $(DATABASE) $(SOAK_ARGS)

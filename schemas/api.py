@@ -8,9 +8,10 @@ were sent to that partner, and no model carries a vulnerability flag to a partne
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, JsonValue, model_validator
+from pydantic import ConfigDict, Field, JsonValue, StrictBool, model_validator
 
 from schemas.common import (
     AwareDatetime,
@@ -62,12 +63,24 @@ _REFERRAL_EXAMPLE: dict[str, JsonValue] = {
 
 
 class CaseCreate(Inbound):
-    model_config = ConfigDict(json_schema_extra={"examples": [_CASE_EXAMPLE]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [_CASE_EXAMPLE],
+            # What `_age_known_or_uncertain` checks.
+            "anyOf": [
+                {
+                    "required": ["date_of_birth"],
+                    "properties": {"date_of_birth": {"type": "string"}},
+                },
+                {"required": ["age_uncertain"], "properties": {"age_uncertain": {"const": True}}},
+            ],
+        }
+    )
 
     given_name: ShortText
     family_name: ShortText
     date_of_birth: BirthDate | None = None
-    age_uncertain: bool = False
+    age_uncertain: StrictBool = False
     nationality: CountryCode
     preferred_language: LanguageCode
     vulnerability_flags: Annotated[list[VulnerabilityFlag], Field(max_length=7)] = []
@@ -174,7 +187,29 @@ class ReceivedReferralRead(ReceivedReferralSummary):
     content: dict[str, Any]
 
 
+class ErrorCode(StrEnum):
+    """Every ``error`` a node answers with (docs/api.md lists when)."""
+
+    INVALID_REQUEST = "invalid_request"
+    UNAUTHORISED = "unauthorised"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    GONE = "gone"
+    TOO_LARGE = "too_large"
+    SHARING_REFUSED = "sharing_refused"
+    NOTHING_TO_SEND = "nothing_to_send"
+    UNPROCESSABLE = "unprocessable"
+    ENVELOPE_REJECTED = "envelope_rejected"
+    UNAVAILABLE = "unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
 class ErrorRead(Outbound):
+    """The one shape of every error: what went wrong as a word, and for whom it is meant, words
+    or (for ``invalid_request``) each field's location and what is wrong with it."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -187,8 +222,10 @@ class ErrorRead(Outbound):
         }
     )
 
-    error: str
+    error: ErrorCode
     detail: Any
+    #: For ``sharing_refused``: the rule that said no (docs/consent.md).
+    rule: str | None = None
 
 
 class TransferRecord(Outbound):
@@ -219,6 +256,21 @@ class ChildViewRead(Outbound):
 
 class LegalHoldCreate(Inbound):
     """Pause deletion for a subject (case id or pseudonym) or one packet, until a date."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["subject"],
+                    "properties": {"subject": {"type": "string"}, "packet_id": {"type": "null"}},
+                },
+                {
+                    "required": ["packet_id"],
+                    "properties": {"packet_id": {"type": "string"}, "subject": {"type": "null"}},
+                },
+            ]
+        }
+    )
 
     subject: Annotated[str, Field(pattern=r"^[0-9a-f]{32,64}$")] | None = None
     packet_id: RandomId | None = None
@@ -307,7 +359,7 @@ class CardIssued(Outbound):
 
 
 class CorrectionAnswer(Inbound):
-    accepted: bool
+    accepted: StrictBool
 
 
 class ReferralCorrectionCreate(Inbound):

@@ -1,7 +1,9 @@
 """Vocabulary shared by every other model: purposes, roles, flags, and constrained scalar types.
 
 Invariants: every enum value is a stable wire string (renaming one is a protocol change); country
-codes are ISO 3166-1 alpha-2 and language codes ISO 639-1, both checked against the full lists.
+codes are ISO 3166-1 alpha-2 and language codes ISO 639-1, both checked against the full lists;
+times and dates are written as text (RFC 3339, ISO 8601), never as a number of seconds, so what
+the published schema calls a ``date-time`` is the only thing taken as one.
 
 Example::
 
@@ -14,9 +16,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from schemas.iso import COUNTRY_CODES, LANGUAGE_CODES
 
@@ -151,10 +160,33 @@ def _language(value: str) -> str:
     return value
 
 
+#: A number, as a client might send one for a time (seconds since 1970): the parser would take it.
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def _written(value: object) -> object:
+    # The parser takes a number, or a string holding one, as seconds since 1970; the published
+    # schema says a time or a date is text in ISO 8601, so that is all that is taken.
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise ValueError("write a time or a date as text (2026-03-02T10:00:00Z, 2026-03-02)")
+    return value
+
+
+def _json_number(value: object) -> object:
+    # The parser would take "3" or true for 3 or 1; the published schema says an integer, and
+    # JSON's 3.0 is one.
+    if isinstance(value, bool | str):
+        raise ValueError("write a whole number as a JSON number")
+    return value
+
+
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("a time must carry its UTC offset")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 has no UTC time
+        raise ValueError("the time is out of range") from exc
 
 
 def _born(value: date) -> date:
@@ -178,10 +210,16 @@ LanguageCode = Annotated[
     AfterValidator(_language),
     Field(json_schema_extra={"enum": sorted(LANGUAGE_CODES)}),
 ]
-AwareDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
+#: A time with its UTC offset, written as text (RFC 3339), kept in UTC.
+AwareDatetime = Annotated[datetime, BeforeValidator(_written), AfterValidator(_aware_utc)]
+#: For an ``int`` field, after its bounds (so that the published schema keeps them): sent as a
+#: JSON number (``3`` or ``3.0``), never as text or a boolean.
+AS_JSON_NUMBER = BeforeValidator(_json_number)
+#: A calendar date written as text (ISO 8601, ``2026-03-02``).
+IsoDate = Annotated[date, BeforeValidator(_written)]
 #: A date of birth: not after today (as late as today is anywhere on Earth).
 BirthDate = Annotated[
-    date,
+    IsoDate,
     AfterValidator(_born),
     Field(description="Not in the future (a day of leeway for time zones)."),
 ]
@@ -194,13 +232,30 @@ NodeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,62}$")
 #: A key id: the first 16 bytes, in hex, of SHA-256 over "avrr-key-id/1", the key's use and its
 #: raw public key (see ``crypto.keys.key_id_for``).
 KeyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-#: Short free text typed by staff (a place name, an airport, a facility): bounded, single line.
+# Text is checked as it was sent, not trimmed first, so that the published limits (length, one
+# line, not blank) are exactly what is taken: a value cut to fit after trimming would be one the
+# schema refuses and the node accepts. No control characters: PostgreSQL stores no NUL in text.
+_PRINTABLE = r"[^\x00-\x1f\x7f]"
+_NOT_BLANK = r"[^ \x00-\x1f\x7f]"
+_IN_LINES = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+#: Short free text typed by staff (a place name, an airport, a facility): bounded, one line of
+#: printable characters, not blank.
 ShortText = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=200, strip_whitespace=True, pattern=r"^[^\n\r\t]*$"),
+    StringConstraints(
+        min_length=1, max_length=200, pattern=f"^{_PRINTABLE}*{_NOT_BLANK}{_PRINTABLE}*$"
+    ),
 ]
-#: Longer free text (a plan, a note): bounded.
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]
+#: Longer free text (a plan, a note): bounded, not blank; lines and tabs, no other control
+#: characters.
+LongText = Annotated[
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=4000,
+        pattern=f"^{_IN_LINES}*{_NOT_BLANK}{_IN_LINES}*$",
+    ),
+]
 
 
 class FreeTextMarker:
@@ -237,6 +292,12 @@ SubdivisionCode = Annotated[
 AirportCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
+def some_field_given(schema: dict[str, Any]) -> None:
+    """For ``json_schema_extra``: the published schema says what a model's check says, that at
+    least one of its fields is present and not null (not: each field there is null)."""
+    schema["not"] = {"properties": {name: {"type": "null"} for name in schema["properties"]}}
+
+
 class Inbound(BaseModel):
     """Base of every model read from outside: unknown fields are refused, values are frozen."""
 
@@ -250,6 +311,7 @@ class Outbound(BaseModel):
 
 
 __all__ = [
+    "AS_JSON_NUMBER",
     "FREE_TEXT",
     "AirportCode",
     "AwareDatetime",
@@ -260,6 +322,7 @@ __all__ = [
     "FreeText",
     "FreeTextMarker",
     "Inbound",
+    "IsoDate",
     "KeyId",
     "LanguageCode",
     "LongText",
@@ -278,4 +341,5 @@ __all__ = [
     "SubdivisionCode",
     "TransferGround",
     "VulnerabilityFlag",
+    "some_field_given",
 ]

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, JsonValue, StrictBool, WithJsonSchema, model_validator
 
 from schemas.common import (
     AwareDatetime,
@@ -64,8 +64,69 @@ class ConsentStatus(StrEnum):
 FieldScope = dict[SectionName, Annotated[list[str], Field(min_length=1, max_length=64)]]
 
 
+def _given(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+
+#: ``ConsentCreate.fields`` as the node checks it: per section, the names of that section's fields.
+_FIELD_SCOPE_SCHEMA: dict[str, Any] = {
+    "description": "Only for sections named in `sections`.",
+    "anyOf": [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                section.value: {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 64,
+                    "items": {"enum": sorted(section_fields(section))},
+                }
+                for section in SectionName
+            },
+        },
+        {"type": "null"},
+    ],
+}
+#: What ``ConsentCreate._consistent`` checks, in the published schema. Two rules are said in
+#: words only: a JSON Schema cannot compare ``valid_until`` with ``valid_from``, and that the
+#: sections of ``fields`` are among ``sections`` (four conditions more, sixteen times the
+#: combinations) is past what test generators can expand.
+_CONSENT_RULES: list[JsonValue] = [
+    {
+        "oneOf": [
+            {**_given("recipient"), "properties": {"recipient": {"type": "string"}}},
+            {**_given("recipient_role"), "properties": {"recipient_role": {"type": "string"}}},
+        ]
+    },
+    {
+        "not": {
+            "required": ["recipient_role"],
+            "properties": {"recipient_role": {"const": PartnerRole.LAW_ENFORCEMENT.value}},
+        }
+    },
+    {
+        "if": {
+            "required": ["given_by"],
+            "properties": {"given_by": {"not": {"const": ConsentGiver.DATA_SUBJECT.value}}},
+        },
+        "then": _given("giver_relation"),
+    },
+    {
+        "if": _given("child_view_weighing"),
+        "then": {"allOf": [_given("child_view"), _given("best_interests_reference")]},
+    },
+    {
+        "if": {"properties": {"method": {"const": "verbal_with_witness"}}},
+        "then": _given("witness"),
+    },
+]
+
+
 class ConsentCreate(Inbound):
     """What a caseworker records at counselling."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": _CONSENT_RULES})
 
     purpose: Purpose
     #: A named node, or (``recipient_role``) any node holding a role; exactly one of the two.
@@ -73,7 +134,7 @@ class ConsentCreate(Inbound):
     recipient_role: PartnerRole | None = None
     sections: Annotated[list[SectionName], Field(min_length=1, max_length=4)]
     #: Optional narrowing to named fields within sections; absent means the whole section.
-    fields: FieldScope | None = None
+    fields: Annotated[FieldScope | None, WithJsonSchema(_FIELD_SCOPE_SCHEMA)] = None
     given_by: ConsentGiver = ConsentGiver.DATA_SUBJECT
     giver_relation: ShortText | None = None
     child_view: ChildView | None = None
@@ -84,9 +145,11 @@ class ConsentCreate(Inbound):
     method: ConsentMethod
     witness: ShortText | None = None
     language: LanguageCode
-    informed_of_risks: bool = False
+    informed_of_risks: StrictBool = False
     valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_until: Annotated[
+        AwareDatetime | None, Field(description="After valid_from, when both are given.")
+    ] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ConsentCreate:

@@ -19,9 +19,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, StrictBool, model_validator
 
-from schemas.common import AwareDatetime, FreeLongText, FreeText, Inbound, Outbound, RandomId
+from schemas.common import (
+    AS_JSON_NUMBER,
+    AwareDatetime,
+    FreeLongText,
+    FreeText,
+    Inbound,
+    IsoDate,
+    Outbound,
+    RandomId,
+)
 from schemas.sections import AssistanceLevel, ReintegrationDimension
 
 
@@ -79,8 +88,32 @@ REPLY_EVENTS = {
 }
 
 
+def _only_with(kind: ReplyKind, name: str) -> dict[str, Any]:
+    """JSON Schema: ``name`` is given (not null) for a reply of ``kind``, and only for it."""
+    return {
+        "if": {"properties": {"kind": {"const": kind.value}}},
+        "then": {"required": [name], "properties": {name: {"not": {"type": "null"}}}},
+        "else": {"properties": {name: {"type": "null"}}},
+    }
+
+
 class ReplyCreate(Inbound):
     """A partner officer's answer to a referral received."""
+
+    # What `_consistent` checks, in the published schema.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _only_with(ReplyKind.DECLINED, "reason"),
+                _only_with(ReplyKind.NEEDS_INFORMATION, "question"),
+                _only_with(ReplyKind.ASSISTANCE_DELIVERED, "items"),
+                {
+                    "if": {"properties": {"kind": {"const": "assistance_delivered"}}},
+                    "else": {"properties": {"amount": {"type": "null"}}},
+                },
+            ]
+        }
+    )
 
     kind: ReplyKind
     #: When it happened (a person met, assistance delivered); default: now. Never in the future.
@@ -127,8 +160,8 @@ class PlanCreate(Inbound):
     assistance_planned: Annotated[list[AssistanceItem], Field(max_length=10)] = []
     #: Local services the person is referred to (a clinic, a training centre).
     referrals_to_services: Annotated[list[FreeText], Field(max_length=10)] = []
-    review_dates: Annotated[list[date], Field(max_length=8)] = []
-    agreed_with_person: bool
+    review_dates: Annotated[list[IsoDate], Field(max_length=8)] = []
+    agreed_with_person: StrictBool
 
 
 class PlanContent(PlanCreate):
@@ -146,9 +179,9 @@ class MonitoringCreate(Inbound):
     true/false); the scoring table (``rss-v*.json``) says which words each element takes.
     """
 
-    round_months: Annotated[int, Field(ge=1, le=60)]
-    conducted_on: date
-    answers: Annotated[dict[str, str | bool], Field(min_length=1, max_length=32)]
+    round_months: Annotated[int, Field(ge=1, le=60), AS_JSON_NUMBER]
+    conducted_on: IsoDate
+    answers: Annotated[dict[str, str | StrictBool], Field(min_length=1, max_length=32)]
 
 
 #: A score between 0 and 1 in parts per ten thousand (0.1125 is 1125): signed documents are

@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from schemas.common import (
+    AS_JSON_NUMBER,
     FREE_TEXT,
     AirportCode,
     AwareDatetime,
@@ -31,6 +32,7 @@ from schemas.common import (
     SectionName,
     ShortText,
     VulnerabilityFlag,
+    some_field_given,
 )
 
 FreeTextList = Annotated[list[FreeText], Field(max_length=20)]
@@ -98,6 +100,8 @@ class Stop(Inbound):
 class TravelSection(Inbound):
     """How the person travels: documents, itinerary, escort, and help along the way."""
 
+    model_config = ConfigDict(json_schema_extra=some_field_given)
+
     traveller_name: ShortText | None = None
     traveller_date_of_birth: BirthDate | None = None
     travel_document_status: TravelDocumentStatus | None = None
@@ -105,9 +109,9 @@ class TravelSection(Inbound):
     transit_points: Annotated[list[Stop], Field(max_length=5)] | None = None
     arrival: Stop | None = None
     escort: EscortType | None = None
-    assistance_at_departure: bool | None = None
-    assistance_in_transit: bool | None = None
-    assistance_at_arrival: bool | None = None
+    assistance_at_departure: StrictBool | None = None
+    assistance_in_transit: StrictBool | None = None
+    assistance_at_arrival: StrictBool | None = None
 
 
 class MedicalEscort(Inbound):
@@ -122,7 +126,9 @@ class MedicalSection(Inbound):
     statement ("needs a wheelchair at the gate") that a reception partner may receive instead.
     """
 
-    fit_to_travel: bool | None = None
+    model_config = ConfigDict(json_schema_extra=some_field_given)
+
+    fit_to_travel: StrictBool | None = None
     conditions: FreeTextList | None = None
     medication: FreeTextList | None = None
     equipment: Annotated[list[Equipment], Field(max_length=4)] | None = None
@@ -148,10 +154,12 @@ class ChildCustodian(Inbound):
 class ArrivalSection(Inbound):
     """What the person needs on the day they arrive."""
 
-    reception_requested: bool | None = None
+    model_config = ConfigDict(json_schema_extra=some_field_given)
+
+    reception_requested: StrictBool | None = None
     contact_language: LanguageCode | None = None
-    onward_transport: bool | None = None
-    temporary_accommodation_nights: Annotated[int, Field(ge=0, le=30)] | None = None
+    onward_transport: StrictBool | None = None
+    temporary_accommodation_nights: Annotated[int, Field(ge=0, le=30), AS_JSON_NUMBER] | None = None
     final_destination: Destination | None = None
     child_custodian: ChildCustodian | None = None
     #: Structured protection needs (never free text), for partners whose role needs them.
@@ -166,12 +174,14 @@ class ReintegrationNeed(Inbound):
 class ReintegrationSection(Inbound):
     """Needs and plan for the months after return."""
 
+    model_config = ConfigDict(json_schema_extra=some_field_given)
+
     needs: Annotated[list[ReintegrationNeed], Field(max_length=6)] | None = None
     plan: FreeLongText | None = None
     skills: FreeTextList | None = None
     education: FreeText | None = None
-    housing_support: bool | None = None
-    health_referral: bool | None = None
+    housing_support: StrictBool | None = None
+    health_referral: StrictBool | None = None
     grant_type: GrantType | None = None
 
 
@@ -230,7 +240,10 @@ WITHHELD_FROM_AUTHORITIES: Mapping[SectionName, frozenset[str]] = {
 
 
 class ReferralContent(Inbound):
-    """The plaintext of a referral packet: whichever sections are present."""
+    """The plaintext of a referral packet: whichever sections are present (at least one, and
+    none of them empty; the published schema says so too)."""
+
+    model_config = ConfigDict(json_schema_extra=some_field_given)
 
     travel: TravelSection | None = None
     medical: MedicalSection | None = None

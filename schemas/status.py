@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from schemas.common import AwareDatetime, Inbound, RandomId, SectionName
 from schemas.directory import RetentionEvent
@@ -29,16 +29,24 @@ def _reportable(event: RetentionEvent) -> RetentionEvent:
     return event
 
 
+#: An event someone reports: any but the sending of a referral, which the sender knows.
+ReportableEvent = Annotated[
+    RetentionEvent,
+    AfterValidator(_reportable),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": [e.value for e in RetentionEvent if e is not RetentionEvent.REFERRAL_SENT],
+        }
+    ),
+]
+
+
 class CaseEventCreate(Inbound):
     """Report that an event happened, and when (not in the future)."""
 
-    event: RetentionEvent
+    event: ReportableEvent
     occurred_at: AwareDatetime
-
-    @model_validator(mode="after")
-    def _check(self) -> CaseEventCreate:
-        _reportable(self.event)
-        return self
 
 
 class StatusPacket(Inbound):

@@ -23,7 +23,9 @@ from gateway.kit.auth import Principal
 from gateway.kit.db import Base, UTCDateTime
 from gateway.kit.errors import Unprocessable
 
-_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+#: What a key may be: 1 to 128 visible ASCII characters (the API publishes the same pattern).
+KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
+_KEY = re.compile(KEY_PATTERN)
 
 
 class Caller(Protocol):

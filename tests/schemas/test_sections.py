@@ -196,7 +196,7 @@ class TestBounds:
         }
 
     def test_blank_short_text_is_refused(self) -> None:
-        assert refused(TravelSection, {"traveller_name": "   "}) == {"string_too_short"}
+        assert refused(TravelSection, {"traveller_name": "   "}) == {"string_pattern_mismatch"}
 
     def test_too_long_long_text_is_refused(self) -> None:
         assert refused(ReintegrationSection, {"plan": "p" * 4001}) == {"string_too_long"}

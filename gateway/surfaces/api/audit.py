@@ -20,18 +20,29 @@ router = APIRouter(
     route_class=UnitOfWorkRoute,
 )
 Subject = Annotated[str, Path(pattern=r"^[0-9a-f]{32,64}$")]
+#: The largest size a log can have: what the database stores a size in (64 bits, signed).
+MAX_LOG_SIZE = 2**63 - 1
+#: Printable text: no control characters (PostgreSQL takes no NUL in a query either).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+_SINCE = "Entries at or after this time (RFC 3339, with its offset: `2026-03-02T10:00:00Z`)."
+_UNTIL = "Entries before this time (RFC 3339, with its offset)."
+_SIZE = "The size of a signed checkpoint (`GET /api/v1/audit/checkpoints`); `old` not above `new`."
 Format = Annotated[Literal["json", "csv"], Query()]
+#: The reports there are, listed in the description; another name is 404, as before the list.
+ReportName = Annotated[
+    str, Path(pattern=r"^[a-z-]{1,40}$", json_schema_extra={"enum": sorted(reports.REPORTS)})
+]
 
 
 @router.get("/entries", responses=ERRORS)
 def search(
     call: CallDep,
     subject: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32,64}$")] = None,
-    organisation: Annotated[str | None, Query(max_length=64)] = None,
-    actor: Annotated[str | None, Query(max_length=128)] = None,
+    organisation: Annotated[str | None, Query(max_length=64, pattern=_PRINTABLE)] = None,
+    actor: Annotated[str | None, Query(max_length=128, pattern=_PRINTABLE)] = None,
     action: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Annotated[AwareDatetime | None, Query(description=_SINCE)] = None,
+    until: Annotated[AwareDatetime | None, Query(description=_UNTIL)] = None,
     limit: Annotated[int, Query(ge=1, le=service.SEARCH_LIMIT)] = 200,
 ) -> list[LogEntry]:
     """Search the log by person (case id or pseudonym), organisation, user, action and time."""
@@ -54,8 +65,8 @@ def checkpoints(call: CallDep) -> list[SignedDocument]:
 @router.get("/consistency", responses=ERRORS)
 def consistency(
     call: CallDep,
-    old: Annotated[int, Query(ge=1)],
-    new: Annotated[int, Query(ge=1)],
+    old: Annotated[int, Query(ge=1, le=MAX_LOG_SIZE, description=_SIZE)],
+    new: Annotated[int, Query(ge=1, le=MAX_LOG_SIZE, description=_SIZE)],
 ) -> ConsistencyRead:
     """Proof that the log at checkpoint ``new`` only appended to the log at checkpoint ``old``."""
     return service.consistency(call.session, call.user, old, new)
@@ -74,9 +85,7 @@ def reconcile(call: CallDep) -> list[AuditProblem]:
 
 
 @router.get("/reports/{name}", responses={**ERRORS, 200: {"content": {"text/csv": {}}}})
-def report(
-    name: Annotated[str, Path(pattern=r"^[a-z-]{1,40}$")], call: CallDep, format: Format = "json"
-) -> Any:
+def report(name: ReportName, call: CallDep, format: Format = "json") -> Any:
     """One of: processing, transfers, overdue-deletions, pending-withdrawals, denied, unusual,
     cancelled (packets cancelled before delivery, with the rule), children (children's
     referrals with the child's view and its weighing, and refusals that protect children)."""

@@ -23,21 +23,54 @@ _RETRY_AFTER = {
         "schema": {"type": "integer"},
     }
 }
+
+Responses = dict[int | str, dict[str, Any]]
+
+
+def error_answer(description: str) -> dict[str, Any]:
+    return {"model": ErrorRead, "description": description}
+
+
+UNAUTHORISED = error_answer(
+    "no staff token, an expired one, or one for another node (`unauthorised`)"
+)
+UNPROCESSABLE = error_answer(
+    "`invalid_request`: the request breaks a rule of this description (`detail` names each "
+    "field, never its value); or the node will not do it: `unprocessable` (what the request "
+    "names does not fit what the node holds), `sharing_refused` (`rule` says which rule), "
+    "`nothing_to_send`"
+)
+UNAVAILABLE = {
+    "model": ErrorRead,
+    "description": "the node cannot serve now (its database is unreachable or failing "
+    "over, or it has no valid directory); nothing was changed; try again after Retry-After",
+    "headers": _RETRY_AFTER,
+}
+TOO_LARGE = error_answer("the body is over the node's limit; not read (`too_large`)")
 #: The answers every API route may give besides its own, for the OpenAPI description.
-ERRORS: dict[int | str, dict[str, Any]] = {
-    **{code: {"model": ErrorRead} for code in (401, 403, 404, 422)},
-    413: {"model": ErrorRead, "description": "the body is over the node's limit; not read"},
+ERRORS: Responses = {
+    401: UNAUTHORISED,
+    403: error_answer("the caller's role may not do this (`forbidden`)"),
+    404: error_answer("no such object, or one of another office or partner (`not_found`)"),
+    413: TOO_LARGE,
+    422: UNPROCESSABLE,
     429: {
         "description": "too many requests: sent by a rate-limiting proxy in front of the "
         "node, never by the node itself; wait for Retry-After, as for 503",
         "headers": _RETRY_AFTER,
     },
-    503: {
-        "model": ErrorRead,
-        "description": "the node cannot serve now (its database is unreachable or failing "
-        "over, or it has no valid directory); nothing was changed; try again after Retry-After",
-        "headers": _RETRY_AFTER,
-    },
+    503: UNAVAILABLE,
+}
+#: For a route about a person, whose data may have been erased, or a referral, which may have
+#: been deleted or passed its date.
+GONE: Responses = {
+    410: error_answer(
+        "the person's data was erased, or the referral deleted or past its date (`gone`)"
+    )
+}
+#: For a route whose object must be in a certain state (awaiting approval, declined, active).
+CONFLICT: Responses = {
+    409: error_answer("the object is not in the state this call needs (`conflict`)")
 }
 
 
@@ -55,18 +88,18 @@ def create_case(body: CaseCreate, call: CallDep, key: IdempotencyKey = None) -> 
     )
 
 
-@router.get("/{case_id}", responses=ERRORS)
+@router.get("/{case_id}", responses={**ERRORS, **GONE})
 def read_case(case_id: CaseId, call: CallDep) -> CaseRead:
     return service.read_case(call.session, call.node, call.user, case_id, call.now)
 
 
-@router.put("/{case_id}", responses={**ERRORS, 410: ERRORS[404]})
+@router.put("/{case_id}", responses={**ERRORS, **GONE})
 def correct_case(case_id: CaseId, body: CaseCreate, call: CallDep) -> CaseRead:
     """Correct the person's details (all of them are sent; the access log names no values)."""
     return service.correct_case(call.session, call.node, call.user, case_id, body, call.now)
 
 
-@router.post("/{case_id}/events", status_code=201, responses=ERRORS)
+@router.post("/{case_id}/events", status_code=201, responses={**ERRORS, **GONE})
 def record_event(case_id: CaseId, body: CaseEventCreate, call: CallDep) -> CaseEventRead:
     """Report an event of the person's return (arrival, start of assistance, case closed).
 

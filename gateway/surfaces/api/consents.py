@@ -12,7 +12,7 @@ from gateway.kit import idempotency
 from gateway.processes import withdrawal
 from gateway.records.consents import consent_receipt as receipt
 from gateway.records.consents import service
-from gateway.surfaces.api.cases import ERRORS, CaseId
+from gateway.surfaces.api.cases import CONFLICT, ERRORS, GONE, CaseId
 from gateway.surfaces.api.deps import Call, CallDep, IdempotencyKey, UnitOfWorkRoute
 from gateway.surfaces.portal.receipt_page import CSP, receipt_html
 from schemas.common import LanguageCode
@@ -23,12 +23,13 @@ from schemas.consent import (
     WithdrawalCreate,
     WithdrawalRead,
 )
+from schemas.envelope import SignedDocument
 
 router = APIRouter(prefix="/api/v1/cases/{case_id}", tags=["consents"], route_class=UnitOfWorkRoute)
 ConsentId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 
-@router.post("/consents", status_code=201, response_model=ConsentRead, responses=ERRORS)
+@router.post("/consents", status_code=201, response_model=ConsentRead, responses={**ERRORS, **GONE})
 def record_consent(
     case_id: CaseId, body: ConsentCreate, call: CallDep, key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -67,7 +68,7 @@ def _reread_withdrawal(call: Call, case_id: str) -> Callable[[str], WithdrawalRe
     "/consents/{consent_id}/narrow",
     status_code=201,
     response_model=WithdrawalRead,
-    responses={**ERRORS, 409: ERRORS[422]},
+    responses={**ERRORS, **CONFLICT},
 )
 def narrow_consent(
     case_id: CaseId,
@@ -89,7 +90,11 @@ def narrow_consent(
     )
 
 
-@router.get("/consents/{consent_id}/receipt", responses=ERRORS, response_model=None)
+@router.get(
+    "/consents/{consent_id}/receipt",
+    responses={**ERRORS, **GONE, 200: {"model": SignedDocument, "content": {"text/html": {}}}},
+    response_model=None,
+)
 def consent_receipt(
     case_id: CaseId,
     consent_id: ConsentId,

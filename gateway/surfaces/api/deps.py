@@ -40,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway.kit.auth import Principal, WrongRole
 from gateway.kit.db import KEEP_ROWS_ON_ROLLBACK, restore_kept_rows
 from gateway.kit.errors import Unauthorised
+from gateway.kit.idempotency import KEY_PATTERN
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import KEEP_ON_ROLLBACK, Actor, deny, restore_kept
 
@@ -214,7 +215,19 @@ async def current_principal(
 NodeDep = Annotated[Node, Depends(get_node)]
 SessionDep = Annotated[Session, Depends(unit_of_work, scope="function")]
 CurrentUser = Annotated[Principal, Depends(current_principal)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+#: Checked as the description publishes it, so a bad key is an ``invalid_request`` like any field.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=KEY_PATTERN,
+        description="1 to 128 visible ASCII characters: a retried create with the same key and "
+        "body answers as the first and creates nothing; the same key with another body is "
+        "refused (422 `unprocessable`).",
+    ),
+]
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from gateway.kit.errors import ServiceUnavailable
 from gateway.kit.keystore import KeyStoreUnavailable
 from gateway.kit.metrics import process_exposition
 from gateway.kit.node import Node
+from gateway.surfaces.api.cases import UNAVAILABLE
 from gateway.surfaces.api.deps import NodeDep, UnitOfWorkRoute
 
 log = logging.getLogger("avrr.probes")
@@ -51,7 +52,7 @@ def _keys_ready(node: Node) -> bool:
     return True
 
 
-@probes.get("/readyz")
+@probes.get("/readyz", responses={503: UNAVAILABLE})
 def readyz(request: Request, node: NodeDep) -> dict[str, Any]:
     """Ready when the database answers, the key store is ready and a valid directory is installed."""
     try:
@@ -78,7 +79,7 @@ def readyz(request: Request, node: NodeDep) -> dict[str, Any]:
     return answer
 
 
-@probes.get("/healthz")
+@probes.get("/healthz", responses={503: UNAVAILABLE})
 def healthz(request: Request, node: NodeDep) -> dict[str, Any]:
     """The same as ``/readyz``."""
     return readyz(request, node)

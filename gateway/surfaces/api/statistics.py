@@ -15,12 +15,15 @@ from gateway.surfaces.api.deps import CallDep, UnitOfWorkRoute
 
 router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"], route_class=UnitOfWorkRoute)
 Format = Annotated[Literal["json", "csv"], Query()]
+#: The statistics there are, listed in the description; another name is 404.
+StatisticName = Annotated[
+    str,
+    Path(pattern=r"^[a-z-]{1,40}$", json_schema_extra={"enum": sorted(statistics.STATISTICS)}),
+]
 
 
 @router.get("/{name}", responses={**ERRORS, 200: {"content": {"text/csv": {}}}})
-def statistic(
-    name: Annotated[str, Path(pattern=r"^[a-z-]{1,40}$")], call: CallDep, format: Format = "json"
-) -> Any:
+def statistic(name: StatisticName, call: CallDep, format: Format = "json") -> Any:
     """One of: monitoring-counts, score-distribution, score-distribution-by-group. Cells under
     the minimum count, and what would reveal them, read ``suppressed``. Producing one is logged."""
     built = statistics.produce(call.session, call.node, call.user, name, call.now)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from gateway.records.accesslog.writer import Action, Actor, record
 from gateway.records.cases.service import own_case
 from gateway.records.person_access import cards, correction_requests
-from gateway.surfaces.api.cases import ERRORS, CaseId
+from gateway.surfaces.api.cases import CONFLICT, ERRORS, CaseId
 from gateway.surfaces.api.deps import CallDep, UnitOfWorkRoute
 from gateway.surfaces.portal.card_print import printable_card
 from gateway.surfaces.portal.pages import words_for
@@ -25,7 +25,12 @@ router = APIRouter(
 RequestId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 
-@router.post("/cards", status_code=201, responses=ERRORS, response_model=None)
+@router.post(
+    "/cards",
+    status_code=201,
+    responses={**ERRORS, 201: {"model": CardIssued, "content": {"text/html": {}}}},
+    response_model=None,
+)
 def issue_card(
     case_id: CaseId,
     body: CardCreate,
@@ -76,7 +81,7 @@ def corrections(case_id: CaseId, call: CallDep) -> list[CorrectionRead]:
     return correction_requests.of_case(call.session, call.node, case)
 
 
-@router.post("/corrections/{request_id}/answer", responses=ERRORS)
+@router.post("/corrections/{request_id}/answer", responses={**ERRORS, **CONFLICT})
 def answer_correction(
     case_id: CaseId, request_id: RequestId, body: CorrectionAnswer, call: CallDep
 ) -> CorrectionRead:
