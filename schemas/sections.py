@@ -12,7 +12,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Annotated, Any, get_args
 
@@ -265,6 +265,13 @@ class ReferralContent(Inbound):
     def to_wire(self) -> dict[str, Any]:
         """The packet's JSON form: absent fields are absent, never null."""
         return self.model_dump(mode="json", exclude_none=True)
+
+    def without(self, sections: Collection[SectionName]) -> ReferralContent:
+        """The same content less ``sections`` (at least one must remain)."""
+        names = {section.value for section in sections}
+        return ReferralContent.model_validate(
+            {name: values for name, values in self.to_wire().items() if name not in names}
+        )
 
     def field_names(self) -> dict[str, list[str]]:
         """Each section present, with the names (never the values) of the fields it carries."""

@@ -147,7 +147,7 @@ def _move_sent_dates(
         if referral.status not in referrals.LIVE:
             continue
         try:
-            moved = _new_dates(node, case, referral, event, events)
+            moved = _new_dates(node, case, referral, event, events, now)
         except Gone:
             return 0  # the person was erased: nothing of theirs is held here to re-date
         if not moved:
@@ -186,8 +186,13 @@ def _new_dates(
     referral: ReferralRow,
     event: RetentionEvent,
     events: dict[RetentionEvent, datetime],
+    now: datetime,
 ) -> dict[str, datetime]:
-    """The sections of a referral whose date ``event`` moves, with their new dates."""
+    """The sections of a referral whose date ``event`` moves, with their new dates.
+
+    A date that has already passed stays: what is due for deletion is never revived, even
+    before the purge has deleted it.
+    """
     directory = node.directory().directory
     purpose = Purpose(referral.purpose)
     sent_at = referral.created_at.replace(microsecond=0)
@@ -208,7 +213,7 @@ def _new_dates(
         events=events,
     )
     old = referrals.dates(referral)
-    return {s.value: d for s, d in new.items() if old[s.value] != d}
+    return {s.value: d for s, d in new.items() if now < old[s.value] != d}
 
 
 def event_from_recipient(

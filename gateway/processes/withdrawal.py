@@ -180,7 +180,10 @@ def _affected(
         for grant in grants:
             if grant.covers(purpose, referral.recipient, roles, now):
                 still |= {s.value for s in grant.sections}
-        gone = sorted(set(referral.sent_sections) - still)
+        # What the host has already deleted at its date may still be held by the recipient (a
+        # legal hold there, or its purge not yet run): a withdrawal names it too.
+        expired = set(referral.expired_sections) - set(referral.withdrawn_sections)
+        gone = sorted((set(referral.sent_sections) | expired) - still)
         if gone:
             affected.append((referral, gone))
     return affected

@@ -115,7 +115,7 @@ def open_received(
     principal.require(StaffRole.PARTNER_OFFICER)
     actor = Actor.of(principal)
     row = held_referral(session, actor, packet_id, now)
-    content = _open_sections(session, node, row)
+    content = _open_sections(session, node, row, now)
     inbox.opened(row)
     record(
         session,
@@ -139,7 +139,11 @@ def open_received(
     return ReceivedReferralRead(**summary.model_dump(), content=content)
 
 
-def _open_sections(session: Session, node: Node, row: ReceivedPacketRow) -> dict[str, object]:
+def _open_sections(
+    session: Session, node: Node, row: ReceivedPacketRow, now: datetime
+) -> dict[str, object]:
+    """The sections still held and not past their own delete-by date (a section past it is
+    never shown, even before the purge has deleted it)."""
     try:
         key = node.keys.existing_key(row.subject)
     except StoredDataUnreadable as exc:
@@ -154,6 +158,7 @@ def _open_sections(session: Session, node: Node, row: ReceivedPacketRow) -> dict
                 open_at_rest(key, s.sealed, context=section_context(row.packet_id, s.section))
             )
             for s in sections
+            if s.delete_by > now
         }
     except StoredDataUnreadable as exc:
         log.error("stored section of packet %s does not open", row.packet_id)

@@ -230,14 +230,15 @@ def delete_sections(session: Session, packet_id: str, names: Collection[str]) ->
 
 
 def move_section_dates(
-    session: Session, packet: ReceivedPacketRow, dates: dict[str, datetime]
+    session: Session, packet: ReceivedPacketRow, dates: dict[str, datetime], now: datetime
 ) -> list[str]:
-    """Give sections still held their new delete-by dates; the sections whose date moved."""
+    """Give sections still held their new delete-by dates; the sections whose date moved. A
+    date already passed stays (what is due for deletion is never revived)."""
     held = sections_of(session, packet.packet_id)
     moved = []
     for row in held:
         new = dates.get(row.section)
-        if new is not None and new != row.delete_by:
+        if new is not None and new != row.delete_by and row.delete_by > now:
             row.delete_by = new
             moved.append(row.section)
     if moved:

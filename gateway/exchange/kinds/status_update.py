@@ -170,7 +170,7 @@ def _dates_from_sender(
             events={content.event: content.occurred_at},
         )
         dates = {s.value: d for s, d in cap_deadlines(stated, allowed).items()}
-        moved = inbox.move_section_dates(session, row, dates)
+        moved = inbox.move_section_dates(session, row, dates, now)
         if not moved:
             continue
         record(

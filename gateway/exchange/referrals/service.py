@@ -242,13 +242,13 @@ def create_referral(
         purpose=body.purpose.value,
         transfer_ground=body.transfer_ground.value,
         packet_id=secrets.token_hex(16),
-        withheld=_withheld(body.content, content),
         withdrawn_sections=[],
         expired_sections=[],
         status=ReferralStatus.QUEUED,
         follows=follows,
     )
-    _hold_content(session, node, referral, case, content, allowance, facts, now)
+    content = _hold_content(session, node, referral, case, content, allowance, facts, now)
+    referral.withheld = _withheld(body.content, content)
     referrals.add(session, referral)
     if facts.needs_second_approval:
         _hold_for_approval(session, referral, actor, now)
@@ -309,7 +309,7 @@ def approve_referral(
         now,
         facts,
     )
-    _hold_content(session, node, referral, case, content, allowance, facts, now)
+    content = _hold_content(session, node, referral, case, content, allowance, facts, now)
     referral.withheld = _merge_withheld(referral.withheld, _withheld(held, content))
     referrals.approve(referral, by=principal.user, at=now)
     record(
@@ -348,8 +348,13 @@ def _hold_content(
     allowance: Allowance,
     facts: SubjectFacts,
     now: datetime,
-) -> None:
-    """Keep what may go (sealed at rest), the consents it rests on, and each section's date."""
+) -> ReferralContent:
+    """Keep what may go (sealed at rest), the consents it rests on, and each section's date.
+
+    A section whose date has already passed (the person arrived long ago, say) is left out:
+    nothing is sent that its recipient would have to delete at once. When every section has
+    passed its date, nothing is left to send and the referral is refused. Returns what is kept.
+    """
     view = node.directory()
     deadlines = section_deadlines(
         rules=view.directory.retention,
@@ -360,12 +365,22 @@ def _hold_content(
         is_child=facts.is_child,
         events=cases.case_events(session, case.id),
     )
+    past = {section for section, date in deadlines.items() if date <= now}
+    if past:
+        if past == set(deadlines):
+            raise Unprocessable(
+                "every section of this referral is already past its delete-by date "
+                "(counted from the events reported for the case): there is nothing left to send"
+            )
+        content = content.without(past)
+        deadlines = {s: d for s, d in deadlines.items() if s not in past}
     referral.consent_ids = list(allowance.consent_refs)
     referral.sent_sections = sorted(content.section_names())
     referral.sealed_content = sent_at_rest(node, case.id, content.to_wire())
     referral.delete_by = max(deadlines.values())
     referral.section_delete_by = {s.value: d.isoformat() for s, d in deadlines.items()}
     referral.next_delete_at = min(deadlines.values())
+    return content
 
 
 def read_referral_row(session: Session, row: ReferralRow) -> ReferralRead:
