@@ -38,9 +38,7 @@ What is checked, request by request and row by row (``check``):
   a member that stopped by itself.
 
 Each request whose answer was lost is classified from the databases as applied once or not at
-all (never twice: that is a duplicate). A status update that reached the partner before the
-referral it names, and so changed nothing there, is the limitation docs/protocol.md (section 4)
-documents: it is reported apart, as *known*, and does not fail the run.
+all (never twice: that is a duplicate).
 
 "Once" in the access logs: on the host, ``case_created``, ``consent_recorded``,
 ``consent_withdrawn``/``consent_narrowed`` and ``event_recorded`` (per event) once per case;
@@ -678,9 +676,6 @@ class Findings:
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
-    #: Hits of a limitation the protocol documents (a status update that arrives before the
-    #: referral it names is ignored: docs/protocol.md, section 4): reported, not failed.
-    known: list[str] = field(default_factory=list)
     #: Requests with a lost answer, per operation: applied once, or not at all.
     applied: Counter[str] = field(default_factory=Counter)
     not_applied: Counter[str] = field(default_factory=Counter)
@@ -1073,13 +1068,7 @@ def _check_event(
             f"{name}: status update without effect: receipted, but the partner still holds "
             f"{sorted(snapshot.sections[packet])} of {packet} with the referral's own dates"
         )
-        update = snapshot.received["partner"].get(rows[0].packet_id)
-        stored = snapshot.received["partner"].get(packet)
-        if update is not None and stored is not None and update.received_at < stored.received_at:
-            # It came before the referral it names: docs/protocol.md, section 4, "Known limitation".
-            findings.known.append(f"{what} (it arrived before the referral)")
-        else:
-            findings.lost.append(what)
+        findings.lost.append(what)
 
 
 def _check_opens(story: Story, referral: ReferralRow, logs: _Counts, findings: Findings) -> None:
@@ -1226,12 +1215,7 @@ def report(campaign: Campaign) -> str:
         f"lost {len(findings.lost)}, duplicated {len(findings.duplicated)}, "
         f"unexpected {len(findings.unexpected)}",
     ]
-    if findings.known:
-        lines.append(
-            f"known limitation (docs/protocol.md, section 4), not counted: {len(findings.known)}"
-            " status update(s) arrived before their referral, which kept its own dates"
-        )
-    for kind in ("lost", "duplicated", "unexpected", "known"):
+    for kind in ("lost", "duplicated", "unexpected"):
         for line in getattr(findings, kind)[:20]:
             lines.append(f"  {kind}: {line}")
     lines.append("chaos: OK" if campaign.ok else "chaos: FAILED")
@@ -1265,7 +1249,6 @@ def as_record(campaign: Campaign) -> dict[str, Any]:
         "lost": campaign.findings.lost,
         "duplicated": campaign.findings.duplicated,
         "unexpected": campaign.findings.unexpected,
-        "known": campaign.findings.known,
         "state": campaign.findings.state,
         "audits": campaign.audits,
         "logged": {name: dict(counts) for name, counts in campaign.logged.items()},

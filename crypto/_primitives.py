@@ -85,6 +85,17 @@ def hpke_seal(recipient_public: bytes, plaintext: bytes, info: bytes) -> bytes:
     return _SUITE.encrypt(plaintext, public, info=info)
 
 
+def x25519_key_usable(public: bytes) -> bool:
+    """False for what is not an X25519 public key any honest party holds: not 32 bytes, or a
+    point of small order (all zeros, say), with which every shared secret is all zeros."""
+    try:
+        peer = x25519.X25519PublicKey.from_public_bytes(public)
+        x25519.X25519PrivateKey.generate().exchange(peer)
+    except ValueError:
+        return False
+    return True
+
+
 def hpke_open(recipient_seed: bytes, sealed: bytes, info: bytes) -> bytes:
     private = x25519.X25519PrivateKey.from_private_bytes(recipient_seed)
     try:

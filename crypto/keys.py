@@ -51,6 +51,14 @@ class PublicKey:
     def valid_at(self, when: datetime) -> bool:
         return self.valid_from <= when < self.valid_until
 
+    @property
+    def usable(self) -> bool:
+        """Whether the bytes can be this use's key: an encryption key must be an X25519 point
+        of full order (sealing to a small-order point would leak everything)."""
+        if len(self.public) != _primitives.RAW_KEY_BYTES:
+            return False
+        return self.use is not KeyUse.ENCRYPTION or _primitives.x25519_key_usable(self.public)
+
 
 @dataclass(frozen=True)
 class _PrivateKey:

@@ -56,6 +56,8 @@ def public_key(record: KeyRecord, use: KeyUse) -> PublicKey:
     key = PublicKey(use, raw, record.valid_from, record.valid_until)
     if len(raw) != 32 or key.key_id != record.key_id:
         raise DirectoryError("a key id does not match its public key")
+    if not key.usable:
+        raise DirectoryError(f"a listed key is not a usable {use.value} key")
     return key
 
 

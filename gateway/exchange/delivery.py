@@ -259,8 +259,9 @@ class Recorder:
         """The recipient's verified answer: the row is done, its receipt kept. Counted in the
         metrics by ``count_delivered`` once the transaction commits."""
         self._kinds[sent.kind].attempted(session, self._node, row, attempted_at, "delivered")
-        outbox.delivered(session, row, attempted_at=attempted_at, done=done)
+        # Before the row lets go of its sealed copy: a confirmation may read the header.
         confirmation.record(session, self._node, row, done)
+        outbox.delivered(session, row, attempted_at=attempted_at, done=done)
 
 
 def count_delivered(kind: MessageKind, queued_at: datetime, done: datetime) -> None:

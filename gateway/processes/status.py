@@ -40,7 +40,7 @@ from gateway.records.cases.models import CaseRow
 from gateway.records.cases.service import own_case
 from gateway.records.consents.service import subject_facts
 from schemas.api import CaseEventRead
-from schemas.common import Purpose, SectionName, StaffRole
+from schemas.common import Purpose, ReferralStatus, SectionName, StaffRole
 from schemas.directory import RetentionEvent
 from schemas.status import CaseEventCreate, StatusPacket, StatusUpdateContent
 
@@ -143,6 +143,7 @@ def _move_sent_dates(
 ) -> int:
     events = cases.case_events(session, case.id)
     updates: dict[tuple[str, str], list[tuple[ReferralRow, StatusPacket]]] = defaultdict(list)
+    count = 0
     for referral in referrals.of_case(session, case.id):
         if referral.status not in referrals.LIVE:
             continue
@@ -164,6 +165,11 @@ def _move_sent_dates(
             purpose=referral.purpose,
             outcome=event.value,
         )
+        count += 1
+        if referral.status != ReferralStatus.DELIVERED:
+            # Still on its way: the recipient holds no such packet yet and would ignore new
+            # dates; they go once the referral is delivered (``exchange.kinds.referral``).
+            continue
         packet = StatusPacket(
             packet_id=referral.packet_id,
             section_delete_by={SectionName(s): d for s, d in moved.items()},
@@ -177,7 +183,7 @@ def _move_sent_dates(
             except Unprocessable:
                 # That recipient left the federation: its own rules still delete the data.
                 continue
-    return sum(len(group) for group in updates.values())
+    return count
 
 
 def _new_dates(

@@ -22,9 +22,11 @@ cancels what and revokes what. The invariants, checked after every step:
     a partner officer opens is one version the host sent (the referral's or a correction's),
     with only fields the policy gives the partner's roles for the purpose; while the partner's
     country is suspended nothing personal arrives there;
-(b) nothing after its delete-by date is readable: once a node's purge has run, no section past
-    its date is held there (the partner's section rows; the host's names and sealed copy, opened
-    with the person's key), and a section once deleted never comes back;
+(b) nothing after its delete-by date is readable: a partner officer is never shown a section
+    past its date, even before the purge; a section past its date is never sent; once a node's
+    purge has run, no section past its date is held there (the partner's section rows; the
+    host's names and sealed copy, opened with the person's key); a date that has passed is
+    never moved later, and a section once deleted never comes back;
 (c) every read of personal data is in the access log: opening a received referral, reading a
     case, the person's portal page each add exactly one entry (a refused opening one denied
     entry, a refused read none); once delivered, the host's log holds each of the partner's

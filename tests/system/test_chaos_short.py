@@ -15,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-import pytest
 import respx
 from sqlalchemy import select
 
@@ -88,12 +87,6 @@ class TestFoundByTheCampaign:
         assert [r["status"] for r in withdrawal["revocations"]] == ["pending"]
         assert held(partner, sent["packet_id"]) == {}
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="the limitation docs/protocol.md (section 4) documents: a status update "
-        "overtakes its referral waiting for a retry, and the partner keeps the referral's own "
-        "dates; a fix is proposed in docs/_reliability_draft.md",
-    )
     def test_a_status_update_queued_while_its_referral_waits_for_a_retry_moves_the_dates(
         self, pair: TestFederation, host: TestNode, partner: TestNode
     ) -> None:

@@ -23,8 +23,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from consent.policy import policy_allowance
-from consent.retention import cap_deadlines, section_deadlines
-from crypto.envelope import SealedEnvelope
+from consent.retention import cap_deadlines, rule_event, section_deadlines
+from crypto.envelope import SealedEnvelope, parse
 from crypto.errors import InvalidEnvelope, RejectReason
 from crypto.storage import seal_at_rest
 from gateway.exchange.inbox import repository as inbox
@@ -37,6 +37,7 @@ from gateway.exchange.kinds.base import (
     receipt_for,
     worker_actor,
 )
+from gateway.exchange.kinds.status_update import send_dates
 from gateway.exchange.outbox import repository as outbox
 from gateway.exchange.outbox.models import OutboxRow
 from gateway.exchange.outbox.queue import Message, queue_envelope
@@ -45,10 +46,19 @@ from gateway.exchange.referrals.models import ReferralRow
 from gateway.exchange.registry import Confirmation, Recipient, Sent
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, record
+from gateway.records.cases import repository as cases
 from partners.inbound import AcceptedEnvelope
 from schemas.common import PartnerRole, Purpose, ReferralStatus, SectionName, TransferGround
-from schemas.envelope import DeliveryReceipt, EnvelopeHeader, MessageKind, SignedDocument
+from schemas.directory import RetentionEvent
+from schemas.envelope import (
+    DeliveryReceipt,
+    EnvelopeHeader,
+    MessageKind,
+    SignedDocument,
+    WireEnvelope,
+)
 from schemas.sections import ReferralContent
+from schemas.status import StatusPacket
 
 
 def queue_referral(
@@ -122,7 +132,37 @@ class _Delivered:
 
     def record(self, session: Session, node: Node, row: OutboxRow, done: datetime) -> None:
         self.kept.record(session, node, row, done)
-        _mark(session, node, row, ReferralStatus.DELIVERED, Action.DELIVERED, done)
+        referral = _mark(session, node, row, ReferralStatus.DELIVERED, Action.DELIVERED, done)
+        if referral is not None:
+            _dates_moved_on_the_way(session, node, row, referral, done)
+
+
+def _dates_moved_on_the_way(
+    session: Session, node: Node, row: OutboxRow, referral: ReferralRow, now: datetime
+) -> None:
+    """Tell the recipient the dates an event moved while the referral was on its way.
+
+    Dates move only by status updates for packets the recipient already holds
+    (``processes.status``): one sent before the referral arrived would find nothing to apply
+    to. So the dates the envelope carries are compared with the referral's now, once it is
+    delivered, and whatever an event moved goes in a status update, one per event.
+    """
+    header = parse(WireEnvelope.model_validate_json(row.envelope)).header
+    sealed = {s.value: d for s, d in (header.section_delete_by or {}).items()}
+    current = referrals.dates(referral)
+    events = cases.case_events(session, referral.case_id)
+    retention = node.directory().directory.retention
+    purpose = Purpose(referral.purpose)
+    moved: dict[RetentionEvent, dict[SectionName, datetime]] = {}
+    for name, date in sealed.items():
+        if name in referral.withdrawn_sections or current.get(name, date) == date:
+            continue
+        event = rule_event(retention, purpose, SectionName(name))
+        if event in events:
+            moved.setdefault(event, {})[SectionName(name)] = current[name]
+    for event, dates in moved.items():
+        packet = StatusPacket(packet_id=referral.packet_id, section_delete_by=dates)
+        send_dates(session, node, [(referral, packet)], event, events[event], now)
 
 
 def _mark(
@@ -132,10 +172,10 @@ def _mark(
     status: ReferralStatus,
     action: Action,
     now: datetime,
-) -> None:
+) -> ReferralRow | None:
     referral = referrals.by_id(session, row.referral_id) if row.referral_id else None
     if referral is None:
-        return
+        return None
     referrals.set_status(referral, status)
     record(
         session,
@@ -148,6 +188,7 @@ def _mark(
         purpose=referral.purpose,
         outcome="receipt_verified" if status is ReferralStatus.DELIVERED else status.value,
     )
+    return referral
 
 
 class ReferralKind(ReceiptAnswered):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.security import HTTPBearer
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gateway.exchange import pickup as pickups
 from gateway.exchange.followup import service as followup
 from gateway.exchange.inbox import receive, received
+from gateway.kit.node import Node
 from gateway.processes import status as events
 from gateway.surfaces.api.cases import (
     ERRORS,
@@ -55,9 +58,26 @@ federation = APIRouter(
     route_class=UnitOfWorkRoute,
     dependencies=[Depends(node_token)],
 )
+T = TypeVar("T")
 received_router = APIRouter(
     prefix="/api/v1/received", tags=["received referrals"], route_class=UnitOfWorkRoute
 )
+
+
+async def _from_a_node(
+    handler: Callable[..., T], request: Request, session: Session, node: Node
+) -> T:
+    """Read the body (the node token is over it), then let ``handler`` check the token and
+    take the request, in the thread pool."""
+    body = await request.body()
+    return await run_in_threadpool(
+        handler,
+        session,
+        node,
+        request.app.state.kinds,
+        authorization=request.headers.get("authorization"),
+        body=body,
+    )
 
 
 @federation.post(
@@ -76,15 +96,7 @@ async def inbox(
     node: NodeDep,
 ) -> SignedDocument:
     """Accept one envelope from another node; answer with a signed receipt."""
-    body = await request.body()
-    return await run_in_threadpool(
-        receive.receive,
-        session,
-        node,
-        request.app.state.kinds,
-        authorization=request.headers.get("authorization"),
-        body=body,
-    )
+    return await _from_a_node(receive.receive, request, session, node)
 
 
 @federation.post(
@@ -98,15 +110,7 @@ async def inbox_batch(
 ) -> BatchAnswer:
     """Accept several envelopes from one node, each on its own; answer with one result per
     envelope and one signed batch receipt naming those accepted (docs/protocol.md, 6a)."""
-    body = await request.body()
-    return await run_in_threadpool(
-        receive.receive_batch,
-        session,
-        node,
-        request.app.state.kinds,
-        authorization=request.headers.get("authorization"),
-        body=body,
-    )
+    return await _from_a_node(receive.receive_batch, request, session, node)
 
 
 _NOT_A_REQUEST = error_answer("the body is not such a request (`unprocessable`)")
@@ -120,15 +124,7 @@ async def pickup(
 ) -> PickupPage:
     """A pickup member (no public address) fetches the sealed envelopes waiting for it here,
     oldest first, in pages (docs/protocol.md, 6b)."""
-    body = await request.body()
-    return await run_in_threadpool(
-        pickups.hand_out,
-        session,
-        node,
-        request.app.state.kinds,
-        authorization=request.headers.get("authorization"),
-        body=body,
-    )
+    return await _from_a_node(pickups.hand_out, request, session, node)
 
 
 @federation.post("/pickup/ack", responses={**_FEDERATION, 422: _NOT_A_REQUEST})
@@ -138,15 +134,7 @@ async def pickup_ack(
     node: NodeDep,
 ) -> PickupAckResult:
     """A pickup member's signed answers to what it picked up: receipts end the deliveries."""
-    body = await request.body()
-    return await run_in_threadpool(
-        pickups.acknowledge,
-        session,
-        node,
-        request.app.state.kinds,
-        authorization=request.headers.get("authorization"),
-        body=body,
-    )
+    return await _from_a_node(pickups.acknowledge, request, session, node)
 
 
 PacketId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
