@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from crypto.encoding import b64decode, b64encode
-from crypto.keys import KeyUse
+from crypto.keys import KeyUse, key_id_for
 from crypto.signed import sign_document
 from partners.directory import (
     CLOCK_SKEW,
@@ -238,6 +238,49 @@ class TestPublicKey:
 
         with pytest.raises(DirectoryError, match="does not match its public key"):
             public_key(short, KeyUse.SIGNING)
+
+    @pytest.mark.parametrize(
+        "point",
+        [
+            bytes(32),  # zero
+            (1).to_bytes(32, "little"),  # one: order 1
+            # Of order 8 (RFC 7748 section 6.1 warns of these; libsodium's blocklist has them).
+            bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+        ],
+        ids=["zero", "one", "order-eight"],
+    )
+    def test_encryption_key_of_small_order_is_refused(self, point: bytes) -> None:
+        """Sealing to such a point gives an all-zero shared secret: anyone could open it."""
+        valid = key_record(encryption_key().public_key())
+        record = KeyRecord(
+            key_id=key_id_for(KeyUse.ENCRYPTION, point),
+            public_key=b64encode(point),
+            valid_from=valid.valid_from,
+            valid_until=valid.valid_until,
+        )
+
+        with pytest.raises(DirectoryError, match="not a usable x25519-encryption key"):
+            public_key(record, KeyUse.ENCRYPTION)
+
+    def test_directory_listing_a_small_order_encryption_key_is_refused(
+        self, fed: Federation
+    ) -> None:
+        valid = key_record(encryption_key().public_key())
+        zero = valid.model_copy(
+            update={
+                "key_id": key_id_for(KeyUse.ENCRYPTION, bytes(32)),
+                "public_key": b64encode(bytes(32)),
+            }
+        )
+        record = node_record(NodeKeys.generate(THIRD_ID)).model_copy(
+            update={"encryption_keys": [zero]}
+        )
+        doc = sign_directory(with_node(fed.directory, record), fed.operator)
+
+        with pytest.raises(DirectoryError) as exc_info:
+            verify_directory(doc, fed.operator.public_key(), now=NOW)
+
+        assert_directory_error(exc_info, "not a usable x25519-encryption key")
 
 
 class TestFederationView:
