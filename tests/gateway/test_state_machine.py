@@ -1835,13 +1835,7 @@ def test_a_withdrawal_reaches_what_the_host_has_already_purged(
     keeps travel and medical, though a withdrawal deletes through a hold."""
     sent = flows.referral(host, partner.node_id)
     pair.deliver(host)
-    arrived = host.clock.now() - timedelta(days=40)
-    event = host.client.post(
-        f"/api/v1/cases/{sent['case_id']}/events",
-        json={"event": "arrival", "occurred_at": arrived.isoformat()},
-        headers=host.auth(),
-    )
-    assert event.status_code == 201, event.text
+    arrived_days_ago(host, sent["case_id"], 40)
     pair.deliver(host)
     hold = partner.client.post(
         "/api/v1/dpo/holds",
@@ -1876,13 +1870,7 @@ def test_a_shorter_date_reaches_a_partner_whose_country_is_suspended_known_gap(
     pair.deliver(host)
     pair.suspended = [partner.country]
     pair.publish()
-    arrived = host.clock.now() - timedelta(days=40)
-    event = host.client.post(
-        f"/api/v1/cases/{sent['case_id']}/events",
-        json={"event": "arrival", "occurred_at": arrived.isoformat()},
-        headers=host.auth(),
-    )
-    assert event.status_code == 201, event.text
+    arrived_days_ago(host, sent["case_id"], 40)
     pair.deliver(host)
     pair.suspended = []
     pair.publish()
@@ -1902,13 +1890,7 @@ def test_a_date_already_passed_is_not_moved_later(
     pair.deliver(host)
     host.clock.advance(days=95)
     pair.publish()
-    arrived = host.clock.now() - timedelta(days=5)
-    event = host.client.post(
-        f"/api/v1/cases/{sent['case_id']}/events",
-        json={"event": "arrival", "occurred_at": arrived.isoformat()},
-        headers=host.auth(),
-    )
-    assert event.status_code == 201, event.text
+    arrived_days_ago(host, sent["case_id"], 5)
     pair.deliver(host)
     for node in (host, partner):
         Purger(node=gateway_node(node), sessions=node.sessions).run_once()
