@@ -40,7 +40,7 @@ from gateway.records.cases.models import CaseRow
 from gateway.records.cases.service import own_case
 from gateway.records.consents.service import subject_facts
 from schemas.api import CaseEventRead
-from schemas.common import Purpose, ReferralStatus, SectionName, StaffRole
+from schemas.common import Purpose, SectionName, StaffRole
 from schemas.directory import RetentionEvent
 from schemas.status import CaseEventCreate, StatusPacket, StatusUpdateContent
 
@@ -166,10 +166,9 @@ def _move_sent_dates(
             outcome=event.value,
         )
         count += 1
-        if referral.status != ReferralStatus.DELIVERED:
-            # Still on its way: the recipient holds no such packet yet and would ignore new
-            # dates; they go once the referral is delivered (``exchange.kinds.referral``).
-            continue
+        # Sent now even for a referral still on its way: it may already be there. If it is not,
+        # the update finds nothing and is ignored, and the dates go again with its receipt
+        # (``exchange.kinds.referral``), whichever transaction commits first.
         packet = StatusPacket(
             packet_id=referral.packet_id,
             section_delete_by={SectionName(s): d for s, d in moved.items()},

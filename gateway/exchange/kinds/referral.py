@@ -142,10 +142,11 @@ def _dates_moved_on_the_way(
 ) -> None:
     """Tell the recipient the dates an event moved while the referral was on its way.
 
-    Dates move only by status updates for packets the recipient already holds
-    (``processes.status``): one sent before the referral arrived would find nothing to apply
-    to. So the dates the envelope carries are compared with the referral's now, once it is
-    delivered, and whatever an event moved goes in a status update, one per event.
+    A status update moves dates only of a packet the recipient already holds
+    (``processes.status`` sends one at once): one that overtook the referral found nothing. So
+    once the referral is delivered, the dates its envelope carried are compared with the
+    referral's now, and whatever an event moved goes again, one update per event (applying
+    the same dates twice changes nothing).
     """
     header = parse(WireEnvelope.model_validate_json(row.envelope)).header
     sealed = {s.value: d for s, d in (header.section_delete_by or {}).items()}

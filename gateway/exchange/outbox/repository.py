@@ -224,8 +224,12 @@ def claimed(session: Session, outbox_id: int, token: str) -> OutboxRow | None:
 
 
 def pending(session: Session, outbox_id: int, token: str | None = None) -> OutboxRow | None:
-    """The row if it still waits to be delivered (and, given a ``token``, this claim holds it)."""
-    row = session.get(OutboxRow, outbox_id)
+    """The row if it still waits to be delivered (and, given a ``token``, this claim holds it).
+
+    Locked for the rest of the transaction, before anything else of its referral is written: a
+    withdrawal deciding about the same row (``stop_for_referral``) locks it first too, so the
+    two wait for each other instead of overwriting each other's decision."""
+    row = session.get(OutboxRow, outbox_id, with_for_update=True)
     if row is None or row.status != OutboxStatus.PENDING:
         return None
     if token is not None and row.claim_token != token:
@@ -300,7 +304,11 @@ def stop_for_referral(session: Session, referral_id: str, *, reason: str, now: d
     and its answer was lost (a post, or a pickup member that fetched it); or it was written
     into a bundle someone may be carrying.
     """
-    row = for_referral(session, referral_id)
+    # Locked: a worker claiming it meanwhile either waits for this decision (and finds it
+    # cancelled) or has claimed it already (and this sees the claim), never neither.
+    row = session.scalar(
+        select(OutboxRow).where(OutboxRow.referral_id == referral_id).with_for_update()
+    )
     if row is None or row.status != OutboxStatus.PENDING:
         return False
     # A claim whose lease is over proves nothing: its worker may have posted, then died.
