@@ -15,7 +15,7 @@ CHROMIUM ?= /usr/bin/chromium
 SOFTHSM ?= /usr/lib/softhsm/libsofthsm2.so
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo demo-serve test test-postgres test-browser lint format clean messages fonts screenshots
+.PHONY: install demo demo-serve test test-deps test-postgres test-browser lint format clean messages fonts screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ $(SOFTHSM):
 	@command -v apt-get >/dev/null || { echo "install SoftHSM2 (Debian: apt-get install softhsm2) for the PKCS#11 key store tests" >&2; exit 1; }
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2
+
+# What the tests need besides .venv, installed once (CI then runs two passes side by side).
+test-deps: $(STAMP) $(CHROMIUM) $(SOFTHSM)
 
 test: $(STAMP) $(CHROMIUM) $(SOFTHSM)
 	AVRR_TEST_DATABASE=$(AVRR_TEST_DATABASE) AVRR_CHROMIUM=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
