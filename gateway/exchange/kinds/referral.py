@@ -44,6 +44,7 @@ from gateway.exchange.outbox.queue import Message, queue_envelope
 from gateway.exchange.referrals import repository as referrals
 from gateway.exchange.referrals.models import ReferralRow
 from gateway.exchange.registry import Confirmation, Recipient, Sent
+from gateway.kit.errors import Unprocessable
 from gateway.kit.node import Node
 from gateway.records.accesslog.writer import Action, Actor, record
 from gateway.records.cases import repository as cases
@@ -163,7 +164,11 @@ def _dates_moved_on_the_way(
             moved.setdefault(event, {})[SectionName(name)] = current[name]
     for event, dates in moved.items():
         packet = StatusPacket(packet_id=referral.packet_id, section_delete_by=dates)
-        send_dates(session, node, [(referral, packet)], event, events[event], now)
+        try:
+            send_dates(session, node, [(referral, packet)], event, events[event], now)
+        except Unprocessable:
+            # The recipient has left the federation since: its own rules delete the data.
+            return
 
 
 def _mark(
