@@ -81,11 +81,8 @@ from gateway.exchange.outbox.models import OutboxRow, OutboxStatus
 from gateway.exchange.referrals.models import ReferralRow
 from gateway.exchange.referrals.sent import sent_content
 from gateway.exchange.revocations.models import RevocationRow
-from gateway.kit.node import Node
 from gateway.processes.retention import Purger
 from gateway.records.accesslog.models import AccessEventRow
-from gateway.records.accesslog.tree import AccessLogTree
-from gateway.records.accesslog.verify import verify_log
 from partners.default_policy import default_policy
 from schemas.common import (
     ConsentGiver,
@@ -103,7 +100,7 @@ from schemas.directory import DeliveryMode, RetentionEvent
 from schemas.sections import ReferralContent, section_fields
 from tests.support import databases, flows
 from tests.support.clock import FakeClock
-from tests.support.federation import TestFederation, TestNode
+from tests.support.federation import TestFederation, TestNode, gateway_node, logs_verify
 from tests.support.portal import csrf_of, issue_card, portal_client, sign_in
 
 EXAMPLES = int(os.environ.get("AVRR_STATE_EXAMPLES", "10"))
@@ -512,11 +509,6 @@ class Oracle:
 
 
 # -- reading the nodes ----------------------------------------------------------------------------
-
-
-def gateway_node(node: TestNode) -> Node:
-    found: Node = node.client.app.state.node  # type: ignore[attr-defined]
-    return found
 
 
 def entries(node: TestNode, action: str, **where: Any) -> int:
@@ -1712,17 +1704,7 @@ class TwoNodes(RuleBasedStateMachine):
             for section, values in content.items():
                 if checked("fields_outlive_withdrawal"):
                     assert set(values) <= covered[section], (sent, section, "no consent covers")
-        for node in (self.host, self.partner):
-            AccessLogTree(node=gateway_node(node), sessions=node.sessions).run_once()
-            with node.sessions() as session:
-                verified = verify_log(
-                    session,
-                    node_id=node.node_id,
-                    view=gateway_node(node).directory(),
-                    now=self.clock.now(),
-                    exported=[],
-                )
-            assert verified.ok, node.node_id
+        logs_verify(self.host, self.partner)
 
     def teardown(self) -> None:
         if self.built is None:

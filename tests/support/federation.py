@@ -25,7 +25,10 @@ from gateway.exchange.pickup import PickupFetcher, PickupReport
 from gateway.kit.config import Settings
 from gateway.kit.db import make_engine, make_sessionmaker
 from gateway.kit.home import NodeHome
+from gateway.kit.node import Node
 from gateway.processes.kinds import message_kinds
+from gateway.records.accesslog.tree import AccessLogTree
+from gateway.records.accesslog.verify import verify_log
 from gateway.surfaces.app import create_app
 from partners.client import NodeClient
 from partners.default_policy import DEFAULT_EVENT_HORIZON_DAYS, default_policy, default_retention
@@ -241,3 +244,24 @@ class TestFederation:
                 node._client.close()
         for engine in self.engines:
             engine.dispose()
+
+
+def gateway_node(node: TestNode) -> Node:
+    """The node object a test app serves (its settings, keys, directory and clock)."""
+    found: Node = node.client.app.state.node  # type: ignore[attr-defined]
+    return found
+
+
+def logs_verify(*nodes: TestNode) -> None:
+    """Sequence each node's access log into its Merkle tree, then verify it whole."""
+    for node in nodes:
+        AccessLogTree(node=gateway_node(node), sessions=node.sessions).run_once()
+        with node.sessions() as session:
+            verified = verify_log(
+                session,
+                node_id=node.node_id,
+                view=gateway_node(node).directory(),
+                now=node.clock.now(),
+                exported=[],
+            )
+        assert verified.ok, node.node_id

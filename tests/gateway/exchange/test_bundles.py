@@ -21,9 +21,9 @@ from gateway.processes.kinds import message_kinds
 from gateway.records.accesslog.models import AccessEventRow
 from schemas.common import PartnerRole, StaffRole
 from schemas.directory import DeliveryMode
-from tests.gateway.exchange.test_pickup import logs_verify, outbox_row, received, referral_status
+from tests.gateway.exchange.test_pickup import outbox_row, received, referral_status
 from tests.support import flows
-from tests.support.federation import TestFederation, TestNode
+from tests.support.federation import TestFederation, TestNode, logs_verify
 from tests.support.staff import staff_signed_in
 
 PARTNER = "origin-reception"

@@ -19,10 +19,7 @@ from crypto.encoding import canonical_json
 from crypto.envelope import parse
 from gateway.exchange.inbox.models import ReceivedPacketRow
 from gateway.exchange.outbox.models import DeliveryAttemptRow, DeliveryReceiptRow, OutboxRow
-from gateway.kit.node import Node
 from gateway.records.accesslog.models import AccessEventRow
-from gateway.records.accesslog.tree import AccessLogTree
-from gateway.records.accesslog.verify import verify_log
 from partners.client import PICKUP_ACK_PATH, PICKUP_PATH
 from partners.receipts import issue_delivery_receipt
 from partners.tokens import issue_node_token
@@ -31,15 +28,10 @@ from schemas.directory import DeliveryMode
 from schemas.envelope import WireEnvelope
 from tests.gateway.exchange.test_batched_delivery import tamper
 from tests.support import flows
-from tests.support.federation import TestFederation, TestNode, inbox_url
+from tests.support.federation import TestFederation, TestNode, gateway_node, inbox_url, logs_verify
 from tests.support.staff import staff_signed_in
 
 PARTNER = "origin-reception"
-
-
-def gateway_node(node: TestNode) -> Node:
-    found: Node = node.client.app.state.node  # type: ignore[attr-defined]
-    return found
 
 
 @pytest.fixture
@@ -79,20 +71,6 @@ def referral_status(host: TestNode, referral_id: str) -> dict[str, Any]:
     response = host.client.get(f"/api/v1/referrals/{referral_id}", headers=host.auth())
     assert response.status_code == 200, response.text
     return dict(response.json())
-
-
-def logs_verify(*nodes: TestNode) -> None:
-    for node in nodes:
-        AccessLogTree(node=gateway_node(node), sessions=node.sessions).run_once()
-        with node.sessions() as session:
-            verified = verify_log(
-                session,
-                node_id=node.node_id,
-                view=gateway_node(node).directory(),
-                now=node.clock.now(),
-                exported=[],
-            )
-        assert verified.ok, node.node_id
 
 
 class Dropping(httpx.BaseTransport):

@@ -22,7 +22,6 @@ from crypto.encoding import b64decode, b64encode, canonical_json
 from crypto.merkle import Frontier, consistency_proof
 from gateway.kit.config import Settings
 from gateway.kit.db import make_engine, make_sessionmaker
-from gateway.kit.node import Node
 from gateway.records.accesslog.history import subject_history
 from gateway.records.accesslog.models import AccessEventRow, CheckpointRow, LogNodeRow, LogStateRow
 from gateway.records.accesslog.tree import (
@@ -40,17 +39,12 @@ from schemas.common import StaffRole
 from schemas.envelope import SignedDocument
 from tests.support import flows
 from tests.support.cli import avrr, ok
-from tests.support.federation import TestFederation, TestNode
+from tests.support.federation import TestFederation, TestNode, gateway_node
 
 CLERK = Actor(user="user-1", org="office-a", role="caseworker")
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def gateway_node(node: TestNode) -> Node:
-    found: Node = node.client.app.state.node  # type: ignore[attr-defined]
-    return found
 
 
 def audit_log(node: TestNode) -> AccessLogTree:

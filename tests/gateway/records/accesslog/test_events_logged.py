@@ -28,7 +28,6 @@ from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.outbox.queue import Message, pseudonym_for, queue_envelope
 from gateway.exchange.revocations.models import RevocationRow
 from gateway.kit.home import files_changed
-from gateway.kit.node import Node
 from gateway.processes.audit.reconcile import reconcile
 from gateway.processes.retention import Purger, PurgeReport
 from gateway.records.accesslog.models import AccessEventRow
@@ -38,7 +37,13 @@ from schemas.audit import AccessNoticeContent, Checkpoint, NoticedAccess, Subjec
 from schemas.common import PartnerRole, Purpose, SectionName, StaffRole
 from schemas.envelope import MessageKind, SignedDocument
 from tests.support import flows
-from tests.support.federation import FederationTransport, TestFederation, TestNode, inbox_url
+from tests.support.federation import (
+    FederationTransport,
+    TestFederation,
+    TestNode,
+    gateway_node,
+    inbox_url,
+)
 
 CANARY = "CANARY-a41c-audit-entry-leak"
 #: The partner's staff member who opens packets: their id must never reach the host.
@@ -68,11 +73,6 @@ Act = Callable[[], Expected]
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def gateway_node(node: TestNode) -> Node:
-    found: Node = node.client.app.state.node  # type: ignore[attr-defined]
-    return found
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
