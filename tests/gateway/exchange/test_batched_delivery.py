@@ -22,14 +22,17 @@ from crypto.envelope import envelope_digest
 from crypto.signed import sign_document
 from gateway.exchange.inbox.models import ReceivedPacketRow
 from gateway.exchange.outbox.models import DeliveryAttemptRow, DeliveryReceiptRow, OutboxRow
-from gateway.kit.node import Node
 from gateway.records.accesslog.models import AccessEventRow
-from gateway.records.accesslog.tree import AccessLogTree
-from gateway.records.accesslog.verify import verify_log
 from partners.client import BATCH_INBOX_PATH, INBOX_PATH
 from schemas.envelope import BATCH_RECEIPT_FORMAT, MessageKind, WireEnvelope
 from tests.support import envelopes, flows
-from tests.support.federation import FederationTransport, TestFederation, TestNode
+from tests.support.federation import (
+    FederationTransport,
+    TestFederation,
+    TestNode,
+    gateway_node,
+    logs_verify,
+)
 
 PARTNER = "origin-reception"
 BATCH = (PARTNER, BATCH_INBOX_PATH)
@@ -37,11 +40,6 @@ ALONE = (PARTNER, INBOX_PATH)
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def gateway_node(node: TestNode) -> Node:
-    found: Node = node.client.app.state.node  # type: ignore[attr-defined]
-    return found
 
 
 def batch_size(node: TestNode, size: int) -> None:
@@ -220,18 +218,7 @@ class TestOneRequest:
             stories = {packet: story(node, packet) for packet in alone + together}
             assert len({tuple(s) for s in stories.values()}) == 1, node.node_id
         assert {len(a) for a in attempts(host).values()} == {1}
-        for node in (host, partner):
-            tree = AccessLogTree(node=gateway_node(node), sessions=node.sessions)
-            tree.run_once()
-            with node.sessions() as session:
-                verified = verify_log(
-                    session,
-                    node_id=node.node_id,
-                    view=gateway_node(node).directory(),
-                    now=node.clock.now(),
-                    exported=[],
-                )
-            assert verified.ok, node.node_id
+        logs_verify(host, partner)
 
     def test_an_older_node_gets_the_envelopes_one_by_one(
         self, pair: TestFederation, host: TestNode, partner: TestNode
