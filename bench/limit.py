@@ -35,6 +35,10 @@ Summed:
 The staff token's check, the consent decision and minimisation are left out: the limit is a
 floor, not an estimate of a good implementation. ``python -m bench.limit`` prints the parts.
 
+Beside the floor, not in its sums: ``writes_raw``, ``writes_core`` and ``writes_orm``, a
+referral's three inserts and commit written raw, as SQLAlchemy Core statements in a session, and
+through the ORM's unit of work as the node writes them: what Core inserts on intake would save.
+
     python -m bench.limit --database sqlite
 """
 
@@ -49,9 +53,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import httptools
+from sqlalchemy import BigInteger, LargeBinary, Table, insert
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bench.harness import (
     SPAWN,
@@ -212,6 +218,77 @@ def database_parts(url: str, count: int) -> dict[str, float]:
         engine.dispose()
 
 
+class _WriteBase(DeclarativeBase):
+    pass
+
+
+class _WriteRow(_WriteBase):
+    """A row of the write-path comparison: an id and a body of a referral row's size."""
+
+    __tablename__ = "limit_orm_write"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    body: Mapped[bytes] = mapped_column(LargeBinary())
+
+
+def write_paths(url: str, count: int) -> dict[str, float]:
+    """Microseconds per transaction of a referral's three inserts and its commit, three ways on
+    the node's own engine: raw DB-API (``writes_raw``), SQLAlchemy Core statements in a
+    ``Session`` (``writes_core``) and the ORM unit of work, as the node writes today
+    (``writes_orm``). Not part of the limit: it says what Core inserts on intake would save.
+    The three take turns, batch by batch, so that a busy machine weighs on each alike."""
+    engine = make_engine(url)
+    _WriteBase.metadata.create_all(engine)
+    sqlite = engine.dialect.name == "sqlite"
+    bodies = [secrets.token_bytes(size) for size in ROW_SIZES]
+    next_id = iter(range(10**9))
+    # The table's own insert, not ``insert(_WriteRow)``: an ORM entity there takes the ORM's
+    # bulk path, which costs more than the unit of work.
+    statement = insert(cast(Table, _WriteRow.__table__))
+    proxy = engine.raw_connection()
+    connection: Any = proxy.driver_connection
+    cursor = connection.cursor()
+    mark = "?" if sqlite else "%s"
+    raw_insert = f"INSERT INTO limit_orm_write (id, body) VALUES ({mark}, {mark})"  # noqa: S608
+
+    def raw() -> None:
+        for body in bodies:
+            cursor.execute(raw_insert, (next(next_id), body))
+        connection.commit()
+
+    def core() -> None:
+        with Session(engine) as session, session.begin():
+            for body in bodies:
+                session.execute(statement, {"id": next(next_id), "body": body})
+
+    def orm() -> None:
+        with Session(engine) as session, session.begin():
+            for body in bodies:
+                session.add(_WriteRow(id=next(next_id), body=body))
+
+    variants: dict[str, Callable[[], None]] = {
+        "writes_raw": raw,
+        "writes_core": core,
+        "writes_orm": orm,
+    }
+    try:
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        for call in variants.values():
+            call()  # warm caches and the statement cache
+        for _ in range(BATCHES):
+            for name, call in variants.items():
+                # CPU time of this process only: on PostgreSQL the server's share is the same
+                # statements whichever way they are written.
+                start = time.process_time()
+                for _ in range(count):
+                    call()
+                times[name].append((time.process_time() - start) / count)
+        return {name: statistics.median(values) * 1e6 for name, values in times.items()}
+    finally:
+        proxy.close()
+        _WriteBase.metadata.drop_all(engine)
+        engine.dispose()
+
+
 def _request() -> bytes:
     from bench.purge import referral_body
 
@@ -331,6 +408,7 @@ def measure(url: str, *, quick: bool = False) -> Limit:
         **database_parts(url, count // 4),
         "http_parse": http_part(count),
         "socket_round_trip": socket_part(count),
+        **write_paths(url, count // 4),
     }
     host = sum(parts[name] for name in HOST_PARTS)
     end_to_end = (
