@@ -348,7 +348,8 @@ def test_every_page_reads_well(
     language: str, browser: Browser, live_host: str, world: World
 ) -> None:
     question = _ask_and_answer(browser, live_host, world)
-    english = _english(browser, live_host, world, question)
+    # English pages are what the others are compared with; English itself needs no comparison.
+    english = {} if language == "en" else _english(browser, live_host, world, question)
     found: list[str] = []
     for width in WIDTHS:
         for guest in ("/portal/", "/staff/sign-in"):
