@@ -28,6 +28,7 @@ from gateway.kit.logs import RequestLog
 from gateway.kit.node import Node
 from gateway.processes.kinds import message_kinds
 from gateway.processes.metrics import StateGauges
+from gateway.records.person_access import cards
 from gateway.surfaces import portal as portal_pkg
 from gateway.surfaces.api import operations
 from gateway.surfaces.api.audit import router as audit_router
@@ -70,6 +71,7 @@ def create_app(
     app.state.metrics = CollectorRegistry(auto_describe=False)
     app.state.metrics.register(app.state.state_gauges)
     install_error_handlers(app)
+    cards.decoy_hash()  # now, not at the first sign-in with an unknown card
     if settings.api_docs:
         install_api_docs(app)
     routers = (

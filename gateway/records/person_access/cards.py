@@ -17,6 +17,7 @@ An unknown, revoked or wrong card all get the same answer and take the same time
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -52,8 +53,16 @@ CLIENT_LOCK = timedelta(minutes=15)
 
 #: argon2id with the RFC 9106 "second recommended" parameters (64 MiB, 3 passes).
 _HASHER = PasswordHasher()
-#: Verified against when no card matches, so an unknown card takes as long as a wrong code.
-_DECOY = _HASHER.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def decoy_hash() -> str:
+    """Verified against when no card matches, so an unknown card takes as long as a wrong code.
+
+    Made once per process on first use, not at import: a command of the CLI never needs it. The
+    app makes it when it is created (``surfaces.app``), so no sign-in waits for it.
+    """
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 class SignIn(StrEnum):
@@ -176,7 +185,7 @@ def sign_in(
         _client_failed(session, node, address, now)
         return Attempt(SignIn.LOCKED, card)
     usable = card is not None and card.revoked_at is None
-    matched = _matches(card.code_hash if usable and card else _DECOY, normalise(code))
+    matched = _matches(card.code_hash if usable and card else decoy_hash(), normalise(code))
     if card is None or not usable or not matched:
         outcome = "card_unknown" if card is None else "card_revoked" if not usable else "wrong_code"
         _deny(session, node, card, outcome, now)
