@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from consent.errors import SharingRefused
@@ -195,6 +196,21 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body(error, str(exc.detail)), status_code=exc.status_code, headers=headers)
 
 
+async def _gone(request: Request, _: Exception) -> JSONResponse:
+    """The client went away before its request was read (a partner's worker stopped mid-post,
+    say): nothing was taken, and no one is left to answer. Not an error of this node."""
+    route = request.scope.get("route")
+    log.info(
+        "client went away before its request was read on %s %s",
+        request.method,
+        getattr(route, "path", "?"),
+    )
+    return JSONResponse(
+        _body("invalid_request", [{"loc": ["body"], "msg": "the body could not be read"}]),
+        status_code=422,
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     frames = "".join(traceback.format_tb(exc.__traceback__))
     route = request.scope.get("route")
@@ -214,6 +230,7 @@ HANDLERS = (
     (NothingToSend, _empty),
     (RequestValidationError, _invalid),
     (StarletteHTTPException, _http),
+    (ClientDisconnect, _gone),
     (Exception, _unexpected),
 )
 

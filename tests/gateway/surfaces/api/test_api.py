@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -223,6 +225,43 @@ class TestUnexpectedErrors:
         assert response.json()["error"] == "internal_error"
         assert "CANARY" not in response.text
         assert "Traceback" not in response.text
+
+    def test_a_client_gone_before_its_body_arrived_is_no_error_of_the_node(
+        self, pair: TestFederation, host: TestNode, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A partner's worker stopped mid-post (the crash campaign's kills): the node logs it
+        at INFO, not as an error with a trace, and takes nothing."""
+        path = "/federation/v1/inbox"
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        messages = [{"type": "http.request", "body": b'{"header": {', "more_body": True}]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        with caplog.at_level(logging.INFO, logger="avrr"):
+            asyncio.run(host.client.app(scope, receive, send))
+        assert sent[0]["status"] == 422
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+        assert any("went away" in r.getMessage() for r in caplog.records)
+        with host.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(AccessEventRow)) == 0
 
 
 class TestDatabaseLost:
