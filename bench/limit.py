@@ -37,7 +37,9 @@ floor, not an estimate of a good implementation. ``python -m bench.limit`` print
 
 Beside the floor, not in its sums: ``writes_raw``, ``writes_core`` and ``writes_orm``, a
 referral's three inserts and commit written raw, as SQLAlchemy Core statements in a session, and
-through the ORM's unit of work as the node writes them: what Core inserts on intake would save.
+through the ORM's unit of work as the node writes them: what Core inserts on intake would save;
+on PostgreSQL also ``writes_pipeline``, the raw statements in psycopg's pipeline mode (one round
+trip for the three inserts and the commit).
 
     python -m bench.limit --database sqlite
 """
@@ -234,8 +236,9 @@ def write_paths(url: str, count: int) -> dict[str, float]:
     """Microseconds per transaction of a referral's three inserts and its commit, three ways on
     the node's own engine: raw DB-API (``writes_raw``), SQLAlchemy Core statements in a
     ``Session`` (``writes_core``) and the ORM unit of work, as the node writes today
-    (``writes_orm``). Not part of the limit: it says what Core inserts on intake would save.
-    The three take turns, batch by batch, so that a busy machine weighs on each alike."""
+    (``writes_orm``); on PostgreSQL also raw in psycopg's pipeline mode (``writes_pipeline``).
+    Not part of the limit: it says what Core inserts (or a pipeline) on intake would save. The
+    variants take turns, batch by batch, so that a busy machine weighs on each alike."""
     engine = make_engine(url)
     _WriteBase.metadata.create_all(engine)
     sqlite = engine.dialect.name == "sqlite"
@@ -265,11 +268,20 @@ def write_paths(url: str, count: int) -> dict[str, float]:
             for body in bodies:
                 session.add(_WriteRow(id=next(next_id), body=body))
 
+    def pipelined() -> None:
+        # psycopg's pipeline mode: the three inserts and the commit in one round trip.
+        with connection.pipeline():
+            for body in bodies:
+                cursor.execute(raw_insert, (next(next_id), body))
+            connection.commit()
+
     variants: dict[str, Callable[[], None]] = {
         "writes_raw": raw,
         "writes_core": core,
         "writes_orm": orm,
     }
+    if not sqlite:
+        variants["writes_pipeline"] = pipelined
     try:
         times: dict[str, list[float]] = {name: [] for name in variants}
         for call in variants.values():
