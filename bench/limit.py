@@ -288,8 +288,8 @@ def write_paths(url: str, count: int) -> dict[str, float]:
             call()  # warm caches and the statement cache
         for _ in range(BATCHES):
             for name, call in variants.items():
-                # CPU time of this process only: on PostgreSQL the server's share is the same
-                # statements whichever way they are written.
+                # CPU time of this process only: on PostgreSQL the server runs the same
+                # statements whichever way they are sent.
                 start = time.process_time()
                 for _ in range(count):
                     call()

@@ -179,15 +179,19 @@ def _allowed(request: Request) -> str:
     return ", ".join(allowed)
 
 
+def _unreadable() -> JSONResponse:
+    return JSONResponse(
+        _body("invalid_request", [{"loc": ["body"], "msg": "the body could not be read"}]),
+        status_code=422,
+    )
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:
         # The framework could not read the body (not UTF-8, say): the same answer as a body
         # that is not JSON, so one code covers every unreadable request.
-        return JSONResponse(
-            _body("invalid_request", [{"loc": ["body"], "msg": "the body could not be read"}]),
-            status_code=422,
-        )
+        return _unreadable()
     words = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     error = words.get(exc.status_code, "http_error")
     headers = dict(exc.headers or {})
@@ -205,10 +209,7 @@ async def _gone(request: Request, _: Exception) -> JSONResponse:
         request.method,
         getattr(route, "path", "?"),
     )
-    return JSONResponse(
-        _body("invalid_request", [{"loc": ["body"], "msg": "the body could not be read"}]),
-        status_code=422,
-    )
+    return _unreadable()
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
